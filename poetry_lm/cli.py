@@ -1,0 +1,129 @@
+"""Command line: `python -m poetry_lm {corpus build, train, generate, evaluate, analyse, bench}`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from poetry_lm.errors import PoetryError
+
+
+def _cmd_corpus_build(args) -> None:
+    from poetry_lm.corpus import build_corpus
+
+    stats = build_corpus(Path(args.source), Path(args.out), args.collections.split(","))
+    print(json.dumps({"kept": stats.kept, "per_split": stats.per_split, "per_form": stats.per_form}, ensure_ascii=False))
+
+
+def _cmd_train(args) -> None:
+    from poetry_lm.train import train, train_config_from_args
+
+    model_config = {
+        key: value
+        for key, value in {"units": args.units, "layers": args.layers, "embedding_dim": args.embedding_dim, "dropout": args.dropout}.items()
+        if value is not None
+    }
+    train_config = train_config_from_args(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, min_count=args.min_count,
+        seed=args.seed, max_poems=args.max_poems, mixed_precision=args.mixed_precision or None,
+    )
+    out = train(Path(args.corpus), Path(args.out), model_config, train_config, strategy=args.strategy)
+    print(json.dumps(json.loads((out / "metrics.json").read_text(encoding="utf-8")), ensure_ascii=False))
+
+
+def _cmd_generate(args) -> None:
+    from poetry_lm.generate import PoemGenerator, Settings
+    from poetry_lm.prosody import ProsodyOptions
+
+    settings = Settings(
+        heads=args.heads, line_length=args.chars, num_candidates=args.num, temperature=args.temperature,
+        top_k=args.top_k, seed=args.seed,
+        prosody=ProsodyOptions(
+            rhyme=args.rhyme, rhyme_scheme=args.rhyme_scheme, rhyme_group=args.rhyme_group, tones=args.tones
+        ),
+    )
+    generator = PoemGenerator.load(args.model, warm_up=False)
+    poems = generator.generate(settings)
+    for poem in poems:
+        if args.format == "jsonl":
+            print(json.dumps(poem.to_dict(), ensure_ascii=False))
+        else:
+            notes = f"  [log_prob {poem.log_prob:.1f}" + (f", 韵 {poem.rhyme}" if poem.rhyme else "") + "]"
+            print("\n".join(poem.display_lines()) + notes + "\n")
+    unknown = poems[0].unknown_heads if poems else []
+    if unknown:
+        print(f"注意：{'、'.join(unknown)} 不在模型词表中，按未知字处理（仍作为藏头）", file=sys.stderr)
+
+
+def _cmd_evaluate(args) -> None:
+    from poetry_lm.corpus import load_split
+    from poetry_lm.evaluate import evaluate_loss
+    from poetry_lm.generate import DEFAULT_MODEL_DIR
+    from poetry_lm.model import load_model_dir
+
+    model_dir = load_model_dir(Path(args.model) if args.model else DEFAULT_MODEL_DIR)
+    corpus_dir = Path(args.corpus)
+    result = {"model": str(model_dir.path), "split": args.split}
+    result.update(evaluate_loss(model_dir.model, model_dir.vocab, load_split(corpus_dir, args.split)))
+    print(json.dumps(result, ensure_ascii=False))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m poetry_lm", description="藏头诗 character-level LSTM studio")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    corpus = commands.add_parser("corpus", help="build the processed corpus").add_subparsers(dest="action", required=True)
+    build = corpus.add_parser("build", help="chinese-poetry tarball or folder → corpus/")
+    build.add_argument("--source", required=True, help="chinese-poetry-2.0.1.tgz or its unpacked folder")
+    build.add_argument("--out", default="corpus")
+    build.add_argument("--collections", default="tang", help="comma-separated: tang,song")
+    build.set_defaults(run=_cmd_corpus_build)
+
+    train = commands.add_parser("train", help="train a model (re-run the same command to resume)")
+    train.add_argument("--corpus", default="corpus")
+    train.add_argument("--out", required=True, help="models/<name>; must not exist yet")
+    for name, kind in [("--epochs", int), ("--units", int), ("--layers", int), ("--embedding-dim", int),
+                       ("--dropout", float), ("--batch-size", int), ("--learning-rate", float),
+                       ("--min-count", int), ("--seed", int), ("--max-poems", int)]:
+        train.add_argument(name, type=kind)
+    train.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute (float32 softmax)")
+    train.add_argument("--strategy", choices=["mirrored", "multiworker"], help="tf.distribute strategy")
+    train.set_defaults(run=_cmd_train)
+
+    gen = commands.add_parser("generate", help="write acrostic poems")
+    gen.add_argument("--heads", required=True, help="藏头字, 1-16 Han characters")
+    gen.add_argument("--chars", type=int, default=7, help="5 or 7 characters per line")
+    gen.add_argument("--num", type=int, default=5, help="number of candidates")
+    gen.add_argument("--temperature", type=float, default=0.8)
+    gen.add_argument("--top-k", type=int)
+    gen.add_argument("--seed", type=int)
+    gen.add_argument("--model", help="model directory (default: the bundled models/default)")
+    gen.add_argument("--format", choices=["text", "jsonl"], default="text")
+    gen.add_argument("--rhyme", action="store_true", help="rhyme the even lines (中华新韵)")
+    gen.add_argument("--rhyme-scheme", choices=["even", "first_and_even"], default="even")
+    gen.add_argument("--rhyme-group", help="rhyme group name (default: chosen per candidate)")
+    gen.add_argument("--tones", choices=["off", "soft", "strict"], default="off", help="平仄 pattern")
+    gen.set_defaults(run=_cmd_generate)
+
+    ev = commands.add_parser("evaluate", help="held-out loss, bits per character, perplexity")
+    ev.add_argument("--model")
+    ev.add_argument("--corpus", default="corpus")
+    ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    ev.set_defaults(run=_cmd_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except PoetryError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0

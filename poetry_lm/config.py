@@ -1,0 +1,82 @@
+"""Model and training configuration as plain data, saved with the model as config.json."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from poetry_lm.errors import PoetryError
+
+CONFIG_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the network: Embedding → `layers` × LSTM(`units`) → TimeDistributed(Dense)."""
+
+    vocab_size: int
+    embedding_dim: int = 128
+    units: int = 256
+    layers: int = 2
+    dropout: float = 0.2
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How a model is trained; all of it is recorded in config.json."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    min_count: int = 1
+    seed: int = 0
+    max_poems: int | None = None  # cap on training poems (tiny runs, tests)
+    backup_every_batches: int = 200  # resumable-state save interval
+    log_every_batches: int = 10
+    sample_heads: tuple[str, ...] = ("春花秋月", "山水")
+    mixed_precision: bool = False
+
+
+@dataclass
+class RunInfo:
+    """Everything config.json holds: both configs plus token strings and provenance."""
+
+    model: ModelConfig
+    train: TrainConfig
+    tokens: dict[str, str] = field(default_factory=dict)
+    corpus_hash: str = ""
+    corpus_dir: str = ""
+    train_time_s: float = 0.0
+    backend: str = ""
+    version: int = CONFIG_VERSION
+
+    def to_json(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, path: Path) -> "RunInfo":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise PoetryError(f"找不到配置文件：{path}") from None
+        except (ValueError, UnicodeDecodeError) as err:
+            raise PoetryError(f"配置文件已损坏：{path}（{err}）") from None
+        version = data.get("version", 0) if isinstance(data, dict) else 0
+        if version > CONFIG_VERSION:
+            raise PoetryError(f"{path} 来自更新的版本（{version} > {CONFIG_VERSION}），请升级 poetry_lm")
+        try:
+            model = ModelConfig(**_known(ModelConfig, data["model"]))
+            train_fields = _known(TrainConfig, data.get("train", {}))
+            train_fields["sample_heads"] = tuple(train_fields.get("sample_heads", ()))
+            rest = {k: v for k, v in data.items() if k not in ("model", "train")}
+            return cls(model=model, train=TrainConfig(**train_fields), **_known(cls, rest))
+        except (KeyError, TypeError) as err:
+            raise PoetryError(f"配置文件缺少字段或格式不对：{path}（{err}）") from None
+
+
+def _known(cls, values: dict) -> dict:
+    """Only the keys `cls` declares: older configs load, unknown extras are ignored."""
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in values.items() if k in names}

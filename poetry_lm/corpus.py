@@ -1,0 +1,263 @@
+"""The poem corpus: build it from chinese-poetry, read its splits, validate user uploads.
+
+A corpus directory holds `train.txt`, `valid.txt`, `test.txt` (one poem per line, simplified,
+canonical punctuation: `，` after odd lines, `。` after even ones), `stats.json` and `README.md`.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import hashlib
+import io
+import json
+import re
+import tarfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from poetry_lm.errors import PoetryError
+
+SPLITS = ("train", "valid", "test")
+LINE_LENGTHS = (5, 7)
+LINE_COUNTS = (4, 8)
+# Punctuation accepted at line ends in the sources; rewritten to the canonical ，/。 alternation.
+LINE_END_MARKS = "，。？！；"
+FORM_NAMES = {(5, 4): "五言绝句", (7, 4): "七言绝句", (5, 8): "五言律诗", (7, 8): "七言律诗"}
+SOURCE_FOLDER = "quantangshi"  # its `error/` subfolder holds rejected records and is skipped
+SOURCE_GLOBS = {"tang": "poet.tang.*.json", "song": "poet.song.*.json"}
+# An uploaded corpus larger than this is refused before it is parsed (documented in README).
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+_HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_SPLIT_RE = re.compile(f"[{LINE_END_MARKS}]")
+
+
+def is_han(char: str) -> bool:
+    """True for a single CJK ideograph (basic block, extensions A-G, compatibility)."""
+    return len(char) == 1 and _HAN_RE.fullmatch(char) is not None
+
+
+@functools.cache
+def _t2s_converter():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → simplified Chinese with OpenCC (simplified text passes through)."""
+    return _t2s_converter().convert(text)
+
+
+def split_lines(poem: str) -> list[str]:
+    """The verse lines of a poem, punctuation removed."""
+    return [line for line in _SPLIT_RE.split(poem) if line]
+
+
+def join_lines(lines: Iterable[str]) -> str:
+    """Canonical text: `，` after odd lines, `。` after even lines (and the last)."""
+    lines = list(lines)
+    marks = ["，" if i % 2 == 0 and i < len(lines) - 1 else "。" for i in range(len(lines))]
+    return "".join(line + mark for line, mark in zip(lines, marks))
+
+
+def normalise_poem(text: str) -> tuple[str | None, str]:
+    """Return (canonical simplified poem, "kept") or (None, reason it was dropped)."""
+    text = to_simplified(re.sub(r"\s+", "", text))
+    if not text:
+        return None, "empty"
+    if text[-1] not in LINE_END_MARKS:
+        return None, "not_punctuated"
+    lines = _SPLIT_RE.split(text)[:-1]
+    if not all(line and all(is_han(ch) for ch in line) for line in lines):
+        return None, "non_han"
+    lengths = {len(line) for line in lines}
+    if len(lines) not in LINE_COUNTS or len(lengths) != 1 or lengths.pop() not in LINE_LENGTHS:
+        return None, "not_regulated"
+    return join_lines(lines), "kept"
+
+
+def form_of(poem: str) -> tuple[int, int]:
+    """(line_length, line_count) of a canonical poem."""
+    lines = split_lines(poem)
+    return len(lines[0]), len(lines)
+
+
+def split_of(poem: str) -> str:
+    """Deterministic ~90/5/5 split from a hash of the poem text."""
+    bucket = int(hashlib.sha1(poem.encode("utf-8")).hexdigest(), 16) % 100
+    return "train" if bucket < 90 else "valid" if bucket < 95 else "test"
+
+
+@dataclass
+class CorpusStats:
+    """What a corpus build (or an upload) kept and dropped, and why."""
+
+    read: int = 0
+    kept: int = 0
+    duplicates: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    per_split: dict[str, int] = field(default_factory=dict)
+    per_form: dict[str, int] = field(default_factory=dict)
+    characters: int = 0
+
+
+def collect_poems(texts: Iterable[str]) -> tuple[list[str], CorpusStats]:
+    """Normalise, filter and de-duplicate raw poem texts (order kept)."""
+    stats = CorpusStats()
+    seen: set[str] = set()
+    poems: list[str] = []
+    dropped: collections.Counter[str] = collections.Counter()
+    forms: collections.Counter[str] = collections.Counter()
+    for text in texts:
+        stats.read += 1
+        poem, reason = normalise_poem(text)
+        if poem is None:
+            dropped[reason] += 1
+        elif poem in seen:
+            stats.duplicates += 1
+        else:
+            seen.add(poem)
+            poems.append(poem)
+            forms[FORM_NAMES[form_of(poem)]] += 1
+            stats.characters += sum(len(line) for line in split_lines(poem))
+    stats.kept = len(poems)
+    stats.dropped = dict(dropped)
+    stats.per_form = dict(forms)
+    return poems, stats
+
+
+def _source_members(source: Path, glob: str) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of the JSON files matching `glob` in an npm tarball or unpacked directory."""
+    if source.is_dir():
+        for path in sorted(source.rglob(glob)):
+            if path.parent.name == SOURCE_FOLDER:
+                yield path.name, path.read_bytes()
+        return
+    if not tarfile.is_tarfile(source):
+        raise PoetryError(f"语料来源 {source} 既不是目录也不是 tar 包")
+    with tarfile.open(source) as tar:
+        for member in sorted(tar.getmembers(), key=lambda m: m.name):
+            path = Path(member.name)
+            if member.isfile() and path.match(glob) and path.parent.name == SOURCE_FOLDER:
+                yield path.name, tar.extractfile(member).read()
+
+
+def iter_source_poems(source: Path, collections_: Iterable[str] = ("tang",)) -> Iterator[dict]:
+    """Poem records (`paragraphs`, `title`, `author`, `id`) from chinese-poetry."""
+    source = Path(source)
+    if not source.exists():
+        raise PoetryError(f"找不到语料来源：{source}")
+    for name in collections_:
+        for _, data in _source_members(source, SOURCE_GLOBS[name]):
+            yield from json.loads(data)
+
+
+def build_corpus(source: Path, out_dir: Path, collections_: Iterable[str] = ("tang",)) -> CorpusStats:
+    """Build the processed corpus directory from the chinese-poetry source."""
+    collections_ = tuple(collections_)
+    records = iter_source_poems(Path(source), collections_)
+    poems, stats = collect_poems("".join(r.get("paragraphs") or []) for r in records)
+    if not poems:
+        raise PoetryError(f"{source} 中没有找到符合格律的诗")
+    out_dir = Path(out_dir)
+    stats.per_split = write_corpus(poems, out_dir)
+    (out_dir / "stats.json").write_text(
+        json.dumps({"collections": list(collections_), **asdict(stats)}, ensure_ascii=False, indent=2),
+        encoding="utf-8",
+    )
+    (out_dir / "README.md").write_text(_readme(collections_, stats), encoding="utf-8")
+    return stats
+
+
+def _readme(collections_: tuple[str, ...], stats: CorpusStats) -> str:
+    forms = "\n".join(f"| {form} | {count} |" for form, count in sorted(stats.per_form.items()))
+    splits = ", ".join(f"{split} {count}" for split, count in stats.per_split.items())
+    dropped = ", ".join(f"{reason} {count}" for reason, count in sorted(stats.dropped.items()))
+    return f"""# Processed corpus
+
+Regulated classical poems (绝句 and 律诗) for training the character-level model.
+
+- **Source**: [chinese-poetry](https://github.com/chinese-poetry/chinese-poetry), npm package
+  `chinese-poetry@2.0.1`, files `package/dist/quantangshi/{', '.join(SOURCE_GLOBS[c] for c in collections_)}`
+  (the `error/` folder is skipped).
+- **Licence**: MIT, Copyright (c) 2016 JackeyGao (see `LICENSE` in this folder).
+- **Rebuild**: `npm pack chinese-poetry@2.0.1 && python -m poetry_lm corpus build --source chinese-poetry-2.0.1.tgz --out corpus/`
+
+## Filters (in order)
+1. The `paragraphs` of a poem are joined, whitespace removed, and converted to simplified Chinese
+   with OpenCC (`t2s`).
+2. The text must end with one of `{LINE_END_MARKS}`; it is split into lines at those marks.
+3. Every line must be Han characters only (anything else, e.g. `□`, `（`, `、`, drops the poem).
+4. 4 or 8 lines, all of 5 or all of 7 characters.
+5. Punctuation is rewritten to the canonical alternation: `，` after odd lines, `。` after even lines.
+6. Exact duplicates (after conversion) are dropped; the first occurrence is kept.
+7. Split by `sha1(poem) % 100`: < 90 train, < 95 valid, otherwise test.
+
+## Counts
+Read {stats.read} poems; kept {stats.kept} ({stats.characters} Han characters); duplicates {stats.duplicates};
+dropped: {dropped}.
+
+Splits: {splits}.
+
+| form | poems |
+|---|---|
+{forms}
+
+Format: one poem per line, UTF-8, e.g. `床前明月光，疑是地上霜。举头望明月，低头思故乡。`
+"""
+
+
+def load_split(corpus_dir: Path, split: str) -> list[str]:
+    """The poems of one split of a processed corpus directory."""
+    path = Path(corpus_dir) / f"{split}.txt"
+    if not path.is_file():
+        raise PoetryError(f"语料文件不存在：{path}")
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def corpus_hash(corpus_dir: Path) -> str:
+    """sha256 over the three split files: identifies the data a model was trained on."""
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        path = Path(corpus_dir) / f"{split}.txt"
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def parse_uploaded_corpus(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[list[str], CorpusStats]:
+    """Poems from an uploaded UTF-8 text file, one poem per line; reports kept/dropped counts."""
+    if len(data) > max_bytes:
+        raise PoetryError(f"文件太大（{len(data) / 1e6:.1f} MB），上限为 {max_bytes / 1e6:.0f} MB")
+    if b"\x00" in data:
+        raise PoetryError("文件看起来是二进制文件，请上传 UTF-8 纯文本（每行一首诗）")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise PoetryError(f"文件不是 UTF-8 编码（第 {err.start} 字节出错），请转存为 UTF-8 后再上传") from None
+    lines = [line for line in io.StringIO(text).read().splitlines() if line.strip()]
+    if not lines:
+        raise PoetryError("文件是空的：请每行写一首五言或七言的绝句/律诗")
+    poems, stats = collect_poems(lines)
+    if not poems:
+        raise PoetryError(f"文件中 {stats.read} 行都不是符合格律的五言/七言绝句或律诗")
+    return poems, stats
+
+
+def write_corpus(poems: list[str], out_dir: Path) -> dict[str, int]:
+    """Write normalised poems as a corpus directory, split by hash; returns poems per split."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    by_split: dict[str, list[str]] = {split: [] for split in SPLITS}
+    for poem in poems:
+        by_split[split_of(poem)].append(poem)
+    # A small upload may leave valid/test empty; borrow the last train poems so both exist.
+    for split in ("valid", "test"):
+        if not by_split[split] and len(by_split["train"]) > 1:
+            by_split[split].append(by_split["train"].pop())
+    for split, items in by_split.items():
+        (out_dir / f"{split}.txt").write_text("".join(p + "\n" for p in items), encoding="utf-8")
+    return {split: len(items) for split, items in by_split.items()}

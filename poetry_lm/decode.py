@@ -1,0 +1,136 @@
+"""Constrained, batched sampling of acrostic poems with carried LSTM state, compiled with tf.function.
+
+A poem is a fixed template of cells: forced cells (the head of each line, the `，`/`。` after it)
+and free cells, whose allowed tokens come from an additive logit bias (0 allowed, -inf banned,
+a negative number discouraged). Biases are few distinct rows (`bias_rows` [R, V]) picked per
+candidate and cell by `bias_index` [B, T], so rhyme and tone masks cost R·V floats, not B·T·V. The loop runs the LSTM one token at a time for all candidates
+at once, so the model never re-reads the prefix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from poetry_lm.model import lstm_weights
+from poetry_lm.vocab import Vocabulary
+
+FREE = -1  # forced_ids value of a free cell
+
+
+def poem_template(head_ids: list[int], line_length: int, vocab: Vocabulary) -> np.ndarray:
+    """forced_ids [T]: each line is head, line_length-1 free cells, then ，/。 alternating (last 。)."""
+    comma, full_stop = vocab.punctuation_ids
+    cells: list[int] = []
+    for i, head_id in enumerate(head_ids):
+        is_last = i == len(head_ids) - 1
+        mark = full_stop if i % 2 == 1 or is_last else comma
+        cells += [head_id, *[FREE] * (line_length - 1), mark]
+    return np.asarray(cells, dtype=np.int32)
+
+
+def free_cell_bias(vocab: Vocabulary) -> np.ndarray:
+    """[V] bias for a free cell: characters allowed, special tokens and punctuation banned."""
+    bias = np.zeros(len(vocab), dtype=np.float32)
+    bias[: vocab.first_char_id] = -np.inf
+    return bias
+
+
+def choose_next(scores: tf.Tensor, top_k: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+    """Sample one id per row from `scores` (already tempered and masked), keeping the top_k best."""
+
+    def keep_top_k():
+        kth_best = tf.math.top_k(scores, k=top_k).values[:, -1:]
+        return tf.where(scores < kth_best, tf.constant(-np.inf, scores.dtype), scores)
+
+    # top_k == vocabulary size means "no top-k": skip the sort.
+    scores = tf.cond(top_k < tf.shape(scores)[-1], keep_top_k, lambda: scores)
+    return tf.cast(tf.random.stateless_categorical(scores, 1, seed=seed)[:, 0], tf.int32)
+
+
+class Decoder:
+    """Samples candidates for a template in one compiled call: `decoder(forced_ids, bias, ...)`."""
+
+    def __init__(self, model, vocab: Vocabulary):
+        embedding, cells, (dense_kernel, dense_bias) = lstm_weights(model)
+        # `.value` is the backing tf.Variable: the graph reads current weights (samples during training).
+        self.embedding = embedding.value
+        self.cells = [tuple(w.value for w in cell) for cell in cells]
+        self.dense_kernel, self.dense_bias = dense_kernel.value, dense_bias.value
+        self.vocab = vocab
+        self.units = [int(kernel.shape[1]) // 4 for kernel, _, _ in self.cells]
+        vocab_size = len(vocab)
+        self._decode = tf.function(
+            self._decode_graph,
+            input_signature=[
+                tf.TensorSpec([None], tf.int32, name="forced_ids"),
+                tf.TensorSpec([None, vocab_size], tf.float32, name="bias_rows"),
+                tf.TensorSpec([None, None], tf.int32, name="bias_index"),
+                tf.TensorSpec([], tf.float32, name="temperature"),
+                tf.TensorSpec([], tf.int32, name="top_k"),
+                tf.TensorSpec([], tf.float32, name="repetition_penalty"),
+                tf.TensorSpec([2], tf.int32, name="seed"),
+            ],
+        )
+
+    def step(self, token_ids: tf.Tensor, states: list) -> tuple[tf.Tensor, list]:
+        """One LSTM step for a batch: next-token logits [B, V] and the new (h, c) per layer."""
+        x = tf.gather(self.embedding, token_ids)
+        new_states = []
+        for (kernel, recurrent_kernel, bias), (h, c) in zip(self.cells, states):
+            gates = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias
+            i, f, g, o = tf.split(gates, 4, axis=-1)  # Keras gate order
+            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+            h = tf.sigmoid(o) * tf.tanh(c)
+            new_states.append((h, c))
+            x = h
+        return tf.matmul(x, self.dense_kernel) + self.dense_bias, new_states
+
+    def initial_states(self, batch_size) -> list:
+        return [(tf.zeros([batch_size, u]), tf.zeros([batch_size, u])) for u in self.units]
+
+    def _decode_graph(self, forced_ids, bias_rows, bias_index, temperature, top_k, repetition_penalty, seed):
+        batch_size, steps = tf.shape(bias_index)[0], tf.shape(forced_ids)[0]
+        vocab_size = len(self.vocab)
+        # Only characters count as repeats; heads count too, so free cells avoid echoing them.
+        is_char = tf.range(vocab_size) >= self.vocab.first_char_id
+        states = self.initial_states(batch_size)
+        token = tf.fill([batch_size], self.vocab.bos_id)
+        used = tf.zeros([batch_size, vocab_size])
+        log_prob = tf.zeros([batch_size])
+        out = tf.TensorArray(tf.int32, size=steps)
+        for t in tf.range(steps):
+            logits, states = self.step(token, states)
+            model_log_probs = tf.nn.log_softmax(logits)
+            scores = model_log_probs / temperature + tf.gather(bias_rows, bias_index[:, t]) - repetition_penalty * used
+            sampled = choose_next(scores, top_k, tf.stack([seed[0], seed[1] + t]))
+            forced = forced_ids[t]
+            token = tf.where(forced >= 0, tf.fill([batch_size], forced), sampled)
+            log_prob += tf.gather(model_log_probs, token, batch_dims=1)
+            used += tf.one_hot(token, vocab_size) * tf.cast(is_char, tf.float32)
+            out = out.write(t, token)
+        logits, _ = self.step(token, states)
+        log_prob += tf.nn.log_softmax(logits)[:, self.vocab.eos_id]
+        return tf.transpose(out.stack()), log_prob
+
+    def __call__(
+        self,
+        forced_ids: np.ndarray,
+        bias_rows: np.ndarray,
+        bias_index: np.ndarray,
+        temperature: float,
+        top_k: int,
+        repetition_penalty: float,
+        seed: int,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(token ids [B, T], model log-probability [B]) for B = bias_index.shape[0] candidates."""
+        tokens, log_prob = self._decode(
+            tf.constant(forced_ids, tf.int32),
+            tf.constant(bias_rows, tf.float32),
+            tf.constant(bias_index, tf.int32),
+            tf.constant(temperature, tf.float32),
+            tf.constant(top_k, tf.int32),
+            tf.constant(repetition_penalty, tf.float32),
+            tf.constant([seed // 2**31, seed % 2**31], tf.int32),
+        )
+        return tokens.numpy(), log_prob.numpy()

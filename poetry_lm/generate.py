@@ -1,0 +1,193 @@
+"""Acrostic poem generation: validate settings, build the template and masks, decode, rank.
+
+Follow one poem: `PoemGenerator.generate` → `poem_template`/`free_cell_bias` (decode.py) →
+`Decoder` (compiled loop over the LSTM step) → `Poem` objects, best first.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from poetry_lm import prosody
+from poetry_lm.corpus import LINE_LENGTHS, is_han, join_lines, to_simplified
+from poetry_lm.decode import Decoder, free_cell_bias, poem_template
+from poetry_lm.errors import PoetryError
+from poetry_lm.model import ModelDir, load_model_dir
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+MAX_HEADS = 16
+MAX_CANDIDATES = 64
+TEMPERATURE_RANGE = (0.05, 5.0)
+MAX_SEED = 2**62
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to write. Validated by `check_settings`; the heads must already be normalised."""
+
+    heads: str
+    line_length: int = 7
+    num_candidates: int = 5
+    temperature: float = 0.8
+    top_k: int | None = None
+    seed: int | None = None
+    repetition_penalty: float = 1.5  # subtracted from a character's score per earlier use in the poem
+    prosody: prosody.ProsodyOptions = field(default_factory=prosody.ProsodyOptions)
+
+
+@dataclass
+class Poem:
+    """One generated candidate."""
+
+    heads: str
+    lines: list[str]
+    log_prob: float
+    unknown_heads: list[str] = field(default_factory=list)
+    rhyme: str | None = None
+    tone_ok_ratio: float | None = None
+
+    @property
+    def text(self) -> str:
+        return join_lines(self.lines)
+
+    def display_lines(self) -> list[str]:
+        """Each line with its punctuation, for printing one line per row."""
+        text = self.text
+        width = len(self.lines[0]) + 1
+        return [text[i : i + width] for i in range(0, len(text), width)]
+
+    def to_dict(self) -> dict:
+        """The JSON form: heads, text, lines, log_prob first, then prosody and vocabulary notes."""
+        return {
+            "heads": self.heads,
+            "text": self.text,
+            "lines": self.lines,
+            "log_prob": round(float(self.log_prob), 4),
+            "rhyme": self.rhyme,
+            "tone_ok_ratio": self.tone_ok_ratio,
+            "unknown_heads": self.unknown_heads,
+        }
+
+
+def normalise_heads(raw: str) -> str:
+    """Whitespace removed, traditional → simplified; raises PoetryError for anything but 1-16 Han characters."""
+    if raw is None:
+        raise PoetryError("请输入藏头字")
+    heads = "".join(str(raw).split())
+    if not heads:
+        raise PoetryError("请输入藏头字（1 到 16 个汉字）")
+    if len(heads) > MAX_HEADS:
+        raise PoetryError(f"藏头字最多 {MAX_HEADS} 个，现在有 {len(heads)} 个字符")
+    bad = [ch for ch in heads if not is_han(ch)]
+    if bad:
+        shown = "、".join(dict.fromkeys(repr(ch)[1:-1] for ch in bad))
+        raise PoetryError(f"藏头字只能是汉字，请去掉：{shown}")
+    return to_simplified(heads)
+
+
+def check_settings(settings: Settings, vocab_size: int) -> None:
+    """Raise PoetryError with a precise message for any out-of-range setting."""
+    low, high = TEMPERATURE_RANGE
+    if settings.line_length not in LINE_LENGTHS:
+        raise PoetryError(f"每句字数只能是 5（五言）或 7（七言），收到 {settings.line_length}")
+    if not 1 <= settings.num_candidates <= MAX_CANDIDATES:
+        raise PoetryError(f"候选数量须在 1 到 {MAX_CANDIDATES} 之间，收到 {settings.num_candidates}")
+    if not (low <= settings.temperature <= high):
+        raise PoetryError(f"温度须在 {low} 到 {high} 之间，收到 {settings.temperature}")
+    if settings.top_k is not None and not 1 <= settings.top_k <= vocab_size:
+        raise PoetryError(f"top-k 须在 1 到词表大小 {vocab_size} 之间，收到 {settings.top_k}")
+    if settings.seed is not None and not 0 <= settings.seed < MAX_SEED:
+        raise PoetryError(f"随机种子须是 0 到 {MAX_SEED - 1} 之间的整数，收到 {settings.seed}")
+    if not 0 <= settings.repetition_penalty <= 10:
+        raise PoetryError(f"重复惩罚须在 0 到 10 之间，收到 {settings.repetition_penalty}")
+    prosody.check_options(settings.prosody)
+
+
+class PoemGenerator:
+    """A loaded model plus its compiled decoder; safe to share between threads and sessions."""
+
+    def __init__(self, model_dir: ModelDir):
+        self.model_dir = model_dir
+        self.vocab = model_dir.vocab
+        self.decoder = Decoder(model_dir.model, self.vocab)
+        self._free_bias = free_cell_bias(self.vocab)
+        self._lock = threading.Lock()  # TF is thread-safe; the lock only serialises the first trace
+
+    @classmethod
+    def load(cls, path: Path | None = None, warm_up: bool = True) -> "PoemGenerator":
+        """Load a model directory (the bundled model by default) and compile its decoder."""
+        generator = cls(load_model_dir(Path(path) if path else DEFAULT_MODEL_DIR))
+        if warm_up:
+            generator.warm_up()
+        return generator
+
+    def warm_up(self) -> None:
+        """Trace the decoder once so the first real request is fast."""
+        self.generate(Settings(heads="春", line_length=5, num_candidates=1, seed=0))
+
+    def generate(self, settings: Settings) -> list[Poem]:
+        """Candidates for `settings`, best (highest model log-probability) first."""
+        heads = normalise_heads(settings.heads)
+        check_settings(settings, len(self.vocab))
+        seed = settings.seed if settings.seed is not None else secrets.randbelow(MAX_SEED)
+        rng = np.random.default_rng(seed)
+        head_ids = [self.vocab.id_of(ch) for ch in heads]
+        forced_ids = poem_template(head_ids, settings.line_length, self.vocab)
+        plan = prosody.plan_constraints(
+            self.vocab, heads, settings.line_length, settings.num_candidates, settings.prosody, rng, self._free_bias
+        )
+        with self._lock:
+            tokens, log_probs = self.decoder(
+                forced_ids,
+                plan.bias_rows,
+                plan.bias_index,
+                settings.temperature,
+                settings.top_k or len(self.vocab),
+                settings.repetition_penalty,
+                seed,
+            )
+        unknown = [ch for ch in dict.fromkeys(heads) if ch not in self.vocab]
+        poems = [
+            self._poem(heads, row, float(log_prob), unknown, plan.rhyme_groups[i], settings)
+            for i, (row, log_prob) in enumerate(zip(tokens, log_probs))
+        ]
+        return sorted(poems, key=lambda poem: -poem.log_prob)
+
+    def _poem(self, heads, token_row, log_prob, unknown, rhyme_group, settings) -> Poem:
+        width = settings.line_length + 1
+        lines = []
+        for i, head in enumerate(heads):
+            cells = token_row[i * width : (i + 1) * width - 1]
+            # The head is shown as typed even when the model only saw it as <unk>.
+            lines.append(head + self.vocab.decode(cells[1:]))
+        report = prosody.describe(lines, rhyme_group, settings.prosody)
+        return Poem(heads, lines, log_prob, unknown, report.rhyme, report.tone_ok_ratio)
+
+
+_generators: dict[Path, PoemGenerator] = {}
+_generators_lock = threading.Lock()
+
+
+def generate(
+    heads: str,
+    line_length: int = 7,
+    num_candidates: int = 5,
+    temperature: float = 0.8,
+    top_k: int | None = None,
+    seed: int | None = None,
+    model_dir: Path | None = None,
+    **options,
+) -> list[Poem]:
+    """One-call API: acrostic candidates from a model directory (cached per process)."""
+    path = Path(model_dir or DEFAULT_MODEL_DIR).resolve()
+    with _generators_lock:
+        if path not in _generators:
+            _generators[path] = PoemGenerator.load(path)
+    prosody_options = prosody.ProsodyOptions(**options.pop("prosody", {}))
+    settings = Settings(heads, line_length, num_candidates, temperature, top_k, seed, prosody=prosody_options, **options)
+    return _generators[path].generate(settings)

@@ -1,0 +1,118 @@
+"""The network, its atomic save/load, and a model directory (model.keras + vocab.json + config.json)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from poetry_lm.config import ModelConfig, RunInfo
+from poetry_lm.errors import PoetryError
+from poetry_lm.vocab import Vocabulary
+
+MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocab.json", "config.json"
+
+
+def build_model(config: ModelConfig) -> keras.Model:
+    """Embedding → stacked LSTM (return_sequences) → TimeDistributed(Dense(vocab, softmax)).
+
+    Pad id 0 is masked, so the loss only counts real tokens. The LSTMs keep the defaults
+    (tanh/sigmoid, no recurrent_dropout) that make them eligible for the fused cuDNN kernel.
+    """
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True, name="embedding")(inputs)
+    for i in range(config.layers):
+        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
+        if config.dropout:
+            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    # float32 softmax even under a mixed-precision policy, for a stable loss.
+    dense = keras.layers.Dense(config.vocab_size, activation="softmax", dtype="float32", name="next_char")
+    outputs = keras.layers.TimeDistributed(dense, name="next_char_dist")(x)
+    return keras.Model(inputs, outputs, name="poetry_lstm")
+
+
+def save_model_atomic(model: keras.Model, path: Path) -> None:
+    """Save a `.keras` file so that a crash mid-save never leaves a broken file at `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Keras insists on the .keras suffix, so the temporary name keeps it.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def load_keras_file(path: Path) -> keras.Model:
+    """Open a `.keras` file with safe_mode on; corrupt or missing files raise PoetryError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise PoetryError(f"找不到模型文件：{path}")
+    # Keras reports a truncated archive as "File not found"; check the zip first to say what is wrong.
+    if not zipfile.is_zipfile(path):
+        raise PoetryError(f"模型文件已损坏（不是有效的 .keras 压缩包）：{path}")
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as err:  # keras raises many types for a bad archive
+        raise PoetryError(f"无法读取模型文件 {path}：{type(err).__name__}: {str(err)[:200]}") from None
+
+
+@dataclass
+class ModelDir:
+    """A trained model as stored on disk, loaded and cross-checked."""
+
+    path: Path
+    model: keras.Model
+    vocab: Vocabulary
+    info: RunInfo
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def load_model_dir(path: Path) -> ModelDir:
+    """Load model.keras, vocab.json and config.json from `path` and check they agree."""
+    path = Path(path)
+    if not path.is_dir():
+        raise PoetryError(f"找不到模型目录：{path}")
+    info = RunInfo.from_json(path / CONFIG_FILE)
+    vocab = Vocabulary.from_json(path / VOCAB_FILE)
+    model = load_keras_file(path / MODEL_FILE)
+    output_size = model.output_shape[-1]
+    if output_size != len(vocab) or info.model.vocab_size != len(vocab):
+        raise PoetryError(
+            f"{path / VOCAB_FILE} 有 {len(vocab)} 个符号，但模型输出 {output_size} 类"
+            f"（config.json 记为 {info.model.vocab_size}）：词表与模型不匹配"
+        )
+    return ModelDir(path=path, model=model, vocab=vocab, info=info)
+
+
+def save_model_dir(path: Path, model: keras.Model, vocab: Vocabulary, info: RunInfo) -> None:
+    """Write the three files of a model directory (the caller renames the directory into place)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    save_model_atomic(model, path / MODEL_FILE)
+    vocab.to_json(path / VOCAB_FILE)
+    info.to_json(path / CONFIG_FILE)
+
+
+def lstm_weights(model: keras.Model) -> tuple[list, list[tuple], tuple]:
+    """(embedding matrix, [(kernel, recurrent_kernel, bias) per LSTM], (dense kernel, bias)).
+
+    The decoder runs the same math step by step with these tensors (gate order i, f, c, o).
+    """
+    embedding = model.get_layer("embedding").embeddings
+    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+    cells = [(layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias) for layer in lstms]
+    dense = model.get_layer("next_char_dist").layer
+    return embedding, cells, (dense.kernel, dense.bias)

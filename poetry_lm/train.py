@@ -1,0 +1,372 @@
+"""Training: tf.data pipeline, `fit` with small callbacks, resumable runs, atomic output directory.
+
+A run named N writes its working state to `<models>/.runs/N/` (progress.jsonl, backup/, best.keras,
+history.csv) and only when it has finished renames a complete directory into `<models>/N/`,
+so a half-written model directory is never visible. Running the same command again resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from poetry_lm import corpus as corpus_lib
+from poetry_lm.config import ModelConfig, RunInfo, TrainConfig
+from poetry_lm.errors import PoetryError
+from poetry_lm.model import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, ModelDir, build_model, load_keras_file, save_model_atomic, save_model_dir
+from poetry_lm.vocab import PAD, UNK, BOS, EOS, Vocabulary
+
+RUNS_DIR = ".runs"
+PROGRESS_FILE, STOP_FILE, BEST_FILE, HISTORY_FILE = "progress.jsonl", "STOP", "best.keras", "history.csv"
+_RUN_NAME_RE = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,64}$")
+
+
+def check_run_name(name: str) -> str:
+    """A run name is a plain folder name: letters, digits, _ and -, or Chinese; nothing path-like."""
+    if not _RUN_NAME_RE.fullmatch(name or "") or name.startswith(("-", ".")):
+        raise PoetryError(f"模型名称只能包含字母、数字、下划线、短横线或汉字（最多 64 个），收到 {name!r}")
+    return name
+
+
+def run_dir(out_dir: Path) -> Path:
+    """Working directory of the run whose finished model goes to `out_dir`."""
+    out_dir = Path(out_dir)
+    return out_dir.parent / RUNS_DIR / out_dir.name
+
+
+def encode_poems(poems: list[str], vocab: Vocabulary) -> list[np.ndarray]:
+    """<bos> poem <eos> as int32 ids, one array per poem."""
+    return [np.asarray(vocab.encode(poem, add_bounds=True), dtype=np.int32) for poem in poems]
+
+
+def pad_sequences(sequences: list[np.ndarray]) -> np.ndarray:
+    """[N, longest] int32, right-padded with 0 (<pad>)."""
+    padded = np.zeros((len(sequences), max(map(len, sequences))), dtype=np.int32)
+    for row, seq in enumerate(sequences):
+        padded[row, : len(seq)] = seq
+    return padded
+
+
+def make_dataset(sequences: list[np.ndarray], batch_size: int, shuffle: bool, seed: int = 0):
+    """(inputs, targets) batches, right-padded to the corpus's longest poem.
+
+    Every batch has the same, static length on purpose: Keras 3.15's TimeDistributed maps over
+    the batch size instead of the time axis when the time axis is dynamic in a TF graph, which
+    silently breaks length-bucketed batches. Padding costs about 1.4x on the mixed Tang corpus.
+    tf.data when TensorFlow is installed; on a JAX-only machine (a GPU box) a PyDataset.
+    """
+    padded = pad_sequences(sequences)
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return _NumpyBatches(padded, batch_size, shuffle, seed)
+    dataset = tf.data.Dataset.from_tensor_slices(padded)
+    if shuffle:
+        dataset = dataset.shuffle(len(padded), seed=seed, reshuffle_each_iteration=True)
+    return (
+        dataset.batch(batch_size)
+        .map(lambda seq: (seq[:, :-1], seq[:, 1:]), num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+class _NumpyBatches(keras.utils.PyDataset):
+    """The same padded batches as `make_dataset`, without TensorFlow."""
+
+    def __init__(self, padded: np.ndarray, batch_size: int, shuffle: bool, seed: int):
+        super().__init__()
+        self.padded, self.batch_size, self.shuffle = padded, batch_size, shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = np.arange(len(padded))
+        self.on_epoch_end()
+
+    def on_epoch_end(self):
+        if self.shuffle:
+            self.rng.shuffle(self.order)
+
+    def __len__(self):
+        return math.ceil(len(self.padded) / self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self.padded[self.order[index * self.batch_size : (index + 1) * self.batch_size]]
+        return rows[:, :-1], rows[:, 1:]
+
+
+class ProgressLog(keras.callbacks.Callback):
+    """Appends JSON lines (start, batch, epoch, samples, done) that the app and other programs follow."""
+
+    def __init__(self, path: Path, epochs: int, steps: int, tokens_per_epoch: int, every: int):
+        super().__init__()
+        self.path, self.epochs, self.steps, self.every = Path(path), epochs, steps, every
+        self.tokens_per_epoch = tokens_per_epoch
+
+    def write(self, event: str, **fields) -> None:
+        record = {"event": event, "time": round(time.time(), 3), **fields}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def on_train_begin(self, logs=None):
+        self.train_start = time.time()
+        self.first_epoch = None
+        self.write("start", epochs=self.epochs, steps_per_epoch=self.steps, pid=os.getpid())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch, self.epoch_start = epoch, time.time()
+        if self.first_epoch is None:
+            self.first_epoch = epoch  # after a resume, ETA counts only what is left
+
+    def _rates(self, batches_done: int) -> tuple[float, float]:
+        elapsed = max(time.time() - self.epoch_start, 1e-6)
+        seconds_per_batch = elapsed / max(batches_done, 1)
+        left = (self.steps - batches_done) + (self.epochs - self.epoch - 1) * self.steps
+        chars_per_s = batches_done / self.steps * self.tokens_per_epoch / elapsed
+        return chars_per_s, seconds_per_batch * max(left, 0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch % self.every == 0 or batch == self.steps - 1:
+            chars_per_s, eta = self._rates(batch + 1)
+            self.write(
+                "batch", epoch=self.epoch + 1, batch=batch + 1, steps=self.steps,
+                loss=float(logs["loss"]), chars_per_s=round(chars_per_s, 1), eta_s=round(eta, 1),
+            )
+
+    def on_epoch_end(self, epoch, logs=None):
+        chars_per_s, eta = self._rates(self.steps)
+        self.write(
+            "epoch", epoch=epoch + 1, epochs=self.epochs, loss=float(logs.get("loss", float("nan"))),
+            val_loss=float(logs.get("val_loss", float("nan"))), seconds=round(time.time() - self.epoch_start, 2),
+            chars_per_s=round(chars_per_s, 1), eta_s=round(eta, 1),
+        )
+
+
+class SamplePoems(keras.callbacks.Callback):
+    """Writes a few acrostic poems from the current weights at the end of every epoch."""
+
+    def __init__(self, log: ProgressLog, vocab: Vocabulary, info: RunInfo, work_dir: Path):
+        super().__init__()
+        self.log, self.vocab, self.info, self.work_dir = log, vocab, info, work_dir
+        self.generator = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if keras.backend.backend() != "tensorflow":
+            return  # the compiled decoder is TensorFlow code; JAX runs (GPU) skip samples
+        from poetry_lm.generate import PoemGenerator, Settings
+
+        if self.generator is None:  # its decoder reads the live weights, so build it once
+            self.generator = PoemGenerator(ModelDir(self.work_dir, self.model, self.vocab, self.info))
+        poems = [
+            self.generator.generate(Settings(heads, line_length=5 + 2 * (i % 2), num_candidates=1, seed=epoch))[0].text
+            for i, heads in enumerate(self.info.train.sample_heads)
+        ]
+        self.log.write("samples", epoch=epoch + 1, poems=poems)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the model with the lowest validation loss, atomically (temp file, fsync, rename)."""
+
+    def __init__(self, path: Path, best: float = math.inf):
+        super().__init__()
+        self.path, self.best = Path(path), best
+
+    def on_epoch_end(self, epoch, logs=None):
+        val_loss = (logs or {}).get("val_loss")
+        if val_loss is not None and val_loss < self.best:
+            self.best = float(val_loss)
+            save_model_atomic(self.model, self.path)
+
+
+class ResumableBackup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore that re-reads the epoch after a restore.
+
+    Keras 3.15 restores the weights but leaves `_current_epoch` at 0, so batch-level saves during
+    the resumed epoch record epoch 0 and a second kill restarts from scratch.
+    """
+
+    def _load_model(self):
+        super()._load_model()
+        if os.path.exists(self._training_metadata_path):
+            with open(self._training_metadata_path, encoding="utf-8") as f:
+                self._current_epoch = json.load(f)["epoch"]
+
+
+class StopOnFile(keras.callbacks.Callback):
+    """Ends training cleanly after the current batch when the STOP file appears (the app's stop button)."""
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = Path(path)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.path.exists():
+            self.model.stop_training = True
+
+
+def _distribution_scope(strategy: str | None):
+    """A tf.distribute strategy scope for building and compiling the model (None: default)."""
+    import contextlib
+
+    if not strategy:
+        return contextlib.nullcontext(), 1
+    import tensorflow as tf
+
+    if strategy == "mirrored":
+        chosen = tf.distribute.MirroredStrategy()
+    elif strategy == "multiworker":
+        chosen = tf.distribute.MultiWorkerMirroredStrategy()
+    else:
+        raise PoetryError(f"未知的分布式策略 {strategy!r}（可选 mirrored / multiworker）")
+    return chosen.scope(), chosen.num_replicas_in_sync
+
+
+def train(
+    corpus_dir: Path,
+    out_dir: Path,
+    model_config: dict | None = None,
+    train_config: TrainConfig = TrainConfig(),
+    strategy: str | None = None,
+) -> Path:
+    """Train a model on a corpus directory and write the finished model directory to `out_dir`.
+
+    `model_config` holds ModelConfig fields other than vocab_size. Re-running after an
+    interruption resumes from the last backup. Returns `out_dir`.
+    """
+    out_dir = Path(out_dir)
+    check_run_name(out_dir.name)
+    if out_dir.exists():
+        raise PoetryError(f"{out_dir} 已存在：换一个模型名称（已有模型不会被覆盖）")
+    work = run_dir(out_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / STOP_FILE).unlink(missing_ok=True)
+    started = time.time()
+
+    train_poems = corpus_lib.load_split(corpus_dir, "train")[: train_config.max_poems]
+    valid_poems = corpus_lib.load_split(corpus_dir, "valid")
+    if not train_poems:
+        raise PoetryError(f"{corpus_dir} 的训练集是空的")
+    vocab_path = work / VOCAB_FILE
+    # A resumed run must reuse the exact vocabulary its backup was trained with.
+    vocab = Vocabulary.from_json(vocab_path) if vocab_path.exists() else Vocabulary.build(train_poems, train_config.min_count)
+    vocab.to_json(vocab_path)
+    info = RunInfo(
+        model=ModelConfig(vocab_size=len(vocab), **(model_config or {})),
+        train=train_config,
+        tokens={"pad": PAD, "unk": UNK, "bos": BOS, "eos": EOS},
+        corpus_hash=corpus_lib.corpus_hash(corpus_dir),
+        corpus_dir=str(corpus_dir),
+        backend=keras.backend.backend(),
+    )
+    info.to_json(work / CONFIG_FILE)
+
+    keras.utils.set_random_seed(train_config.seed)
+    if train_config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    train_seqs, valid_seqs = encode_poems(train_poems, vocab), encode_poems(valid_poems, vocab)
+    scope, replicas = _distribution_scope(strategy)
+    # The configured batch size is the global batch; each replica gets batch_size / replicas.
+    train_data = make_dataset(train_seqs, train_config.batch_size, shuffle=True, seed=train_config.seed)
+    valid_data = make_dataset(valid_seqs, train_config.batch_size, shuffle=False) if valid_seqs else None
+    with scope:
+        model = build_model(info.model)
+        model.compile(
+            optimizer=keras.optimizers.Adam(train_config.learning_rate, clipnorm=1.0),
+            loss="sparse_categorical_crossentropy",
+        )
+    steps = math.ceil(len(train_seqs) / train_config.batch_size)
+    log = ProgressLog(
+        work / PROGRESS_FILE, train_config.epochs, steps, sum(len(s) - 1 for s in train_seqs), train_config.log_every_batches
+    )
+    best_so_far = _best_val_loss(work / PROGRESS_FILE)
+    callbacks = [
+        ResumableBackup(work / "backup", save_freq=train_config.backup_every_batches, double_checkpoint=True),
+        log,
+        BestCheckpoint(work / BEST_FILE, best=best_so_far),
+        keras.callbacks.CSVLogger(str(work / HISTORY_FILE), append=True),
+        SamplePoems(log, vocab, info, work),
+        StopOnFile(work / STOP_FILE),
+    ]
+    try:
+        history = model.fit(train_data, validation_data=valid_data, epochs=train_config.epochs, callbacks=callbacks, verbose=0)
+    except KeyboardInterrupt:
+        log.write("stopped", reason="interrupted")
+        raise
+    stopped = (work / STOP_FILE).exists()
+    elapsed = time.time() - started + _previous_train_time(work / PROGRESS_FILE)
+    info = replace(info, train_time_s=round(elapsed, 1))
+    final = _finish(work, out_dir, model, vocab, info, corpus_dir, history, log, steps)
+    log.write("stopped" if stopped else "done", out=str(final), train_time_s=info.train_time_s)
+    return final
+
+
+def _finish(work, out_dir, model, vocab, info, corpus_dir, history, log, steps) -> Path:
+    """Assemble the model directory in a staging folder, then rename it into place."""
+    from poetry_lm.evaluate import evaluate_loss
+
+    best = load_keras_file(work / BEST_FILE) if (work / BEST_FILE).exists() else model
+    # An uncompiled copy: the shipped file carries no optimizer state (half the size).
+    final_model = build_model(info.model)
+    final_model.set_weights(best.get_weights())
+    staging = work / "staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    save_model_dir(staging, final_model, vocab, info)
+    if (work / HISTORY_FILE).exists():
+        shutil.copy(work / HISTORY_FILE, staging / HISTORY_FILE)
+    shutil.copy(work / PROGRESS_FILE, staging / "train_log.jsonl")
+    test_poems = corpus_lib.load_split(corpus_dir, "test")
+    metrics = {"test": evaluate_loss(final_model, vocab, test_poems) if test_poems else None}
+    epochs = [e for e in _read_events(work / PROGRESS_FILE) if e["event"] == "epoch"]
+    metrics.update(
+        epochs_run=len(epochs),
+        best_val_loss=min((e["val_loss"] for e in epochs if e["val_loss"] == e["val_loss"]), default=None),
+        train_time_s=info.train_time_s,
+        chars_per_s=round(float(np.median([e["chars_per_s"] for e in epochs])), 1) if epochs else None,
+        steps_per_epoch=steps,
+        parameters=int(final_model.count_params()),
+        backend=keras.backend.backend(),
+    )
+    (staging / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    os.replace(staging, out_dir)
+    shutil.rmtree(work / "backup", ignore_errors=True)
+    return out_dir
+
+
+def _read_events(progress_path: Path) -> list[dict]:
+    if not progress_path.exists():
+        return []
+    events = []
+    for line in progress_path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut short by a kill
+    return events
+
+
+def _best_val_loss(progress_path: Path) -> float:
+    """Best validation loss of an interrupted run, so a resume does not overwrite a better best.keras."""
+    losses = [e["val_loss"] for e in _read_events(progress_path) if e["event"] == "epoch" and e["val_loss"] == e["val_loss"]]
+    return min(losses, default=math.inf)
+
+
+def _previous_train_time(progress_path: Path) -> float:
+    """Seconds spent in earlier (interrupted) attempts of this run."""
+    events = _read_events(progress_path)
+    starts = [i for i, e in enumerate(events) if e["event"] == "start"]
+    total = 0.0
+    for begin, end in zip(starts, starts[1:]):
+        total += events[end - 1]["time"] - events[begin]["time"]
+    return total
+
+
+def train_config_from_args(**values) -> TrainConfig:
+    """TrainConfig from CLI/app values, ignoring ones left unset."""
+    return replace(TrainConfig(), **{k: v for k, v in values.items() if v is not None})
+

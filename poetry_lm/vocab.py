@@ -1,0 +1,79 @@
+"""Character vocabulary: id ↔ character, with pad/unknown/begin/end tokens; stored as vocab.json."""
+
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+from typing import Iterable
+
+from poetry_lm.errors import PoetryError
+
+PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
+SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)  # ids 0..3; pad must be 0 (Embedding mask_zero)
+PUNCTUATION = ("，", "。")
+
+
+class Vocabulary:
+    """A list of tokens whose index is the id; `vocab.json` is exactly that list."""
+
+    def __init__(self, tokens: Iterable[str]):
+        self.tokens = list(tokens)
+        if tuple(self.tokens[: len(SPECIAL_TOKENS)]) != SPECIAL_TOKENS:
+            raise PoetryError(f"词表的前四个符号必须是 {SPECIAL_TOKENS}")
+        if len(set(self.tokens)) != len(self.tokens):
+            raise PoetryError("词表中有重复的符号")
+        self.index = {token: i for i, token in enumerate(self.tokens)}
+        self.pad_id, self.unk_id, self.bos_id, self.eos_id = range(len(SPECIAL_TOKENS))
+
+    @classmethod
+    def build(cls, poems: Iterable[str], min_count: int = 1) -> "Vocabulary":
+        """Characters seen at least `min_count` times, most frequent first (ties by code point)."""
+        counts = collections.Counter(ch for poem in poems for ch in poem)
+        for mark in PUNCTUATION:
+            counts.pop(mark, None)
+        chars = sorted((ch for ch, n in counts.items() if n >= min_count), key=lambda ch: (-counts[ch], ch))
+        return cls([*SPECIAL_TOKENS, *PUNCTUATION, *chars])
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __contains__(self, char: str) -> bool:
+        return char in self.index
+
+    def id_of(self, char: str) -> int:
+        return self.index.get(char, self.unk_id)
+
+    def encode(self, text: str, add_bounds: bool = False) -> list[int]:
+        """Ids of the characters of `text`; unknown characters map to <unk>."""
+        ids = [self.id_of(ch) for ch in text]
+        return [self.bos_id, *ids, self.eos_id] if add_bounds else ids
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Text of the ids, special tokens dropped."""
+        return "".join(self.tokens[i] for i in ids if i >= len(SPECIAL_TOKENS))
+
+    @property
+    def punctuation_ids(self) -> list[int]:
+        return [self.index[mark] for mark in PUNCTUATION]
+
+    @property
+    def first_char_id(self) -> int:
+        """Ids from here on are characters (special tokens and punctuation come first)."""
+        return len(SPECIAL_TOKENS) + len(PUNCTUATION)
+
+    def to_json(self, path: Path) -> None:
+        Path(path).write_text(json.dumps(self.tokens, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def from_json(cls, path: Path) -> "Vocabulary":
+        path = Path(path)
+        try:
+            tokens = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise PoetryError(f"找不到词表文件：{path}") from None
+        except (ValueError, UnicodeDecodeError) as err:
+            raise PoetryError(f"词表文件已损坏：{path}（{err}）") from None
+        if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
+            raise PoetryError(f"词表文件格式不对（应为字符串列表）：{path}")
+        return cls(tokens)

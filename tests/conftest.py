@@ -1,0 +1,59 @@
+"""Shared fixtures: a tiny corpus built in the test and a tiny model trained once per session."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from poetry_lm.config import TrainConfig  # noqa: E402
+from poetry_lm.corpus import collect_poems, write_corpus  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Real poems in traditional and simplified form, covering the four regulated forms.
+FIXTURE_POEMS = [
+    "床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉。",
+    "白日依山尽，黄河入海流。欲穷千里目，更上一层楼。",
+    "千山鸟飞绝，万径人踪灭。孤舟蓑笠翁，独钓寒江雪。",
+    "红豆生南国，春来发几枝。愿君多采撷，此物最相思。",
+    "春眠不觉晓，处处闻啼鸟。夜来风雨声，花落知多少。",
+    "朝辞白帝彩云间，千里江陵一日还。两岸猿声啼不住，轻舟已过万重山。",
+    "月落乌啼霜满天，江枫渔火对愁眠。姑苏城外寒山寺，夜半钟声到客船。",
+    "独在异乡为异客，每逢佳节倍思亲。遥知兄弟登高处，遍插茱萸少一人。",
+    "国破山河在，城春草木深。感时花溅泪，恨别鸟惊心。烽火连三月，家书抵万金。白头搔更短，浑欲不胜簪。",
+    "好雨知时节，当春乃发生。随风潜入夜，润物细无声。野径云俱黑，江船火独明。晓看红湿处，花重锦官城。",
+    "昔人已乘黄鹤去，此地空余黄鹤楼。黄鹤一去不复返，白云千载空悠悠。晴川历历汉阳树，芳草萋萋鹦鹉洲。日暮乡关何处是，烟波江上使人愁。",
+    "风急天高猿啸哀，渚清沙白鸟飞回。无边落木萧萧下，不尽长江滚滚来。万里悲秋常作客，百年多病独登台。艰难苦恨长相续，潦倒新停浊酒杯。",
+]
+
+
+def tiny_poems(count: int = 400) -> list[str]:
+    """The fixture poems plus the first `count` poems of the committed training split."""
+    real = (REPO / "corpus" / "train.txt").read_text(encoding="utf-8").splitlines()[:count]
+    poems, _ = collect_poems(FIXTURE_POEMS + real)
+    return poems
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory) -> Path:
+    """A corpus directory (train/valid/test) of a few hundred real poems."""
+    out = tmp_path_factory.mktemp("corpus")
+    write_corpus(tiny_poems(), out)
+    return out
+
+
+TINY_MODEL = {"units": 32, "embedding_dim": 16, "layers": 2, "dropout": 0.0}
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tiny_corpus, tmp_path_factory) -> Path:
+    """A model directory trained for two epochs on the tiny corpus (a few seconds)."""
+    from poetry_lm.train import train
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    return train(tiny_corpus, out, TINY_MODEL, TrainConfig(epochs=2, batch_size=32, log_every_batches=2))
