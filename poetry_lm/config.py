@@ -55,7 +55,7 @@ class RunInfo:
         Path(path).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
 
     @classmethod
-    def from_json(cls, path: Path) -> "RunInfo":
+    def from_json(cls, path: Path) -> RunInfo:
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

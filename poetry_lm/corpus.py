@@ -13,9 +13,9 @@ import io
 import json
 import re
 import tarfile
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from poetry_lm.errors import PoetryError
 
@@ -60,7 +60,7 @@ def join_lines(lines: Iterable[str]) -> str:
     """Canonical text: `，` after odd lines, `。` after even lines (and the last)."""
     lines = list(lines)
     marks = ["，" if i % 2 == 0 and i < len(lines) - 1 else "。" for i in range(len(lines))]
-    return "".join(line + mark for line, mark in zip(lines, marks))
+    return "".join(line + mark for line, mark in zip(lines, marks, strict=False))
 
 
 def normalise_poem(text: str) -> tuple[str | None, str]:

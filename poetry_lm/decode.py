@@ -77,7 +77,7 @@ class Decoder:
         """One LSTM step for a batch: next-token logits [B, V] and the new (h, c) per layer."""
         x = tf.gather(self.embedding, token_ids)
         new_states = []
-        for (kernel, recurrent_kernel, bias), (h, c) in zip(self.cells, states):
+        for (kernel, recurrent_kernel, bias), (h, c) in zip(self.cells, states, strict=False):
             gates = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias
             i, f, g, o = tf.split(gates, 4, axis=-1)  # Keras gate order
             c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)

@@ -119,7 +119,7 @@ class PoemGenerator:
         self._lock = threading.Lock()  # TF is thread-safe; the lock only serialises the first trace
 
     @classmethod
-    def load(cls, path: Path | None = None, warm_up: bool = True) -> "PoemGenerator":
+    def load(cls, path: Path | None = None, warm_up: bool = True) -> PoemGenerator:
         """Load a model directory (the bundled model by default) and compile its decoder."""
         generator = cls(load_model_dir(Path(path) if path else DEFAULT_MODEL_DIR))
         if warm_up:
@@ -154,7 +154,7 @@ class PoemGenerator:
         unknown = [ch for ch in dict.fromkeys(heads) if ch not in self.vocab]
         poems = [
             self._poem(heads, row, float(log_prob), unknown, plan.rhyme_groups[i], settings)
-            for i, (row, log_prob) in enumerate(zip(tokens, log_probs))
+            for i, (row, log_prob) in enumerate(zip(tokens, log_probs, strict=False))
         ]
         return sorted(poems, key=lambda poem: -poem.log_prob)
 

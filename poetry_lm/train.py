@@ -7,6 +7,8 @@ so a half-written model directory is never visible. Running the same command aga
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
@@ -22,11 +24,20 @@ import numpy as np
 from poetry_lm import corpus as corpus_lib
 from poetry_lm.config import ModelConfig, RunInfo, TrainConfig
 from poetry_lm.errors import PoetryError
-from poetry_lm.model import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, ModelDir, build_model, load_keras_file, save_model_atomic, save_model_dir
-from poetry_lm.vocab import PAD, UNK, BOS, EOS, Vocabulary
+from poetry_lm.model import (
+    CONFIG_FILE,
+    VOCAB_FILE,
+    ModelDir,
+    build_model,
+    load_keras_file,
+    save_model_atomic,
+    save_model_dir,
+)
+from poetry_lm.vocab import BOS, EOS, PAD, UNK, Vocabulary
 
 RUNS_DIR = ".runs"
 PROGRESS_FILE, STOP_FILE, BEST_FILE, HISTORY_FILE = "progress.jsonl", "STOP", "best.keras", "history.csv"
+LOCK_FILE = ".train.lock"
 _RUN_NAME_RE = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,64}$")
 
 
@@ -41,6 +52,44 @@ def run_dir(out_dir: Path) -> Path:
     """Working directory of the run whose finished model goes to `out_dir`."""
     out_dir = Path(out_dir)
     return out_dir.parent / RUNS_DIR / out_dir.name
+
+
+@contextlib.contextmanager
+def training_lock(models_dir: Path):
+    """Hold the one-training-at-a-time lock of a models directory, or raise PoetryError.
+
+    An flock on `<models>/.runs/.train.lock`: the kernel releases it when the process dies,
+    so a killed run never leaves a stale lock behind.
+    """
+    lock_dir = Path(models_dir) / RUNS_DIR
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / LOCK_FILE, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise PoetryError("已有一个训练任务在运行：同一时间只能训练一个模型") from None
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def is_training_running(models_dir: Path) -> bool:
+    """True while some process holds the training lock of `models_dir`."""
+    lock_path = Path(models_dir) / RUNS_DIR / LOCK_FILE
+    if not lock_path.exists():
+        return False
+    with open(lock_path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
 
 
 def encode_poems(poems: list[str], vocab: Vocabulary) -> list[np.ndarray]:
@@ -241,6 +290,11 @@ def train(
     """
     out_dir = Path(out_dir)
     check_run_name(out_dir.name)
+    with training_lock(out_dir.parent):
+        return _train_locked(Path(corpus_dir), out_dir, model_config, train_config, strategy)
+
+
+def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> Path:
     if out_dir.exists():
         raise PoetryError(f"{out_dir} 已存在：换一个模型名称（已有模型不会被覆盖）")
     work = run_dir(out_dir)
@@ -361,7 +415,7 @@ def _previous_train_time(progress_path: Path) -> float:
     events = _read_events(progress_path)
     starts = [i for i, e in enumerate(events) if e["event"] == "start"]
     total = 0.0
-    for begin, end in zip(starts, starts[1:]):
+    for begin, end in zip(starts, starts[1:], strict=False):
         total += events[end - 1]["time"] - events[begin]["time"]
     return total
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import collections
 import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from poetry_lm.errors import PoetryError
 
@@ -27,7 +27,7 @@ class Vocabulary:
         self.pad_id, self.unk_id, self.bos_id, self.eos_id = range(len(SPECIAL_TOKENS))
 
     @classmethod
-    def build(cls, poems: Iterable[str], min_count: int = 1) -> "Vocabulary":
+    def build(cls, poems: Iterable[str], min_count: int = 1) -> Vocabulary:
         """Characters seen at least `min_count` times, most frequent first (ties by code point)."""
         counts = collections.Counter(ch for poem in poems for ch in poem)
         for mark in PUNCTUATION:
@@ -66,7 +66,7 @@ class Vocabulary:
         Path(path).write_text(json.dumps(self.tokens, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
-    def from_json(cls, path: Path) -> "Vocabulary":
+    def from_json(cls, path: Path) -> Vocabulary:
         path = Path(path)
         try:
             tokens = json.loads(path.read_text(encoding="utf-8"))
