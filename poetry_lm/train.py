@@ -8,12 +8,14 @@ so a half-written model directory is never visible. Running the same command aga
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import math
 import os
 import re
 import shutil
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -290,8 +292,47 @@ def train(
     """
     out_dir = Path(out_dir)
     check_run_name(out_dir.name)
-    with training_lock(out_dir.parent):
-        return _train_locked(Path(corpus_dir), out_dir, model_config, train_config, strategy)
+    check_train_config(train_config, model_config or {})
+    try:
+        check_writable(out_dir.parent)
+        with training_lock(out_dir.parent):
+            return _train_locked(Path(corpus_dir), out_dir, model_config, train_config, strategy)
+    except OSError as err:
+        # Disk full or a vanished/unwritable folder mid-run: the finished model only ever
+        # appears by rename, so nothing half-written is visible and existing models are untouched.
+        raise PoetryError(f"训练时读写文件失败（{_os_reason(err)}）：{err.filename or out_dir.parent}；已有模型未受影响") from None
+
+
+def _os_reason(err: OSError) -> str:
+    return "磁盘空间已满" if err.errno == errno.ENOSPC else (err.strerror or type(err).__name__)
+
+
+def check_writable(models_dir: Path) -> None:
+    """Raise PoetryError unless `models_dir` exists or can be created, and accepts a new file."""
+    try:
+        Path(models_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=models_dir):
+            pass
+    except OSError as err:
+        raise PoetryError(f"模型目录不可写（{_os_reason(err)}）：{models_dir}") from None
+
+
+def check_train_config(train_config: TrainConfig, model_config: dict) -> None:
+    """Raise PoetryError for a training setting that cannot work (zero epochs, negative sizes...)."""
+    positive = {
+        "epochs": train_config.epochs, "batch_size": train_config.batch_size,
+        "backup_every_batches": train_config.backup_every_batches, "log_every_batches": train_config.log_every_batches,
+        "min_count": train_config.min_count,
+        "max_poems": 1 if train_config.max_poems is None else train_config.max_poems,
+        **{key: model_config[key] for key in ("units", "layers", "embedding_dim") if key in model_config},
+    }
+    for name, value in positive.items():
+        if not isinstance(value, int) or value < 1:
+            raise PoetryError(f"训练参数 {name} 须是正整数，收到 {value!r}")
+    if not 0 < train_config.learning_rate <= 1:
+        raise PoetryError(f"学习率须在 0 到 1 之间，收到 {train_config.learning_rate}")
+    if not 0 <= model_config.get("dropout", 0.0) < 1:
+        raise PoetryError(f"dropout 须在 0 到 1 之间（不含 1），收到 {model_config['dropout']}")
 
 
 def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> Path:
@@ -348,19 +389,17 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
         StopOnFile(work / STOP_FILE),
     ]
     try:
-        history = model.fit(train_data, validation_data=valid_data, epochs=train_config.epochs, callbacks=callbacks, verbose=0)
+        model.fit(train_data, validation_data=valid_data, epochs=train_config.epochs, callbacks=callbacks, verbose=0)
     except KeyboardInterrupt:
         log.write("stopped", reason="interrupted")
         raise
     stopped = (work / STOP_FILE).exists()
     elapsed = time.time() - started + _previous_train_time(work / PROGRESS_FILE)
     info = replace(info, train_time_s=round(elapsed, 1))
-    final = _finish(work, out_dir, model, vocab, info, corpus_dir, history, log, steps)
-    log.write("stopped" if stopped else "done", out=str(final), train_time_s=info.train_time_s)
-    return final
+    return _finish(work, out_dir, model, vocab, info, corpus_dir, log, steps, "stopped" if stopped else "done")
 
 
-def _finish(work, out_dir, model, vocab, info, corpus_dir, history, log, steps) -> Path:
+def _finish(work, out_dir, model, vocab, info, corpus_dir, log, steps, final_event) -> Path:
     """Assemble the model directory in a staging folder, then rename it into place."""
     from poetry_lm.evaluate import evaluate_loss
 
@@ -373,7 +412,6 @@ def _finish(work, out_dir, model, vocab, info, corpus_dir, history, log, steps) 
     save_model_dir(staging, final_model, vocab, info)
     if (work / HISTORY_FILE).exists():
         shutil.copy(work / HISTORY_FILE, staging / HISTORY_FILE)
-    shutil.copy(work / PROGRESS_FILE, staging / "train_log.jsonl")
     test_poems = corpus_lib.load_split(corpus_dir, "test")
     metrics = {"test": evaluate_loss(final_model, vocab, test_poems) if test_poems else None}
     epochs = [e for e in _read_events(work / PROGRESS_FILE) if e["event"] == "epoch"]
@@ -387,6 +425,9 @@ def _finish(work, out_dir, model, vocab, info, corpus_dir, history, log, steps) 
         backend=keras.backend.backend(),
     )
     (staging / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    # The final event goes in before the log is copied, so the shipped log ends with it too.
+    log.write(final_event, out=str(out_dir), train_time_s=info.train_time_s)
+    shutil.copy(work / PROGRESS_FILE, staging / "train_log.jsonl")
     os.replace(staging, out_dir)
     shutil.rmtree(work / "backup", ignore_errors=True)
     return out_dir

@@ -76,4 +76,7 @@ class Vocabulary:
             raise PoetryError(f"词表文件已损坏：{path}（{err}）") from None
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise PoetryError(f"词表文件格式不对（应为字符串列表）：{path}")
-        return cls(tokens)
+        try:
+            return cls(tokens)
+        except PoetryError as err:
+            raise PoetryError(f"{path}：{err}") from None

@@ -1,0 +1,79 @@
+"""Model shapes, atomic save, safe-mode load, and the decoder step matching the full model."""
+
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+from poetry_lm.config import ModelConfig
+from poetry_lm.decode import Decoder
+from poetry_lm.errors import PoetryError
+from poetry_lm.model import build_model, load_keras_file, load_model_dir, save_model_atomic
+from poetry_lm.vocab import Vocabulary
+
+CONFIG = ModelConfig(vocab_size=50, embedding_dim=8, units=16, layers=3, dropout=0.1)
+
+
+def test_architecture_and_shapes():
+    model = build_model(CONFIG)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["InputLayer", "Embedding", "LSTM", "Dropout", "LSTM", "Dropout", "LSTM", "Dropout", "TimeDistributed"]
+    assert all(layer.return_sequences and layer.recurrent_dropout == 0 for layer in model.layers if isinstance(layer, keras.layers.LSTM))
+    probs = model(np.ones((3, 11), dtype="int32"))
+    assert probs.shape == (3, 11, 50)
+    np.testing.assert_allclose(np.asarray(probs).sum(-1), 1.0, rtol=1e-5)
+
+
+def test_atomic_save_and_plain_safe_load(tmp_path):
+    model = build_model(CONFIG)
+    path = tmp_path / "model.keras"
+    save_model_atomic(model, path)
+    assert zipfile.is_zipfile(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]  # no temp files left behind
+    loaded = keras.models.load_model(path, safe_mode=True)
+    tokens = np.arange(1, 13, dtype="int32").reshape(2, 6)
+    np.testing.assert_allclose(np.asarray(loaded(tokens)), np.asarray(model(tokens)), rtol=1e-6)
+
+
+def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
+    model = build_model(CONFIG)
+    path = tmp_path / "model.keras"
+    save_model_atomic(model, path)
+    before = path.read_bytes()
+
+    def broken_save(self, filepath, *args, **kwargs):
+        open(filepath, "wb").write(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save", broken_save)
+    with pytest.raises(OSError):
+        save_model_atomic(model, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_corrupt_file_is_reported_with_its_name(tmp_path):
+    path = tmp_path / "model.keras"
+    path.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(PoetryError, match="model.keras"):
+        load_keras_file(path)
+
+
+def test_model_dir_round_trip(tiny_model_dir):
+    model_dir = load_model_dir(tiny_model_dir)
+    assert model_dir.model.output_shape[-1] == len(model_dir.vocab) == model_dir.info.model.vocab_size
+    for name in ("model.keras", "vocab.json", "config.json", "history.csv", "metrics.json"):
+        assert (tiny_model_dir / name).is_file()
+
+
+def test_decoder_step_reproduces_full_model(tiny_model_dir):
+    model_dir = load_model_dir(tiny_model_dir)
+    vocab: Vocabulary = model_dir.vocab
+    decoder = Decoder(model_dir.model, vocab)
+    ids = vocab.encode("床前明月光，疑是地上霜。", add_bounds=True)[:-1]
+    full = np.asarray(model_dir.model(np.asarray([ids], dtype="int32")))[0]
+    states = decoder.initial_states(1)
+    for t, token in enumerate(ids):
+        logits, states = decoder.step(np.asarray([token], dtype="int32"), states)
+        np.testing.assert_allclose(keras.ops.softmax(logits)[0], full[t], atol=1e-5)
