@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -28,6 +30,7 @@ def _cmd_train(args) -> None:
     train_config = train_config_from_args(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, min_count=args.min_count,
         seed=args.seed, max_poems=args.max_poems, mixed_precision=args.mixed_precision or None,
+        backup_every_batches=args.backup_every, log_every_batches=args.log_every,
     )
     out = train(Path(args.corpus), Path(args.out), model_config, train_config, strategy=args.strategy)
     print(json.dumps(json.loads((out / "metrics.json").read_text(encoding="utf-8")), ensure_ascii=False))
@@ -70,8 +73,15 @@ def _cmd_evaluate(args) -> None:
     print(json.dumps(result, ensure_ascii=False))
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one stderr line (exit 2), like the engine's own errors."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m poetry_lm", description="藏头诗 character-level LSTM studio")
+    parser = _OneLineParser(prog="python -m poetry_lm", description="藏头诗 character-level LSTM studio")
     commands = parser.add_subparsers(dest="command", required=True)
 
     corpus = commands.add_parser("corpus", help="build the processed corpus").add_subparsers(dest="action", required=True)
@@ -86,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--out", required=True, help="models/<name>; must not exist yet")
     for name, kind in [("--epochs", int), ("--units", int), ("--layers", int), ("--embedding-dim", int),
                        ("--dropout", float), ("--batch-size", int), ("--learning-rate", float),
-                       ("--min-count", int), ("--seed", int), ("--max-poems", int)]:
+                       ("--min-count", int), ("--seed", int), ("--max-poems", int),
+                       ("--backup-every", int), ("--log-every", int)]:
         train.add_argument(name, type=kind)
     train.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute (float32 softmax)")
     train.add_argument("--strategy", choices=["mirrored", "multiworker"], help="tf.distribute strategy")
@@ -115,10 +126,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _native_stderr_muted():
+    """Point file descriptor 2 at /dev/null; Python's sys.stderr is flushed around it."""
+    sys.stderr.flush()
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _start_tensorflow_quietly() -> None:
+    """Import TensorFlow and initialise its devices with native stderr muted.
+
+    Its C++/absl start-up lines ("Could not find cuda drivers", cuInit failures) ignore
+    TF_CPP_MIN_LOG_LEVEL, and the CLI promises one readable stderr line per error.
+    """
+    with _native_stderr_muted():
+        try:
+            import tensorflow as tf
+        except ImportError:
+            return  # another Keras backend: nothing to quieten
+        tf.config.list_logical_devices()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command != "corpus":
+            _start_tensorflow_quietly()
         args.run(args)
     except PoetryError as err:
         print(f"error: {err}", file=sys.stderr)

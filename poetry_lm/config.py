@@ -6,7 +6,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from poetry_lm.errors import PoetryError
+from poetry_lm.errors import PoetryError, read_json_file
 
 CONFIG_VERSION = 1
 
@@ -56,13 +56,7 @@ class RunInfo:
 
     @classmethod
     def from_json(cls, path: Path) -> RunInfo:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise PoetryError(f"找不到配置文件：{path}") from None
-        except (ValueError, UnicodeDecodeError) as err:
-            raise PoetryError(f"配置文件已损坏：{path}（{err}）") from None
+        data = read_json_file(path, "配置文件")
         version = data.get("version", 0) if isinstance(data, dict) else 0
         if version > CONFIG_VERSION:
             raise PoetryError(f"{path} 来自更新的版本（{version} > {CONFIG_VERSION}），请升级 poetry_lm")
@@ -72,7 +66,7 @@ class RunInfo:
             train_fields["sample_heads"] = tuple(train_fields.get("sample_heads", ()))
             rest = {k: v for k, v in data.items() if k not in ("model", "train")}
             return cls(model=model, train=TrainConfig(**train_fields), **_known(cls, rest))
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, AttributeError) as err:
             raise PoetryError(f"配置文件缺少字段或格式不对：{path}（{err}）") from None
 
 

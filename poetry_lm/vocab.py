@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from poetry_lm.errors import PoetryError
+from poetry_lm.errors import PoetryError, read_json_file
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIAL_TOKENS = (PAD, UNK, BOS, EOS)  # ids 0..3; pad must be 0 (Embedding mask_zero)
@@ -67,13 +67,7 @@ class Vocabulary:
 
     @classmethod
     def from_json(cls, path: Path) -> Vocabulary:
-        path = Path(path)
-        try:
-            tokens = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise PoetryError(f"找不到词表文件：{path}") from None
-        except (ValueError, UnicodeDecodeError) as err:
-            raise PoetryError(f"词表文件已损坏：{path}（{err}）") from None
+        tokens = read_json_file(path, "词表文件")
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
             raise PoetryError(f"词表文件格式不对（应为字符串列表）：{path}")
         try:
