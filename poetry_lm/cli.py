@@ -60,12 +60,36 @@ def _cmd_generate(args) -> None:
         print(f"注意：{'、'.join(unknown)} 不在模型词表中，按未知字处理（仍作为藏头）", file=sys.stderr)
 
 
+def _cmd_analyse(args) -> None:
+    from poetry_lm.prosody import analyse
+
+    analysis = analyse(args.poem)
+    print(json.dumps(analysis.to_dict(), ensure_ascii=False) if args.format == "json" else analysis.to_text())
+
+
+def _cmd_build_tones(args) -> None:
+    from poetry_lm.prosody import build_rhyme_weights
+    from poetry_lm.tones import build_tone_table
+
+    source = Path(args.source)
+    if not source.exists():
+        raise PoetryError(f"找不到来源：{source}")
+    tones = build_tone_table(source)
+    print(json.dumps({"tones": tones, "rhyme_weights": build_rhyme_weights(source)}, ensure_ascii=False))
+
+
 def _cmd_evaluate(args) -> None:
     from poetry_lm.corpus import load_split
     from poetry_lm.evaluate import evaluate_loss
     from poetry_lm.generate import DEFAULT_MODEL_DIR
     from poetry_lm.model import load_model_dir
 
+    if args.generated is not None:
+        from poetry_lm.evaluate import evaluate_generated
+
+        result = evaluate_generated(args.model or DEFAULT_MODEL_DIR, Path(args.corpus), args.generated, args.seed)
+        print(json.dumps(result, ensure_ascii=False))
+        return
     model_dir = load_model_dir(Path(args.model) if args.model else DEFAULT_MODEL_DIR)
     corpus_dir = Path(args.corpus)
     result = {"model": str(model_dir.path), "split": args.split}
@@ -78,6 +102,16 @@ class _OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+
+
+def _cmd_bench(args) -> None:
+    from poetry_lm.bench import format_table, run_bench
+
+    result = run_bench(args.model, Path(args.corpus), quick=args.quick)
+    print(format_table(result))
+    print(json.dumps(result, ensure_ascii=False))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,7 +156,27 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--model")
     ev.add_argument("--corpus", default="corpus")
     ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    ev.add_argument("--generated", type=int, metavar="N",
+                    help="instead: generate N quatrains per prosody setting; rhyme/tone/copy/diversity metrics vs test poems")
+    ev.add_argument("--seed", type=int, default=0, help="seed for --generated heads and sampling")
     ev.set_defaults(run=_cmd_evaluate)
+
+    analyse = commands.add_parser("analyse", help="平仄 marks, rhyme, pattern and violations of a poem")
+    analyse.add_argument("poem", help="the poem, lines separated by punctuation or line breaks")
+    analyse.add_argument("--format", choices=["text", "json"], default="text")
+    analyse.set_defaults(run=_cmd_analyse)
+
+    prosody = commands.add_parser("prosody", help="prosody data").add_subparsers(dest="action", required=True)
+    tones = prosody.add_parser("build-tones", help="strains + poems → poetry_lm/data/tones.tsv and rhyme_weights.json")
+    tones.add_argument("--source", required=True, help="chinese-poetry-2.0.1.tgz or its unpacked folder")
+    tones.set_defaults(run=_cmd_build_tones)
+
+    bench = commands.add_parser("bench", help="decoder vs classic loop vs floor, training throughput (table + JSON)")
+    bench.add_argument("--model", help="model directory (default: the bundled models/default)")
+    bench.add_argument("--corpus", default="corpus", help="corpus for the training measurements")
+    bench.add_argument("--quick", action="store_true", help="few repeats and batches: a smoke run")
+    bench.add_argument("--json", help="also write the JSON result to this file")
+    bench.set_defaults(run=_cmd_bench)
     return parser
 
 
@@ -159,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command != "corpus":
+        if args.command not in ("corpus", "analyse", "prosody"):
             _start_tensorflow_quietly()
         args.run(args)
     except PoetryError as err:

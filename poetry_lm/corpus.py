@@ -231,7 +231,7 @@ def corpus_hash(corpus_dir: Path) -> str:
 def parse_uploaded_corpus(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[list[str], CorpusStats]:
     """Poems from an uploaded UTF-8 text file, one poem per line; reports kept/dropped counts."""
     if len(data) > max_bytes:
-        raise PoetryError(f"文件太大（{len(data) / 1e6:.1f} MB），上限为 {max_bytes / 1e6:.0f} MB")
+        raise PoetryError(f"文件太大（{len(data) / 2**20:.1f} MB），上限为 {max_bytes / 2**20:g} MB")
     if b"\x00" in data:
         raise PoetryError("文件看起来是二进制文件，请上传 UTF-8 纯文本（每行一首诗）")
     try:

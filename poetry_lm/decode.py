@@ -3,8 +3,16 @@
 A poem is a fixed template of cells: forced cells (the head of each line, the `，`/`。` after it)
 and free cells, whose allowed tokens come from an additive logit bias (0 allowed, -inf banned,
 a negative number discouraged). Biases are few distinct rows (`bias_rows` [R, V]) picked per
-candidate and cell by `bias_index` [B, T], so rhyme and tone masks cost R·V floats, not B·T·V. The loop runs the LSTM one token at a time for all candidates
-at once, so the model never re-reads the prefix.
+candidate and cell by `bias_index` [B, T], so rhyme and tone masks cost R·V floats, not B·T·V.
+The loop runs the LSTM one token at a time for all candidates at once, so the model never re-reads
+the prefix.
+
+Speed: with 8 candidates a step is a few [8, n] × [n, m] products whose cost is reading the
+weights (28 MB for the bundled model). The loop keeps a column-major copy of them (`[out, in]`, one
+matrix per layer for [x; h]), which TensorFlow's CPU matmul reads up to 1.6x faster at this batch
+size, and computes only the chosen tokens' log-probabilities. Measured on the 2-core CPU for an
+8-candidate 七言绝句: about 100 → 80 ms per call; `python -m poetry_lm bench` compares it with
+the classic loop and with NumPy and weight-read floors.
 """
 
 from __future__ import annotations
@@ -48,6 +56,51 @@ def choose_next(scores: tf.Tensor, top_k: tf.Tensor, seed: tf.Tensor) -> tf.Tens
     return tf.cast(tf.random.stateless_categorical(scores, 1, seed=seed)[:, 0], tf.int32)
 
 
+def log_prob_of(logits: tf.Tensor, token_ids: tf.Tensor) -> tf.Tensor:
+    """log softmax(logits)[token] per row, without materialising the whole log-softmax."""
+    return tf.gather(logits, token_ids, batch_dims=1) - tf.reduce_logsumexp(logits, axis=-1)
+
+
+def lstm_update(gates: tf.Tensor, c: tf.Tensor, axis: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """New (h, c) of a Keras LSTM cell from its pre-activations (gate order i, f, c, o along `axis`)."""
+    i, f, g, o = tf.split(gates, 4, axis=axis)
+    c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+    return tf.sigmoid(o) * tf.tanh(c), c
+
+
+class ColumnWeights:
+    """The model's matrices transposed for the decode loop, re-copied whenever the model's weights change.
+
+    Holds [W; U]ᵀ per LSTM layer and the output kernelᵀ, plus a plain copy of the originals: each
+    decode call compares the live weights with that copy (one read, a few ms) and re-transposes
+    only when they differ, so samples written during training always use the current weights.
+    """
+
+    def __init__(self, live: list):
+        self.live = live  # [kernel, recurrent_kernel] per layer, then the dense kernel
+        self.seen = [tf.Variable(w, trainable=False) for w in live]
+        self.columns = [tf.Variable(m, trainable=False) for m in self._transposed()]
+
+    def _transposed(self) -> list[tf.Tensor]:
+        pairs = zip(self.live[:-1:2], self.live[1:-1:2], strict=True)
+        fused = [tf.transpose(tf.concat([kernel, recurrent], 0)) for kernel, recurrent in pairs]
+        return [*fused, tf.transpose(self.live[-1])]
+
+    def _refresh(self) -> tf.Tensor:
+        updates = [seen.assign(w) for seen, w in zip(self.seen, self.live, strict=True)]
+        updates += [column.assign(m) for column, m in zip(self.columns, self._transposed(), strict=True)]
+        with tf.control_dependencies(updates):
+            return tf.constant(True)
+
+    def read(self) -> list[tf.Tensor]:
+        """Current column-major matrices (graph mode: refreshed first if the model's weights changed)."""
+        same = [tf.reduce_all(tf.equal(w, seen)) for w, seen in zip(self.live, self.seen, strict=True)]
+        unchanged = tf.reduce_all(same)
+        refreshed = tf.cond(unchanged, lambda: tf.constant(False), self._refresh)
+        with tf.control_dependencies([refreshed]):
+            return [column.read_value() for column in self.columns]
+
+
 class Decoder:
     """Samples candidates for a template in one compiled call: `decoder(forced_ids, bias, ...)`."""
 
@@ -59,6 +112,8 @@ class Decoder:
         self.dense_kernel, self.dense_bias = dense_kernel.value, dense_bias.value
         self.vocab = vocab
         self.units = [int(kernel.shape[1]) // 4 for kernel, _, _ in self.cells]
+        matrices = [w for kernel, recurrent_kernel, _ in self.cells for w in (kernel, recurrent_kernel)]
+        self.column_weights = ColumnWeights([*matrices, self.dense_kernel])
         vocab_size = len(vocab)
         self._decode = tf.function(
             self._decode_graph,
@@ -78,13 +133,20 @@ class Decoder:
         x = tf.gather(self.embedding, token_ids)
         new_states = []
         for (kernel, recurrent_kernel, bias), (h, c) in zip(self.cells, states, strict=False):
-            gates = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias
-            i, f, g, o = tf.split(gates, 4, axis=-1)  # Keras gate order
-            c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
-            h = tf.sigmoid(o) * tf.tanh(c)
+            h, c = lstm_update(tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias, c, axis=-1)
             new_states.append((h, c))
             x = h
         return tf.matmul(x, self.dense_kernel) + self.dense_bias, new_states
+
+    def _column_step(self, token_ids, states, columns) -> tuple[tf.Tensor, list]:
+        """`step` on column-major weights with states as [units, B]: the same math, laid out for speed."""
+        x = tf.transpose(tf.gather(self.embedding, token_ids))
+        new_states = []
+        for fused, (_, _, bias), (h, c) in zip(columns[:-1], self.cells, states, strict=True):
+            h, c = lstm_update(tf.matmul(fused, tf.concat([x, h], 0)) + bias[:, None], c, axis=0)
+            new_states.append((h, c))
+            x = h
+        return tf.transpose(tf.matmul(columns[-1], x)) + self.dense_bias, new_states
 
     def initial_states(self, batch_size) -> list:
         return [(tf.zeros([batch_size, u]), tf.zeros([batch_size, u])) for u in self.units]
@@ -93,24 +155,26 @@ class Decoder:
         batch_size, steps = tf.shape(bias_index)[0], tf.shape(forced_ids)[0]
         vocab_size = len(self.vocab)
         # Only characters count as repeats; heads count too, so free cells avoid echoing them.
-        is_char = tf.range(vocab_size) >= self.vocab.first_char_id
-        states = self.initial_states(batch_size)
+        penalty_per_use = repetition_penalty * tf.cast(tf.range(vocab_size) >= self.vocab.first_char_id, tf.float32)
+        columns = self.column_weights.read()
+        states = [(tf.zeros([u, batch_size]), tf.zeros([u, batch_size])) for u in self.units]
         token = tf.fill([batch_size], self.vocab.bos_id)
-        used = tf.zeros([batch_size, vocab_size])
+        penalty = tf.zeros([batch_size, vocab_size])
         log_prob = tf.zeros([batch_size])
         out = tf.TensorArray(tf.int32, size=steps)
         for t in tf.range(steps):
-            logits, states = self.step(token, states)
-            model_log_probs = tf.nn.log_softmax(logits)
-            scores = model_log_probs / temperature + tf.gather(bias_rows, bias_index[:, t]) - repetition_penalty * used
+            logits, states = self._column_step(token, states, columns)
+            # Sampling and top-k ignore a per-row constant, so raw logits stand in for log-probabilities
+            # here; only the chosen token's log-probability is computed.
+            scores = logits / temperature + tf.gather(bias_rows, bias_index[:, t]) - penalty
             sampled = choose_next(scores, top_k, tf.stack([seed[0], seed[1] + t]))
             forced = forced_ids[t]
             token = tf.where(forced >= 0, tf.fill([batch_size], forced), sampled)
-            log_prob += tf.gather(model_log_probs, token, batch_dims=1)
-            used += tf.one_hot(token, vocab_size) * tf.cast(is_char, tf.float32)
+            log_prob += log_prob_of(logits, token)
+            penalty += tf.one_hot(token, vocab_size) * penalty_per_use
             out = out.write(t, token)
-        logits, _ = self.step(token, states)
-        log_prob += tf.nn.log_softmax(logits)[:, self.vocab.eos_id]
+        logits, _ = self._column_step(token, states, columns)
+        log_prob += log_prob_of(logits, tf.fill([batch_size], self.vocab.eos_id))
         return tf.transpose(out.stack()), log_prob
 
     def __call__(

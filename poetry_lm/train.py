@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import json
 import math
 import os
@@ -107,13 +108,16 @@ def pad_sequences(sequences: list[np.ndarray]) -> np.ndarray:
     return padded
 
 
-def make_dataset(sequences: list[np.ndarray], batch_size: int, shuffle: bool, seed: int = 0):
+def make_dataset(
+    sequences: list[np.ndarray], batch_size: int, shuffle: bool, seed: int = 0, drop_remainder: bool = False
+):
     """(inputs, targets) batches, right-padded to the corpus's longest poem.
 
     Every batch has the same, static length on purpose: Keras 3.15's TimeDistributed maps over
     the batch size instead of the time axis when the time axis is dynamic in a TF graph, which
     silently breaks length-bucketed batches. Padding costs about 1.4x on the mixed Tang corpus.
     tf.data when TensorFlow is installed; on a JAX-only machine (a GPU box) a PyDataset.
+    `drop_remainder` (tf.distribute runs) keeps only full batches, so every replica gets rows.
     """
     padded = pad_sequences(sequences)
     try:
@@ -124,7 +128,7 @@ def make_dataset(sequences: list[np.ndarray], batch_size: int, shuffle: bool, se
     if shuffle:
         dataset = dataset.shuffle(len(padded), seed=seed, reshuffle_each_iteration=True)
     return (
-        dataset.batch(batch_size)
+        dataset.batch(batch_size, drop_remainder=drop_remainder)
         .map(lambda seq: (seq[:, :-1], seq[:, 1:]), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
@@ -272,10 +276,46 @@ def _distribution_scope(strategy: str | None):
     if strategy == "mirrored":
         chosen = tf.distribute.MirroredStrategy()
     elif strategy == "multiworker":
-        chosen = tf.distribute.MultiWorkerMirroredStrategy()
+        chosen = _multiworker_strategy()
     else:
         raise PoetryError(f"未知的分布式策略 {strategy!r}（可选 mirrored / multiworker）")
     return chosen.scope(), chosen.num_replicas_in_sync
+
+
+def _multiworker_strategy():
+    """MultiWorkerMirroredStrategy over the cluster in TF_CONFIG, with the Keras 3.15 `fit` workaround.
+
+    Keras 3.15 `fit` crashes under this strategy ("Attempt to convert a value (PerReplica...)",
+    keras-team/keras#20585). Its multi-worker shortcut in `reduce_per_replica` is switched off
+    here, and `_build_from_one_replica` replaces the symbolic build: private API, so keras is
+    pinned to 3.15.1 in requirements.txt and tests/test_distributed.py runs two real workers.
+    """
+    import tensorflow as tf
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if "TF_CONFIG" not in os.environ:
+        raise PoetryError("multiworker 策略需要环境变量 TF_CONFIG（集群地址与本机序号），见 README「多机训练」")
+    if not hasattr(tf_trainer, "_collective_all_reduce_multi_worker"):
+        raise PoetryError(f"multiworker 的兼容补丁只适用于 keras 3.15（当前 {keras.__version__}）")
+    chosen = tf.distribute.MultiWorkerMirroredStrategy()
+    tf_trainer._collective_all_reduce_multi_worker = lambda strategy: False
+    return chosen
+
+
+def _build_from_one_replica(model: keras.Model, iterator=None, data_batch=None) -> None:
+    """Keras's symbolic build, fed one replica's batch instead of a cross-worker reduction."""
+    import tensorflow as tf
+
+    if iterator is not None:
+        for _, _, batches in iterator:
+            data_batch = tf.nest.map_structure(
+                lambda value: model.distribute_strategy.experimental_local_results(value)[0]
+                if isinstance(value, tf.distribute.DistributedValues) else value,
+                next(batches),
+            )
+            break
+    with model.distribute_strategy.scope():
+        model._symbolic_build(data_batch=data_batch)
 
 
 def train(
@@ -366,16 +406,15 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     train_seqs, valid_seqs = encode_poems(train_poems, vocab), encode_poems(valid_poems, vocab)
     scope, replicas = _distribution_scope(strategy)
-    # The configured batch size is the global batch; each replica gets batch_size / replicas.
-    train_data = make_dataset(train_seqs, train_config.batch_size, shuffle=True, seed=train_config.seed)
-    valid_data = make_dataset(valid_seqs, train_config.batch_size, shuffle=False) if valid_seqs else None
+    train_data, valid_data, steps = _datasets(train_seqs, valid_seqs, train_config, replicas)
     with scope:
         model = build_model(info.model)
+        if strategy == "multiworker":
+            model._maybe_symbolic_build = functools.partial(_build_from_one_replica, model)
         model.compile(
             optimizer=keras.optimizers.Adam(train_config.learning_rate, clipnorm=1.0),
             loss="sparse_categorical_crossentropy",
         )
-    steps = math.ceil(len(train_seqs) / train_config.batch_size)
     log = ProgressLog(
         work / PROGRESS_FILE, train_config.epochs, steps, sum(len(s) - 1 for s in train_seqs), train_config.log_every_batches
     )
@@ -389,7 +428,11 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
         StopOnFile(work / STOP_FILE),
     ]
     try:
-        model.fit(train_data, validation_data=valid_data, epochs=train_config.epochs, callbacks=callbacks, verbose=0)
+        # shuffle=False: the datasets shuffle themselves; Keras would only warn that it ignores it.
+        model.fit(
+            train_data, validation_data=valid_data, epochs=train_config.epochs, callbacks=callbacks, verbose=0,
+            shuffle=False,
+        )
     except KeyboardInterrupt:
         log.write("stopped", reason="interrupted")
         raise
@@ -397,6 +440,28 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
     elapsed = time.time() - started + _previous_train_time(work / PROGRESS_FILE)
     info = replace(info, train_time_s=round(elapsed, 1))
     return _finish(work, out_dir, model, vocab, info, corpus_dir, log, steps, "stopped" if stopped else "done")
+
+
+def _datasets(train_seqs, valid_seqs, train_config: TrainConfig, replicas: int):
+    """(train, valid or None, steps per epoch) for one machine or `replicas` synchronised replicas.
+
+    batch_size is the global batch: each replica gets batch_size / replicas rows. With more than
+    one replica only full batches are kept, because a final batch smaller than the replica count
+    leaves a replica an empty shard and tf.distribute fails reducing its gradients.
+    """
+    batch_size, distributed = train_config.batch_size, replicas > 1
+    if distributed and (batch_size % replicas or len(train_seqs) < batch_size):
+        raise PoetryError(
+            f"分布式训练的 batch_size（{batch_size}）须是副本数 {replicas} 的整数倍，且不大于训练诗数 {len(train_seqs)}"
+        )
+    train_data = make_dataset(train_seqs, batch_size, shuffle=True, seed=train_config.seed, drop_remainder=distributed)
+    steps = len(train_seqs) // batch_size if distributed else math.ceil(len(train_seqs) / batch_size)
+    # Validation batches shrink to what the validation split fills (a multiple of the replicas).
+    valid_batch = min(batch_size, len(valid_seqs) // replicas * replicas)
+    valid_data = (
+        make_dataset(valid_seqs, valid_batch, shuffle=False, drop_remainder=distributed) if valid_batch else None
+    )
+    return train_data, valid_data, steps
 
 
 def _finish(work, out_dir, model, vocab, info, corpus_dir, log, steps, final_event) -> Path:

@@ -1,0 +1,613 @@
+"""藏头诗工坊: the Streamlit studio over `poetry_lm` (write poems, train models, look at the corpus).
+
+Only UI lives here: every action calls `poetry_lm` (generate, jobs, corpus, prosody) and shows
+its PoetryError messages, which are already Chinese, with st.warning/st.error.
+Run: `streamlit run app.py` (models from `$POETRY_MODELS_DIR`, default `models/`).
+"""
+
+from __future__ import annotations
+
+import collections
+import html
+import json
+import logging
+import random
+import time
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from poetry_lm import jobs, prosody
+from poetry_lm.corpus import FORM_NAMES, SPLITS, form_of, load_split, parse_uploaded_corpus, split_lines
+from poetry_lm.errors import PoetryError
+from poetry_lm.generate import MAX_HEADS, Poem, PoemGenerator, Settings
+from poetry_lm.model import CONFIG_FILE, MODEL_FILE
+
+FORMS = {"七言": 7, "五言": 5}
+SIZE_LABELS = {
+    "mini": "迷你（32 单元，测试用）",
+    "small": "小（128 单元）",
+    "medium": "中（256 单元）",
+    "large": "大（512 单元）",
+}
+TONE_LABELS = {"off": "不限平仄", "soft": "宽：倾向合律", "strict": "严：必须合律"}
+SCHEME_LABELS = {"even": "偶数句押韵", "first_and_even": "首句和偶数句押韵"}
+DROP_REASONS = {
+    "empty": "空行",
+    "not_punctuated": "句末没有标点",
+    "non_han": "含非汉字字符",
+    "not_regulated": "不是五言/七言的绝句或律诗",
+}
+AUTO_RHYME = "自动选择"
+BUNDLED_CORPUS_LABEL = "内置语料（全唐诗格律诗）"
+UPLOAD_LABEL = "上传文本文件"
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
+BATCH_SIZES = [16, 32, 64, 128, 256]
+JIEBA_SAMPLES = {"抽样 2,000 首": 2000, "抽样 5,000 首": 5000, "全部": None}
+POLL_SECONDS = 2.0
+
+CSS = """
+<style>
+.poem { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", "Songti SC", serif; font-size: 1.35rem;
+        line-height: 1.9; letter-spacing: 0.06em; padding: 0.2rem 0; white-space: nowrap; overflow-x: auto; }
+.poem-head { color: #b3261e; font-weight: 700; background: #fbe9e7; border-radius: 0.2em; padding: 0 0.08em; }
+.poem-vertical { writing-mode: vertical-rl; text-orientation: upright; height: 10.5em; margin-left: auto;
+                 overflow-x: auto; max-width: 100%; }
+.poem-vertical .poem-line { margin-left: 0.4em; }
+.tones { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", serif; margin: 0.5rem 0; }
+.tone-line { display: flex; align-items: center; gap: 0.25rem; margin-bottom: 0.35rem; }
+.tones .cell { display: inline-flex; flex-direction: column; align-items: center; width: 2.3rem; padding: 0.1rem 0;
+               border: 1px solid #e0d6d0; border-radius: 0.3rem; }
+.tones .cell b { font-size: 1.4rem; font-weight: 500; }
+.tones .cell i { font-style: normal; font-size: 0.8rem; color: #666; }
+.tones .bad { background: #fdecea; border-color: #b3261e; }
+.tones .bad i { color: #b3261e; font-weight: 700; }
+.tones .rhyme { box-shadow: 0 0 0 2px #1e6fb3 inset; }
+.tones .want { margin-left: 0.8rem; color: #888; font-size: 0.85rem; }
+[data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+</style>
+"""
+
+
+# ---------- models ----------
+
+
+def model_stamp(path: Path) -> float:
+    """Modification time of the model file, so a replaced model is loaded again."""
+    try:
+        return (path / MODEL_FILE).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(show_spinner="正在加载模型并编译解码器…", max_entries=4)
+def load_generator(path: str, stamp: float) -> PoemGenerator:
+    """One generator per model file per process, shared by every session."""
+    return PoemGenerator.load(Path(path))
+
+
+def model_summary(path: Path) -> str:
+    """One line about a model directory: shape, vocabulary, best validation loss."""
+    try:
+        info = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+        shape = info["model"]
+        text = f"{shape['layers']}×LSTM {shape['units']} 单元 · 词表 {shape['vocab_size']} 字"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "（读不到 config.json）"
+    try:
+        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+        text += f" · 最佳验证损失 {metrics['best_val_loss']:.3f}"
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return text
+
+
+def model_selector(models: Path) -> str | None:
+    """The sidebar model list: every `<models>/<name>/` with a model file, the bundled one first."""
+    st.header("模型")
+    names = jobs.list_models(models)
+    if not names:
+        st.error(f"在 {models} 中没有找到模型（需要 <名称>/{MODEL_FILE}）")
+        return None
+    name = st.selectbox("选择模型", names, key="model", help="训练完成的新模型会出现在这里")
+    st.caption(model_summary(models / name))
+    return name
+
+
+def selected_generator(models: Path, name: str) -> PoemGenerator | None:
+    """The cached generator of the chosen model, or None after showing why it cannot be loaded."""
+    path = models / name
+    try:
+        return load_generator(str(path.resolve()), model_stamp(path))
+    except PoetryError as err:
+        st.error(f"模型「{name}」无法加载：{err}。请在侧栏选择其他模型。")
+    except Exception as err:  # a damaged model must never take the app down
+        st.error(f"模型「{name}」无法加载（{path / MODEL_FILE}）：{type(err).__name__}: {err}")
+    return None
+
+
+# ---------- writing ----------
+
+
+def temperature_hint(value: float) -> str:
+    """One line on what the temperature does at this value."""
+    if value < 0.5:
+        mood = "偏保守：用字常见稳妥，候选彼此相近"
+    elif value <= 1.1:
+        mood = "适中：通顺与新意兼顾"
+    else:
+        mood = "偏大胆：用字新奇多变，也更容易不通"
+    return f"温度控制随机性，越低越稳妥、越高越新奇。当前 {value:.2f}，{mood}。"
+
+
+def prosody_controls() -> prosody.ProsodyOptions:
+    """The 格律 expander: rhyme, rhyme scheme and group, tonal pattern."""
+    groups = list(getattr(prosody, "RHYME_GROUPS", []))
+    with st.expander("格律（押韵与平仄）"):
+        rhyme = st.checkbox("押韵（中华新韵，韵脚只用平声字）", key="rhyme")
+        scheme = st.selectbox(
+            "押韵位置", list(SCHEME_LABELS), format_func=SCHEME_LABELS.get, key="rhyme_scheme", disabled=not rhyme
+        )
+        group = st.selectbox("韵部", [AUTO_RHYME, *groups], key="rhyme_group", disabled=not rhyme or not groups)
+        tones = st.radio("平仄", list(TONE_LABELS), format_func=TONE_LABELS.get, key="tones", horizontal=True)
+    return prosody.ProsodyOptions(
+        rhyme=rhyme, rhyme_scheme=scheme, rhyme_group=None if group == AUTO_RHYME else group, tones=tones
+    )
+
+
+def poem_html(poem: Poem, vertical: bool) -> str:
+    """A poem card body: one line per row (or column, right to left), heads highlighted."""
+    rows = "".join(
+        f'<div class="poem-line"><span class="poem-head">{html.escape(line[0])}</span>{html.escape(line[1:])}</div>'
+        for line in poem.display_lines()
+    )
+    return f'<div class="poem{" poem-vertical" if vertical else ""}">{rows}</div>'
+
+
+def poem_notes(poem: Poem) -> str:
+    """Score and prosody notes under a card."""
+    characters = len(poem.text) + 1  # every cell plus the end token is scored
+    notes = [f"模型得分（对数概率）{poem.log_prob:.1f}，平均每字 {poem.log_prob / characters:.2f}"]
+    if poem.rhyme:
+        notes.append(f"韵部：{poem.rhyme}")
+    if poem.tone_ok_ratio is not None:
+        notes.append(f"平仄合律 {poem.tone_ok_ratio:.0%}")
+    return " · ".join(notes)
+
+
+def show_poems(result: dict) -> None:
+    """The candidates of the last 写诗 click as cards, best first, each with copy and download."""
+    poems: list[Poem] = result["poems"]
+    st.caption(f"模型「{result['model']}」· {len(poems)} 首候选 · 用时 {result['seconds'] * 1000:.0f} 毫秒 · 按模型得分从高到低排列")
+    unknown = poems[0].unknown_heads if poems else []
+    if unknown:
+        st.warning(
+            f"藏头字「{'、'.join(unknown)}」不在模型「{result['model']}」的词表中：仍然放在句首，但模型没见过这些字，"
+            "接下来的字可能不够贴切。"
+        )
+    vertical = st.toggle("竖排（从右到左）", key="vertical")
+    columns = st.columns(2)
+    for i, poem in enumerate(poems):
+        with columns[i % 2], st.container(border=True):
+            st.markdown(f"**第 {i + 1} 首**")
+            st.markdown(poem_html(poem, vertical), unsafe_allow_html=True)
+            st.caption(poem_notes(poem))
+            with st.expander("复制文本"):
+                st.code("\n".join(poem.display_lines()), language=None)
+            st.download_button(
+                "下载这首", "\n".join(poem.display_lines()) + "\n", file_name=f"藏头诗_{poem.heads}_{i + 1}.txt",
+                mime="text/plain", key=f"download_{i}",
+            )
+    everything = "\n\n".join("\n".join(p.display_lines()) + f"\n（得分 {p.log_prob:.1f}）" for p in poems)
+    st.download_button(
+        "下载全部候选", everything + "\n", file_name=f"藏头诗_{poems[0].heads if poems else ''}.txt",
+        mime="text/plain", key="download_all",
+    )
+
+
+def write_controls(model_name: str | None) -> tuple[bool, dict]:
+    """The input column: heads, form, sampling settings, 格律, the 写诗 button."""
+    values = {
+        "heads": st.text_input(
+            f"藏头字（1 到 {MAX_HEADS} 个汉字，每字开头一句）", key="heads", placeholder="例如：春花秋月"
+        ),
+    }
+    left, right = st.columns(2)
+    with left:
+        values["form"] = st.radio("诗体", list(FORMS), key="form", horizontal=True)
+    with right:
+        values["candidates"] = st.slider("候选数量", 1, 8, 4, key="num_candidates")
+    values["temperature"] = st.slider("温度", 0.1, 2.0, 0.8, 0.05, key="temperature")
+    st.caption(temperature_hint(values["temperature"]))
+    left, right = st.columns(2)
+    with left:
+        values["top_k"] = st.number_input("top-k（0 为不限）", 0, 5000, 0, 10, key="top_k",
+                                          help="只在模型认为最可能的 k 个字里抽样；越小越保守")
+    with right:
+        values["seed"] = st.number_input("随机种子（可选）", min_value=0, value=None, step=1, key="seed",
+                                         help="留空则每次不同；填同一个数字会得到同样的诗")
+    values["prosody"] = prosody_controls()
+    clicked = st.button("写诗", key="generate", type="primary", disabled=model_name is None, width="stretch")
+    return clicked, values
+
+
+def generate_poems(generator: PoemGenerator, model_name: str, values: dict) -> None:
+    """Run the generator for the form values; keep the result in the session, or show why not."""
+    try:
+        settings = Settings(
+            heads=values["heads"], line_length=FORMS[values["form"]], num_candidates=int(values["candidates"]),
+            temperature=float(values["temperature"]), top_k=int(values["top_k"]) or None,
+            seed=None if values["seed"] is None else int(values["seed"]), prosody=values["prosody"],
+        )
+        started = time.perf_counter()
+        poems = generator.generate(settings)
+    except PoetryError as err:
+        st.session_state.pop("result", None)
+        st.warning(str(err))
+    except Exception as err:  # never a traceback in the page
+        st.session_state.pop("result", None)
+        st.error(f"写诗时出错：{type(err).__name__}: {err}")
+    else:
+        st.session_state["result"] = {"model": model_name, "poems": poems, "seconds": time.perf_counter() - started}
+
+
+def write_tab(models: Path, model_name: str | None) -> None:
+    """Main area: settings on the left, candidate cards on the right."""
+    controls, results = st.columns([5, 8], gap="medium")
+    with controls:
+        clicked, values = write_controls(model_name)
+    with results:
+        if model_name is None:
+            st.info("侧栏中还没有可用的模型。")
+            return
+        generator = selected_generator(models, model_name)
+        if generator is None:
+            return
+        if clicked:
+            generate_poems(generator, model_name, values)
+        if "result" in st.session_state:
+            show_poems(st.session_state["result"])
+        elif not clicked:
+            st.info("输入藏头字，选好诗体和温度，点「写诗」。每个藏头字会成为一句诗的第一个字。")
+
+
+# ---------- training ----------
+
+
+@st.cache_data(show_spinner="正在检查上传的语料…", max_entries=4)
+def check_upload(data: bytes) -> tuple[list[str], dict]:
+    """Validated poems of an uploaded file plus its kept/dropped counts."""
+    poems, stats = parse_uploaded_corpus(data)
+    return poems, {"read": stats.read, "kept": stats.kept, "duplicates": stats.duplicates, "dropped": stats.dropped,
+                   "per_form": stats.per_form}
+
+
+def upload_summary(stats: dict) -> str:
+    dropped = sum(stats["dropped"].values())
+    reasons = "，".join(f"{DROP_REASONS.get(k, k)} {v}" for k, v in sorted(stats["dropped"].items()))
+    forms = "，".join(f"{k} {v}" for k, v in sorted(stats["per_form"].items()))
+    text = f"读入 {stats['read']} 行：保留 {stats['kept']} 首（{forms}），重复 {stats['duplicates']}，丢弃 {dropped}"
+    return text + (f"（{reasons}）" if reasons else "")
+
+
+def suggest_run_name(models: Path) -> str:
+    """A model name not taken yet: 我的模型-1, 我的模型-2, ..."""
+    number = 1
+    while jobs.name_taken(models, f"我的模型-{number}"):
+        number += 1
+    return f"我的模型-{number}"
+
+
+def corpus_choice(models: Path) -> tuple[Path | None, list[str] | None]:
+    """The training corpus: the bundled one, or validated poems from an uploaded file."""
+    source = st.radio("语料", [BUNDLED_CORPUS_LABEL, UPLOAD_LABEL], key="train_corpus")
+    if source == BUNDLED_CORPUS_LABEL:
+        return jobs.BUNDLED_CORPUS, None
+    upload = st.file_uploader("UTF-8 文本，每行一首五言或七言的绝句/律诗", type=["txt"], key="train_upload")
+    if upload is None:
+        return None, None
+    try:
+        poems, stats = check_upload(upload.getvalue())
+    except PoetryError as err:
+        st.error(str(err))
+        return None, None
+    st.success(upload_summary(stats))
+    return None, poems
+
+
+def start_training(models: Path, corpus_dir: Path | None, poems: list[str] | None, request: jobs.JobRequest) -> None:
+    """Start the background job (saving an uploaded corpus first); refusals are shown, not raised."""
+    try:
+        jobs.check_can_start(models, request.name)
+        if corpus_dir is None:
+            if not poems:
+                raise PoetryError("请先选择语料：使用内置语料，或上传一个有效的诗歌文本文件")
+            corpus_dir = jobs.save_uploaded_corpus(models, request.name, poems)
+        request.corpus_dir = corpus_dir
+        job = jobs.start_job(models, request)
+    except PoetryError as err:
+        st.error(str(err))
+        return
+    st.session_state["watching"] = job.name
+    st.rerun()
+
+
+def training_form(models: Path, expanded: bool) -> None:
+    """Corpus, size, epochs, batch size, learning rate, name, 开始训练."""
+    with st.expander("训练新模型", expanded=expanded):
+        corpus_dir, poems = corpus_choice(models)
+        size = st.selectbox("模型大小", list(SIZE_LABELS), index=1, format_func=SIZE_LABELS.get, key="train_size")
+        epochs = st.number_input("训练轮数", 1, 200, 5, key="train_epochs")
+        batch_size = st.selectbox("批大小", BATCH_SIZES, index=2, key="train_batch")
+        learning_rate = st.selectbox("学习率", LEARNING_RATES, index=3, format_func=lambda v: f"{v:g}", key="train_lr")
+        max_poems = st.number_input("最多使用多少首诗训练（0 为全部）", 0, 1_000_000, 0, 100, key="train_max_poems")
+        if "train_name" not in st.session_state:
+            st.session_state["train_name"] = suggest_run_name(models)
+        name = st.text_input("模型名称", key="train_name", help="字母、数字、下划线、短横线或汉字")
+        if st.button("开始训练", key="start_training", type="primary"):
+            request = jobs.JobRequest(
+                name=name.strip(), corpus_dir=corpus_dir or jobs.BUNDLED_CORPUS, size=size, epochs=int(epochs),
+                batch_size=int(batch_size), learning_rate=float(learning_rate), max_poems=int(max_poems) or None,
+            )
+            start_training(models, corpus_dir, poems, request)
+
+
+def show_progress(status: jobs.JobStatus) -> None:
+    """Progress bar with epoch, batch and ETA."""
+    if status.state == "starting":
+        st.progress(0.0, text="正在启动训练进程（加载 TensorFlow、准备数据）…")
+        return
+    if status.state == "running":
+        text = (
+            f"第 {max(status.epoch, 1)}/{status.epochs} 轮 · 第 {status.batch}/{status.steps} 批 · "
+            f"预计剩余 {jobs.format_seconds(status.eta_s)}"
+        )
+        if status.loss is not None:
+            text += f" · 损失 {status.loss:.3f}"
+        st.progress(status.fraction, text=text)
+
+
+def show_curves_and_samples(status: jobs.JobStatus) -> None:
+    """Loss curve (train/validation) from progress.jsonl and the sample poems of each epoch."""
+    frame = jobs.loss_frame(status.events)
+    if not frame.empty:
+        st.caption("损失曲线（横轴为轮数）")
+        st.line_chart(frame, height=220, x_label="轮", y_label="损失")
+    if status.samples:
+        with st.expander("每轮示例诗", expanded=status.running):
+            for epoch, poems in reversed(status.samples):
+                st.markdown(f"**第 {epoch} 轮**")
+                for text in poems:
+                    st.text("\n".join(split_poem(text)))
+
+
+def split_poem(text: str) -> list[str]:
+    """A canonical poem as lines with their punctuation."""
+    lines = split_lines(text)
+    width = len(lines[0]) + 1 if lines else 1
+    return [text[i : i + width] for i in range(0, len(text), width)]
+
+
+def job_panel(models: Path) -> None:
+    """The latest job: live while it runs (polled every few seconds), then its outcome."""
+    job = jobs.latest_job(models)
+    if job is None:
+        return
+    running = jobs.job_status(job).running
+
+    @st.fragment(run_every=POLL_SECONDS if running else None)
+    def panel() -> None:
+        current = jobs.latest_job(models)
+        status = jobs.job_status(current)
+        st.markdown(f"**训练任务「{current.name}」**")
+        if status.running:
+            show_progress(status)
+            if current.stop_requested:
+                st.info("已请求停止：训练会在当前批次结束后停下，保留最佳检查点并生成模型。")
+            elif st.button("停止训练", key="stop_training"):
+                jobs.stop_job(current)
+                st.info("已请求停止：训练会在当前批次结束后停下，保留最佳检查点并生成模型。")
+            st.session_state["watching"] = current.name
+        elif status.state in jobs.FINAL_EVENTS:
+            verb = "已完成" if status.state == "done" else "已停止（保留了最佳检查点）"
+            st.success(f"训练{verb}：模型「{current.name}」已加入上方的模型列表。")
+        else:
+            st.error(f"训练失败：{status.message}")
+            st.code(status.log_tail or "（没有日志）", language=None)
+        show_curves_and_samples(status)
+        if not status.running and st.session_state.pop("watching", None) == current.name:
+            st.rerun()  # the whole page: the model list now has the new model
+
+    panel()
+
+
+def training_sidebar(models: Path) -> None:
+    st.header("训练")
+    job_panel(models)
+    training_form(models, expanded=jobs.active_job(models) is None)
+
+
+# ---------- corpus ----------
+
+
+def corpus_sources(models: Path) -> dict[str, Path]:
+    """The bundled corpus and every uploaded corpus saved for a training run."""
+    sources = {BUNDLED_CORPUS_LABEL: jobs.BUNDLED_CORPUS}
+    uploaded = models / jobs.CORPORA_DIR
+    if uploaded.is_dir():
+        for path in sorted(uploaded.iterdir()):
+            if (path / "train.txt").is_file():
+                sources[f"上传：{path.name}"] = path
+    return sources
+
+
+def corpus_stamp(path: Path) -> float:
+    return max(((path / f"{split}.txt").stat().st_mtime for split in SPLITS if (path / f"{split}.txt").is_file()),
+               default=0.0)
+
+
+@st.cache_data(show_spinner="正在统计语料…", max_entries=8)
+def corpus_frame(path: str, stamp: float) -> pd.DataFrame:
+    """One row per poem: split, form, line length, lines, characters."""
+    rows = []
+    for split in SPLITS:
+        try:
+            poems = load_split(Path(path), split)
+        except PoetryError:
+            continue
+        for poem in poems:
+            line_length, line_count = form_of(poem)
+            rows.append((poem, split, FORM_NAMES.get((line_length, line_count), "其他"), line_length, line_count))
+    frame = pd.DataFrame(rows, columns=["poem", "split", "form", "line_length", "lines"])
+    frame["characters"] = frame["line_length"] * frame["lines"]
+    return frame
+
+
+@st.cache_data(show_spinner="正在统计字频…", max_entries=8)
+def character_table(path: str, stamp: float, top: int = 100) -> pd.DataFrame:
+    counts = collections.Counter(ch for poem in corpus_frame(path, stamp)["poem"] for ch in poem if ch not in "，。")
+    total = sum(counts.values())
+    table = pd.DataFrame(counts.most_common(top), columns=["字", "次数"])
+    table["占比"] = (table["次数"] / total).map("{:.2%}".format)
+    table.index += 1
+    return table
+
+
+@st.cache_data(show_spinner="正在用 jieba 分词…", max_entries=8)
+def word_table(path: str, stamp: float, sample: int | None, top: int = 60) -> pd.DataFrame:
+    """Most frequent words of two or more characters from jieba, over a seeded sample of poems."""
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    poems = list(corpus_frame(path, stamp)["poem"])
+    if sample is not None and len(poems) > sample:
+        poems = random.Random(0).sample(poems, sample)
+    counts = collections.Counter(
+        word for poem in poems for line in split_lines(poem) for word in jieba.lcut(line) if len(word) >= 2
+    )
+    table = pd.DataFrame(counts.most_common(top), columns=["词", "次数"])
+    table.index += 1
+    return table
+
+
+def corpus_tab(models: Path) -> None:
+    """Statistics of the bundled or an uploaded corpus."""
+    sources = corpus_sources(models)
+    label = st.selectbox("语料", list(sources), key="corpus_view")
+    path = sources[label]
+    stamp = corpus_stamp(path)
+    frame = corpus_frame(str(path), stamp)
+    if frame.empty:
+        st.warning(f"{path} 中没有诗")
+        return
+    st.caption(f"{path} · 共 {len(frame):,} 首 · {int(frame['characters'].sum()):,} 字")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**各诗体数量**")
+        forms = pd.crosstab(frame["form"], frame["split"], margins=True, margins_name="合计")
+        forms = forms.reindex(columns=[*SPLITS, "合计"], fill_value=0).rename_axis(index="诗体", columns=None)
+        forms = forms.rename(columns={"train": "训练", "valid": "验证", "test": "测试"})
+        st.dataframe(forms, key="corpus_forms")
+        st.bar_chart(frame["form"].value_counts(), height=220, x_label="诗体", y_label="首数")
+    with right:
+        st.markdown("**长度分布**")
+        lengths = frame.groupby(["line_length", "lines"]).size().rename("首数").reset_index()
+        lengths.columns = ["每句字数", "句数", "首数"]
+        lengths["每首字数"] = lengths["每句字数"] * lengths["句数"]
+        st.dataframe(lengths, hide_index=True, key="corpus_lengths")
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**字频（前 100）**")
+        st.dataframe(character_table(str(path), stamp), height=360, key="corpus_chars")
+    with right:
+        st.markdown("**高频词（jieba 分词，两字以上）**")
+        choice = st.radio("分词范围", list(JIEBA_SAMPLES), key="jieba_sample", horizontal=True)
+        st.caption("jieba 按现代汉语训练，对古诗只能近似切分；全量分词约需十几秒，默认随机抽样（种子固定），结果会缓存。")
+        st.dataframe(word_table(str(path), stamp, JIEBA_SAMPLES[choice]), height=360, key="corpus_words")
+
+
+# ---------- analysis ----------
+
+PASTE_LABEL = "自己输入"
+EXAMPLE_POEM = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。"
+
+
+def analysis_html(analysis: prosody.Analysis) -> str:
+    """Each character over its 平仄 mark; broken rules in red, rhyme positions ringed."""
+    broken = {(v.line, v.position) for v in analysis.violations}
+    rows = []
+    for number, (line, marks, wanted) in enumerate(
+        zip(analysis.lines, analysis.marks, analysis.pattern_tones, strict=True), 1
+    ):
+        cells = []
+        for position, (char, mark, want) in enumerate(zip(line, marks, wanted, strict=True), 1):
+            classes = ["cell"]
+            if (number, position) in broken:
+                classes.append("bad")
+            if number in analysis.rhyme_lines and position == len(line):
+                classes.append("rhyme")
+            cells.append(
+                f'<span class="{" ".join(classes)}" title="谱：{want}"><b>{html.escape(char)}</b>'
+                f"<i>{html.escape(mark)}</i></span>"
+            )
+        rows.append(f'<div class="tone-line">{"".join(cells)}<span class="want">谱 {html.escape(wanted)}</span></div>')
+    return f'<div class="tones">{"".join(rows)}</div>'
+
+
+def analysis_tab() -> None:
+    """诗词分析: 平仄 of each character, rhyme, the matching pattern and every broken rule."""
+    poems: list[Poem] = st.session_state.get("result", {}).get("poems", [])
+    sources = [PASTE_LABEL] + [f"候选 {i + 1}：{p.display_lines()[0]}…" for i, p in enumerate(poems)]
+    source = st.selectbox("分析哪首诗", sources, key="analyse_source")
+    if source == PASTE_LABEL:
+        text = st.text_area("粘贴一首五言或七言诗（句间用标点或换行分开）", EXAMPLE_POEM, key="analyse_text", height=130)
+    else:
+        text = poems[sources.index(source) - 1].text
+        st.text("\n".join(poems[sources.index(source) - 1].display_lines()))
+    try:
+        analysis = prosody.analyse(text)
+    except PoetryError as err:
+        st.warning(str(err))
+        return
+    except Exception as err:  # never a traceback in the page
+        st.error(f"分析时出错：{type(err).__name__}: {err}")
+        return
+    left, middle, right = st.columns([5, 2, 3])
+    left.metric("格式", analysis.pattern)
+    middle.metric("韵", f"{analysis.rhyme_group}韵" if analysis.rhymes else "不押韵")
+    ratio = f"{analysis.tone_ok_ratio:.0%}" if analysis.tone_ok_ratio is not None else "—"
+    right.metric("平仄合律", f"{analysis.tone_ok}/{analysis.checked}（{ratio}）")
+    st.markdown(analysis_html(analysis), unsafe_allow_html=True)
+    rhymes = "、".join(f"{c}（{g}）" for c, g in zip(analysis.rhyme_chars, analysis.rhyme_groups, strict=True))
+    st.caption(f"韵脚（第 {'、'.join(map(str, analysis.rhyme_lines))} 句末字）：{rhymes}。"
+               "标记：平 / 仄，两 = 多音字平仄两可，？ = 字表中没有；红色为出律，圈出的是韵脚；悬停可看格律谱。")
+    if analysis.violations:
+        st.markdown("\n".join(f"- {v.message}" for v in analysis.violations))
+    else:
+        st.success("无出律之处")
+
+
+# ---------- page ----------
+
+
+def main() -> None:
+    st.set_page_config(page_title="藏头诗工坊", page_icon="📜", layout="wide")
+    st.markdown(CSS, unsafe_allow_html=True)
+    models = jobs.models_dir()
+    with st.sidebar:
+        model_name = model_selector(models)
+        st.divider()
+        training_sidebar(models)
+    st.title("藏头诗工坊")
+    st.caption("字级 LSTM 语言模型写藏头诗：五言、七言，可控温度、押韵与平仄；侧栏可以用自己的语料训练新模型。")
+    write, analysis, corpus = st.tabs(["写诗", "诗词分析", "语料"])
+    with write:
+        write_tab(models, model_name)
+    with analysis:
+        analysis_tab()
+    with corpus:
+        corpus_tab(models)
+
+
+main()

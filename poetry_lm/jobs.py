@@ -1,0 +1,360 @@
+"""Background training jobs for the app: start, follow, stop; all state lives on disk.
+
+A job is `python -m poetry_lm train ...` started in its own session, writing its console output to
+`<models>/.runs/<name>/train.log`. Next to it `job.json` records pid, arguments and start time, and
+the trainer's own `progress.jsonl` records what happened. Any page, tab or process reads the same
+files, so a reload shows the same job. This module never imports streamlit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from poetry_lm.corpus import write_corpus
+from poetry_lm.errors import PoetryError
+from poetry_lm.model import MODEL_FILE
+from poetry_lm.train import PROGRESS_FILE, RUNS_DIR, STOP_FILE, check_run_name, is_training_running, run_dir
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MODELS_ENV = "POETRY_MODELS_DIR"
+BUNDLED_CORPUS = REPO_ROOT / "corpus"
+BUNDLED_MODEL = "default"
+CORPORA_DIR = ".corpora"
+JOB_FILE, LOG_FILE, START_LOCK = "job.json", "train.log", ".start.lock"
+FINAL_EVENTS = ("done", "stopped")
+
+# Model sizes offered in the app: ModelConfig fields other than vocab_size.
+MODEL_SIZES: dict[str, dict] = {
+    "mini": {"units": 32, "embedding_dim": 16, "layers": 2, "dropout": 0.0},
+    "small": {"units": 128, "embedding_dim": 64, "layers": 2, "dropout": 0.1},
+    "medium": {"units": 256, "embedding_dim": 128, "layers": 2, "dropout": 0.2},
+    "large": {"units": 512, "embedding_dim": 256, "layers": 2, "dropout": 0.3},
+}
+
+
+def models_dir() -> Path:
+    """The models directory: `$POETRY_MODELS_DIR`, or `models/` in the repository."""
+    return Path(os.environ.get(MODELS_ENV) or REPO_ROOT / "models")
+
+
+def list_models(models: Path) -> list[str]:
+    """Names of the model directories that hold a model file, the bundled model first."""
+    models = Path(models)
+    if not models.is_dir():
+        return []
+    names = sorted(p.name for p in models.iterdir() if not p.name.startswith(".") and (p / MODEL_FILE).is_file())
+    return sorted(names, key=lambda name: name != BUNDLED_MODEL)
+
+
+def save_uploaded_corpus(models: Path, name: str, poems: list[str]) -> Path:
+    """Write validated uploaded poems as a corpus directory `<models>/.corpora/<name>/`."""
+    out = Path(models) / CORPORA_DIR / check_run_name(name)
+    write_corpus(poems, out)
+    return out
+
+
+@dataclass
+class JobRequest:
+    """What the training form asks for."""
+
+    name: str
+    corpus_dir: Path
+    size: str = "small"
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 2e-3
+    max_poems: int | None = None
+
+    def command(self, models: Path) -> list[str]:
+        """The trainer's command line."""
+        if self.size not in MODEL_SIZES:
+            raise PoetryError(f"未知的模型大小 {self.size!r}（可选 {'/'.join(MODEL_SIZES)}）")
+        shape = MODEL_SIZES[self.size]
+        args = [
+            sys.executable, "-m", "poetry_lm", "train",
+            "--corpus", str(Path(self.corpus_dir).resolve()),
+            "--out", str((Path(models) / self.name).resolve()),
+            "--epochs", str(int(self.epochs)),
+            "--batch-size", str(int(self.batch_size)),
+            "--learning-rate", repr(float(self.learning_rate)),
+            "--units", str(shape["units"]),
+            "--embedding-dim", str(shape["embedding_dim"]),
+            "--layers", str(shape["layers"]),
+            "--dropout", repr(float(shape["dropout"])),
+        ]
+        if self.max_poems:
+            args += ["--max-poems", str(int(self.max_poems))]
+        return args
+
+
+@dataclass
+class Job:
+    """One training job as recorded in `job.json`."""
+
+    name: str
+    pid: int
+    args: list[str]
+    started: float
+    models: str
+    request: dict = field(default_factory=dict)
+    stop_requested: bool = False
+
+    @property
+    def run_dir(self) -> Path:
+        return run_dir(Path(self.models) / self.name)
+
+    @property
+    def out_dir(self) -> Path:
+        return Path(self.models) / self.name
+
+    def save(self) -> None:
+        """Write job.json atomically (a reader never sees half a file)."""
+        path = self.run_dir / JOB_FILE
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> Job | None:
+        try:
+            return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+@contextlib.contextmanager
+def _start_lock(models: Path):
+    """Serialises the check-then-start of jobs between sessions and processes."""
+    lock_dir = Path(models) / RUNS_DIR
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / START_LOCK, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def check_can_start(models: Path, name: str) -> str:
+    """The checked run name; PoetryError if the name is bad or taken, or a job is running."""
+    name = check_run_name(name)
+    if (Path(models) / name).exists():
+        raise PoetryError(f"模型「{name}」已存在：请换一个名称（已有模型不会被覆盖）")
+    running = active_job(models)
+    if running is not None or is_training_running(models):
+        which = f"「{running.name}」" if running else ""
+        raise PoetryError(f"已有训练任务{which}在运行：同一时间只能训练一个模型，请等它结束或先停止它")
+    return name
+
+
+def name_taken(models: Path, name: str) -> bool:
+    """True if a model or a run (finished, running or interrupted) already uses `name`."""
+    return (Path(models) / name).exists() or run_dir(Path(models) / name).exists()
+
+
+def start_job(models: Path, request: JobRequest) -> Job:
+    """Start training in a background process; raises PoetryError if one is running or the name is taken."""
+    models = Path(models)
+    name = check_run_name(request.name)
+    if not (Path(request.corpus_dir) / "train.txt").is_file():
+        raise PoetryError(f"找不到语料：{Path(request.corpus_dir) / 'train.txt'}")
+    args = request.command(models)
+    with _start_lock(models):
+        check_can_start(models, name)
+        work = run_dir(models / name)
+        work.mkdir(parents=True, exist_ok=True)
+        (work / STOP_FILE).unlink(missing_ok=True)
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH")) if p)
+        with open(work / LOG_FILE, "ab") as log:
+            log.write(f"\n$ {' '.join(args)}\n".encode())
+            log.flush()
+            process = subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT, env=env, start_new_session=True,
+            )
+        request_fields = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(request).items()}
+        job = Job(name, process.pid, args, time.time(), str(models), request_fields)
+        job.save()
+    return job
+
+
+def latest_job(models: Path) -> Job | None:
+    """The most recently started job of a models directory (running or not)."""
+    runs = Path(models) / RUNS_DIR
+    jobs = [job for path in runs.glob(f"*/{JOB_FILE}") if (job := Job.load(path))] if runs.is_dir() else []
+    return max(jobs, key=lambda job: job.started, default=None)
+
+
+def active_job(models: Path) -> Job | None:
+    """The latest job if it is still running, else None."""
+    job = latest_job(models)
+    return job if job is not None and job_status(job).running else None
+
+
+def stop_job(job: Job) -> None:
+    """Ask the trainer to stop after the current batch; it keeps the best checkpoint and finishes the model."""
+    job.stop_requested = True
+    job.save()
+    (job.run_dir / STOP_FILE).touch()
+
+
+def process_alive(pid: int) -> bool:
+    """True while `pid` is a live (not zombie) poetry_lm process."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)  # reap our own finished child, or it lingers as a zombie
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path(f"/proc/{pid}")
+    try:
+        state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        cmdline = (proc / "cmdline").read_bytes()
+    except (OSError, IndexError):
+        return True  # no /proc: trust kill(0)
+    # A recycled pid belongs to some other program.
+    return state != "Z" and b"poetry_lm" in cmdline
+
+
+def read_events(path: Path) -> list[dict]:
+    """The JSON events of a progress log, skipping a line cut short by a kill."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return []
+    events = []
+    for line in text.splitlines():
+        try:
+            events.append(json.loads(line))
+        except ValueError:
+            continue
+    return events
+
+
+def current_attempt(events: list[dict]) -> list[dict]:
+    """Events from the last `start` on (a resumed run has several)."""
+    starts = [i for i, event in enumerate(events) if event.get("event") == "start"]
+    return events[starts[-1] :] if starts else []
+
+
+@dataclass
+class JobStatus:
+    """What a job is doing now, read from its files."""
+
+    state: str  # starting, running, done, stopped, failed
+    epoch: int = 0
+    epochs: int = 0
+    batch: int = 0
+    steps: int = 0
+    eta_s: float | None = None
+    loss: float | None = None
+    samples: list[tuple[int, list[str]]] = field(default_factory=list)
+    message: str = ""
+    log_tail: str = ""
+    events: list[dict] = field(default_factory=list)
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("starting", "running")
+
+    @property
+    def fraction(self) -> float:
+        """Share of all batches done, 0..1."""
+        if self.state == "done":
+            return 1.0
+        if not self.epochs or not self.steps:
+            return 0.0
+        done = (max(self.epoch, 1) - 1) * self.steps + self.batch
+        return min(max(done / (self.epochs * self.steps), 0.0), 1.0)
+
+
+def job_status(job: Job) -> JobStatus:
+    """Read the job's progress log and process state."""
+    events = current_attempt(read_events(job.run_dir / PROGRESS_FILE))
+    alive = process_alive(job.pid)
+    status = JobStatus(state="starting", events=events)
+    for event in events:
+        kind = event.get("event")
+        if kind == "start":
+            status.epochs, status.steps = event.get("epochs", 0), event.get("steps_per_epoch", 0)
+        elif kind == "batch":
+            status.epoch, status.batch = event["epoch"], event["batch"]
+            status.eta_s, status.loss = event.get("eta_s"), event.get("loss")
+        elif kind == "epoch":
+            status.epoch, status.batch, status.eta_s = event["epoch"], status.steps, event.get("eta_s")
+        elif kind == "samples":
+            status.samples.append((event["epoch"], event.get("poems", [])))
+    final = next((e for e in reversed(events) if e.get("event") in FINAL_EVENTS), None)
+    if final is not None and job.out_dir.joinpath(MODEL_FILE).is_file():
+        status.state = final["event"]
+        status.message = str(job.out_dir)
+    elif alive:
+        status.state = "running" if events else "starting"
+        if job.stop_requested and not (job.run_dir / STOP_FILE).exists():
+            # The trainer clears STOP when it begins, so a stop pressed during start-up is repeated.
+            (job.run_dir / STOP_FILE).touch()
+    else:
+        status.state = "failed"
+        status.log_tail = log_tail(job)
+        status.message = _error_line(status.log_tail) or "训练进程意外退出"
+    return status
+
+
+def log_tail(job: Job, lines: int = 25) -> str:
+    """The last lines of the job's console log."""
+    try:
+        text = (job.run_dir / LOG_FILE).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _error_line(tail: str) -> str:
+    """The CLI's one-line `error: ...` message, or the last line of a traceback."""
+    lines = [line for line in tail.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if line.startswith("error: "):
+            return line.removeprefix("error: ")
+    return lines[-1] if lines else ""
+
+
+def loss_frame(events: list[dict]) -> pd.DataFrame:
+    """Loss per epoch (train and validation) and per logged batch, indexed by fractional epoch."""
+    frame = pd.DataFrame([e for e in events if e.get("event") in ("batch", "epoch")])
+    columns = ["epoch_pos", "批损失", "训练损失", "验证损失"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns).set_index("epoch_pos")
+    steps = next((e.get("steps_per_epoch") for e in events if e.get("event") == "start"), None) or 1
+    is_batch = frame["event"] == "batch"
+    batch = frame["batch"] if "batch" in frame else pd.Series(math.nan, index=frame.index)
+    frame["epoch_pos"] = frame["epoch"] - 1 + batch.where(is_batch, steps) / steps
+    frame["批损失"] = frame["loss"].where(is_batch)
+    frame["训练损失"] = frame["loss"].where(~is_batch)
+    frame["验证损失"] = (frame["val_loss"] if "val_loss" in frame else pd.Series(math.nan, index=frame.index)).where(~is_batch)
+    return frame[columns].set_index("epoch_pos")
+
+
+def format_seconds(seconds: float | None) -> str:
+    """A short Chinese duration: 1 小时 2 分, 3 分 4 秒, 5 秒."""
+    if seconds is None or seconds != seconds:
+        return "未知"
+    seconds = int(round(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} 小时 {minutes} 分"
+    return f"{minutes} 分 {secs} 秒" if minutes else f"{secs} 秒"

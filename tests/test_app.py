@@ -1,0 +1,319 @@
+"""The Streamlit studio through streamlit.testing.v1.AppTest: writing, bad input, models, a real training job."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from poetry_lm import jobs
+from tests.conftest import FIXTURE_POEMS, REPO
+
+APP = str(REPO / "app.py")
+TIMEOUT = 120
+
+
+@pytest.fixture
+def models(tmp_path, monkeypatch, tiny_model_dir) -> Path:
+    """A tmp models dir: the bundled model (symlink, only read) and a tiny trained one; never the repo's."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "default").symlink_to(REPO / "models" / "default")
+    shutil.copytree(tiny_model_dir, models / "tiny")
+    monkeypatch.setenv(jobs.MODELS_ENV, str(models))
+    return models
+
+
+def start_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def write(at: AppTest, heads: str, form: str = "七言", **widgets) -> AppTest:
+    at.text_input(key="heads").input(heads)
+    at.radio(key="form").set_value(form)
+    for key, value in widgets.items():
+        _widget(at, key).set_value(value)
+    at.button(key="generate").click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _widget(at: AppTest, key: str):
+    for kind in ("slider", "number_input", "checkbox", "selectbox", "radio", "toggle"):
+        found = [w for w in at.get(kind) if getattr(w, "key", None) == key]
+        if found:
+            return found[0]
+    raise KeyError(key)
+
+
+def poem_texts(at: AppTest) -> list[str]:
+    """The candidates as shown in the copy boxes, one line per row."""
+    return [code.value for code in at.code]
+
+
+def messages(at: AppTest) -> str:
+    return " ".join(str(m.value) for m in [*at.warning, *at.error, *at.info])
+
+
+def test_generate_puts_heads_at_line_starts(models):
+    at = write(start_app(), "春花秋月", num_candidates=3, seed=7)
+    poems = poem_texts(at)
+    assert len(poems) == 3
+    for text in poems:
+        lines = text.split("\n")
+        assert [line[0] for line in lines] == list("春花秋月")
+        assert all(len(line) == 8 for line in lines)  # seven characters and the punctuation
+    assert not at.error
+    # The same seed gives the same poems; the cards survive a rerun (e.g. toggling the vertical layout).
+    first = poems
+    at.toggle(key="vertical").set_value(True)
+    at.run()
+    assert poem_texts(at) == first
+    assert any("poem-vertical" in md.value for md in at.markdown)
+    assert write(at, "春花秋月", num_candidates=3, seed=7) and poem_texts(at) == first
+
+
+def test_five_character_form_and_downloads(models):
+    at = write(start_app(), "山水", form="五言", num_candidates=2)
+    for text in poem_texts(at):
+        assert [len(line) for line in text.split("\n")] == [6, 6]
+        assert text[0] == "山"
+    assert {b.key for b in at.get("download_button")} >= {"download_0", "download_1", "download_all"}
+
+
+@pytest.mark.parametrize(
+    ("heads", "expected"),
+    [
+        ("", "请输入藏头字"),
+        ("abc", "只能是汉字"),
+        ("春a", "只能是汉字"),
+        ("春" * 17, "最多 16 个"),
+    ],
+)
+def test_bad_heads_show_a_chinese_message(models, heads, expected):
+    at = write(start_app(), heads)
+    assert expected in messages(at)
+    assert not poem_texts(at)
+    assert not at.exception
+
+
+def test_out_of_vocabulary_heads_are_kept_and_named(models):
+    at = write(start_app(), "龘春", num_candidates=1, seed=1)
+    assert "龘" in " ".join(w.value for w in at.warning)
+    lines = poem_texts(at)[0].split("\n")
+    assert [line[0] for line in lines] == ["龘", "春"]
+
+
+def test_model_selector_lists_models_and_switches(models):
+    at = start_app()
+    selector = at.selectbox(key="model")
+    assert selector.options[0] == "default"
+    assert "tiny" in selector.options
+    selector.set_value("tiny")
+    at.run()
+    assert "32 单元" in " ".join(c.value for c in at.sidebar.caption)
+    at = write(at, "明月", num_candidates=2)
+    assert len(poem_texts(at)) == 2
+    assert "「tiny」" in " ".join(c.value for c in at.caption)
+
+
+def test_broken_model_shows_error_and_app_stays_usable(models):
+    broken = models / "broken"
+    shutil.copytree(models / "tiny", broken)
+    (broken / "model.keras").write_bytes(b"not a keras archive")
+    at = start_app()
+    at.selectbox(key="model").set_value("broken")
+    at.run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "broken" in errors and "model.keras" in errors
+    at.selectbox(key="model").set_value("tiny")
+    at = write(at, "江河", num_candidates=1)
+    assert poem_texts(at)
+
+
+def test_upload_validation_reports_kept_and_dropped(models):
+    at = start_app()
+    at.radio(key="train_corpus").set_value("上传文本文件")
+    at.run()
+    data = "\n".join([*FIXTURE_POEMS[:3], "这不是诗", "hello world", FIXTURE_POEMS[0]]).encode("utf-8")
+    at.file_uploader(key="train_upload").set_value(("poems.txt", data, "text/plain"))
+    at.run()
+    summary = " ".join(s.value for s in at.success)
+    assert "保留 3 首" in summary and "重复 1" in summary and "丢弃 2" in summary
+    at.file_uploader(key="train_upload").set_value(("bad.txt", b"\xff\xfe\x00garbage", "text/plain"))
+    at.run()
+    assert "二进制" in " ".join(e.value for e in at.error) or "UTF-8" in " ".join(e.value for e in at.error)
+
+
+def test_bad_run_names_and_taken_names_are_refused(models):
+    at = start_app()
+    for name, expected in [("../evil", "模型名称只能包含"), ("default", "已存在")]:
+        at.text_input(key="train_name").input(name)
+        at.button(key="start_training").click()
+        at.run()
+        assert expected in " ".join(e.value for e in at.error)
+    assert jobs.latest_job(models) is None
+
+
+def test_corpus_tab_statistics(models):
+    at = start_app()
+    corpus = at.tabs[2]  # tables in order: forms, lengths, characters, words
+    assert corpus.label == "语料" and len(corpus.dataframe) == 4
+    forms = corpus.dataframe[0].value
+    assert forms.loc["合计", "合计"] == 36282
+    lengths = corpus.dataframe[1].value
+    assert set(lengths["每首字数"]) == {20, 28, 40, 56} and lengths["首数"].sum() == 36282
+    chars = corpus.dataframe[2].value
+    assert len(chars) == 100 and chars["次数"].is_monotonic_decreasing
+    words = corpus.dataframe[3].value
+    assert words["词"].str.len().min() >= 2 and len(words) > 10
+
+
+def test_rhyme_and_tone_controls_reach_the_generator(models):
+    from poetry_lm import prosody
+
+    at = start_app()
+    at.checkbox(key="rhyme").check()
+    at.run()
+    at.selectbox(key="rhyme_group").set_value("唐")
+    at.radio(key="tones").set_value("strict")
+    at = write(at, "春花秋月", num_candidates=4, seed=3)
+    for text in poem_texts(at):
+        lines = text.split("\n")
+        assert [line[0] for line in lines] == list("春花秋月")
+        assert all("唐" in prosody.rhyme_groups_of(line[-2]) for line in lines[1::2]), text
+    notes = " ".join(c.value for c in at.caption)
+    assert notes.count("韵部：唐") == 4 and "平仄合律" in notes
+
+
+def test_analysis_tab_on_a_famous_poem_and_a_candidate(models):
+    at = start_app()
+    tab = at.tabs[1]
+    assert tab.label == "诗词分析"
+    values = [m.value for m in tab.metric]
+    assert values[0] == "五言绝句·平起首句入韵" and values[1] == "唐韵"
+    assert "第3句第2字“头”应仄而平（粘）" in " ".join(m.value for m in tab.markdown)
+    at.text_area(key="analyse_text").input("床前明月光，hello")
+    at.run()
+    assert "只能有汉字" in " ".join(w.value for w in at.tabs[1].warning)
+    at = write(at, "江山如画", form="五言", num_candidates=2, seed=5)
+    source = at.selectbox(key="analyse_source")
+    assert len(source.options) == 3
+    source.select_index(1)
+    at.run()
+    assert not at.exception
+    assert at.tabs[1].metric[0].value.startswith("五言绝句")
+
+
+def _kill_job(models: Path) -> None:
+    job = jobs.latest_job(models)
+    if job is not None and jobs.process_alive(job.pid):
+        os.killpg(job.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_training_job_runs_in_background_and_model_becomes_selectable(models, tiny_corpus):
+    """Upload a tiny corpus, train the 迷你 model for 2 epochs in a real background process, then use it."""
+    data = "".join(
+        (tiny_corpus / f"{split}.txt").read_text(encoding="utf-8") for split in ("train", "valid", "test")
+    ).encode("utf-8")
+    at = start_app()
+    at.radio(key="train_corpus").set_value("上传文本文件")
+    at.run()
+    at.file_uploader(key="train_upload").set_value(("tiny.txt", data, "text/plain"))
+    at.selectbox(key="train_size").set_value("mini")
+    at.number_input(key="train_epochs").set_value(2)
+    at.selectbox(key="train_batch").set_value(32)
+    at.text_input(key="train_name").input("小试")
+    at.button(key="start_training").click()
+    try:
+        at.run()
+        assert not at.exception, at.exception
+        job = jobs.latest_job(models)
+        assert job is not None and job.name == "小试"
+        assert (models / ".corpora" / "小试" / "train.txt").is_file()
+        # A second start while this one runs is refused (here and in a second session alike).
+        other = start_app()
+        other.text_input(key="train_name").input("第二个")
+        other.button(key="start_training").click()
+        other.run()
+        assert "已有训练任务" in " ".join(e.value for e in other.error)
+        assert not (models / ".runs" / "第二个" / "job.json").exists()
+
+        deadline = time.monotonic() + 150
+        seen_progress = False
+        while time.monotonic() < deadline:
+            status = jobs.job_status(job)
+            at.run()
+            assert not at.exception, at.exception
+            seen_progress |= bool(at.sidebar.get("progress"))
+            if not status.running:
+                break
+            time.sleep(2)
+        assert status.state == "done", f"{status.state}: {status.message}\n{status.log_tail}"
+    finally:
+        _kill_job(models)
+    at.run()
+    assert seen_progress
+    assert "小试" in at.selectbox(key="model").options
+    assert any("已完成" in s.value for s in at.success)
+    assert len(status.samples) == 2  # sample poems after each epoch
+    frame = jobs.loss_frame(status.events)
+    assert frame["训练损失"].notna().sum() == 2 and frame["验证损失"].notna().sum() == 2
+    at.selectbox(key="model").set_value("小试")
+    at = write(at, "春风", num_candidates=2)
+    assert [line[0] for line in poem_texts(at)[0].split("\n")] == ["春", "风"]
+    assert (models / "default").is_symlink()  # the bundled model is untouched
+
+
+@pytest.mark.slow
+def test_stop_button_keeps_a_model(models, tiny_corpus):
+    """The stop button ends the run cleanly; the stopped run still becomes a usable model."""
+    at = start_app()
+    at.text_input(key="train_name").input("停一停")
+    at.selectbox(key="train_size").set_value("mini")
+    at.number_input(key="train_epochs").set_value(50)
+    at.number_input(key="train_max_poems").set_value(300)
+    at.selectbox(key="train_batch").set_value(16)
+    at.button(key="start_training").click()
+    try:
+        at.run()
+        job = jobs.latest_job(models)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and jobs.job_status(job).state != "running":
+            time.sleep(1)
+        at.run()
+        at.button(key="stop_training").click()
+        at.run()
+        assert "已请求停止" in " ".join(i.value for i in at.info)
+        while time.monotonic() < deadline and jobs.job_status(job).running:
+            time.sleep(1)
+        status = jobs.job_status(job)
+        assert status.state == "stopped", f"{status.state}: {status.message}\n{status.log_tail}"
+    finally:
+        _kill_job(models)
+    at.run()
+    assert "停一停" in at.selectbox(key="model").options
+    assert status.epoch < 50
+
+
+def test_crashed_job_shows_error_with_log(models):
+    """A job whose process is gone without a done/stopped event is reported as failed with its log."""
+    work = models / ".runs" / "坏了"
+    work.mkdir(parents=True)
+    (work / jobs.LOG_FILE).write_text("Traceback ...\nerror: 语料文件不存在：/nowhere/train.txt\n", encoding="utf-8")
+    jobs.Job("坏了", pid=2**22 - 1, args=[], started=time.time(), models=str(models)).save()
+    at = start_app()
+    errors = " ".join(e.value for e in at.error)
+    assert "训练失败" in errors and "语料文件不存在" in errors
+    assert any("Traceback" in c.value for c in at.sidebar.code)

@@ -1,0 +1,122 @@
+"""End to end in real headless Chromium: `streamlit run app.py`, type heads, click 写诗, see the poem.
+
+Uses Debian's chromium through Playwright (`executable_path`), never a downloaded browser.
+Saves the page as docs/screenshot.png (the picture in the README).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+SCREENSHOT = REPO / "docs" / "screenshot.png"
+HEADS = "春花秋月"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (apt-get install chromium)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
+    """Poll Streamlit's health endpoint until it answers ok."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"streamlit did not become healthy in {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    """A `streamlit run app.py` server on a free localhost port, over a tmp models dir; always killed."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "default").symlink_to(REPO / "models" / "default")  # generation only reads it
+    port = free_port()
+    log = tmp_path / "streamlit.log"
+    env = {**os.environ, "POETRY_MODELS_DIR": str(models), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+        "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, process, log)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
+
+
+def test_write_acrostic_in_chromium(app_url):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
+            page.goto(app_url, wait_until="domcontentloaded")
+            heads = page.get_by_label("藏头字", exact=False)
+            expect(heads).to_be_visible(timeout=120_000)  # first load compiles the decoder
+            expect(page.get_by_text("七言", exact=True)).to_be_visible()
+            heads.fill(HEADS)
+            heads.press("Enter")
+            page.wait_for_timeout(1000)
+            page.get_by_role("button", name="写诗").click()
+
+            first_card = page.locator(".poem").first
+            expect(first_card).to_be_visible(timeout=60_000)
+            marked = first_card.locator(".poem-head").all_inner_texts()
+            assert marked == list(HEADS)
+            lines = first_card.locator(".poem-line").all_inner_texts()
+            assert [line[0] for line in lines] == list(HEADS)
+            assert all(len(line) == 8 for line in lines), lines  # 七言 plus punctuation
+            assert page.locator(".poem").count() >= 2
+            assert page.get_by_text("Traceback").count() == 0
+
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(SCREENSHOT))
+        finally:
+            browser.close()
+    assert SCREENSHOT.stat().st_size > 10_000
