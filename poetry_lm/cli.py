@@ -47,7 +47,7 @@ def _cmd_generate(args) -> None:
             rhyme=args.rhyme, rhyme_scheme=args.rhyme_scheme, rhyme_group=args.rhyme_group, tones=args.tones
         ),
     )
-    generator = PoemGenerator.load(args.model, warm_up=False)
+    generator = PoemGenerator.load(args.model)  # warms the compiled decoder, as the app does
     poems = generator.generate(settings)
     for poem in poems:
         if args.format == "jsonl":

@@ -129,11 +129,11 @@ def collect_poems(texts: Iterable[str]) -> tuple[list[str], CorpusStats]:
     return poems, stats
 
 
-def _source_members(source: Path, glob: str) -> Iterator[tuple[str, bytes]]:
-    """(name, bytes) of the JSON files matching `glob` in an npm tarball or unpacked directory."""
+def source_files(source: Path, glob: str, folder: str = SOURCE_FOLDER) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of the files matching `glob` directly inside `folder`, in an npm tarball or unpacked directory."""
     if source.is_dir():
         for path in sorted(source.rglob(glob)):
-            if path.parent.name == SOURCE_FOLDER:
+            if path.parent.name == folder:
                 yield path.name, path.read_bytes()
         return
     if not tarfile.is_tarfile(source):
@@ -141,7 +141,7 @@ def _source_members(source: Path, glob: str) -> Iterator[tuple[str, bytes]]:
     with tarfile.open(source) as tar:
         for member in sorted(tar.getmembers(), key=lambda m: m.name):
             path = Path(member.name)
-            if member.isfile() and path.match(glob) and path.parent.name == SOURCE_FOLDER:
+            if member.isfile() and path.match(glob) and path.parent.name == folder:
                 yield path.name, tar.extractfile(member).read()
 
 
@@ -151,7 +151,7 @@ def iter_source_poems(source: Path, collections_: Iterable[str] = ("tang",)) -> 
     if not source.exists():
         raise PoetryError(f"找不到语料来源：{source}")
     for name in collections_:
-        for _, data in _source_members(source, SOURCE_GLOBS[name]):
+        for _, data in source_files(source, SOURCE_GLOBS[name]):
             yield from json.loads(data)
 
 

@@ -13,12 +13,11 @@ import collections
 import functools
 import json
 import re
-import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from poetry_lm.corpus import is_han, iter_source_poems, to_simplified
+from poetry_lm.corpus import is_han, iter_source_poems, source_files, to_simplified
 from poetry_lm.errors import PoetryError
 
 PING, ZE, AMBIGUOUS = "平", "仄", "两"
@@ -45,17 +44,10 @@ class ToneCounts:
 
 def _strains_files(source: Path) -> Iterator[bytes]:
     """The `strains/json/poet.tang.*.json` files of an npm tarball or an unpacked directory."""
-    # corpus.iter_source_poems reads the poems; it only looks in the quantangshi folder.
-    if source.is_dir():
-        yield from (path.read_bytes() for path in sorted(source.rglob(STRAINS_GLOB)) if path.parent.name == "json")
-        return
-    if not tarfile.is_tarfile(source):
-        raise PoetryError(f"来源 {source} 既不是目录也不是 tar 包")
-    with tarfile.open(source) as tar:
-        for member in sorted(tar.getmembers(), key=lambda m: m.name):
-            path = Path(member.name)
-            if member.isfile() and path.match(STRAINS_GLOB) and path.parent.name == "json":
-                yield tar.extractfile(member).read()
+    if not Path(source).exists():
+        raise PoetryError(f"找不到来源：{source}")
+    for _, data in source_files(Path(source), STRAINS_GLOB, folder="json"):
+        yield data
 
 
 def _aligned_pairs(source: Path) -> Iterator[tuple[str, str]]:

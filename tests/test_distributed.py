@@ -19,6 +19,20 @@ from poetry_lm.train import train
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Shared by both subprocess scripts: count the replicas the strategy scope reports.
+RECORD_REPLICAS = """
+from poetry_lm import train as train_lib
+from poetry_lm.config import TrainConfig
+
+replicas = []
+scope = train_lib._distribution_scope
+def recording_scope(strategy):
+    context, count = scope(strategy)
+    replicas.append(count)
+    return context, count
+train_lib._distribution_scope = recording_scope
+"""
+
 # Virtual devices must be configured before any other TensorFlow op, so this runs in a fresh process.
 MIRRORED_RUN = textwrap.dedent(
     """
@@ -28,16 +42,7 @@ MIRRORED_RUN = textwrap.dedent(
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
-    from poetry_lm import train as train_lib
-    from poetry_lm.config import TrainConfig
-
-    replicas = []
-    scope = train_lib._distribution_scope
-    def recording_scope(strategy):
-        context, count = scope(strategy)
-        replicas.append(count)
-        return context, count
-    train_lib._distribution_scope = recording_scope
+    {record_replicas}
 
     out = train_lib.train(
         sys.argv[1], sys.argv[2], {"units": 32, "embedding_dim": 16, "layers": 1, "dropout": 0.0},
@@ -46,7 +51,7 @@ MIRRORED_RUN = textwrap.dedent(
     )
     print(json.dumps({"replicas": replicas, "out": str(out)}))
     """
-)
+).replace("{record_replicas}", RECORD_REPLICAS)
 
 
 @pytest.mark.slow
@@ -97,16 +102,7 @@ WORKER_RUN = textwrap.dedent(
         "cluster": {"worker": [f"127.0.0.1:{port}" for port in ports]},
         "task": {"type": "worker", "index": int(index)},
     })
-    from poetry_lm import train as train_lib
-    from poetry_lm.config import TrainConfig
-
-    replicas = []
-    scope = train_lib._distribution_scope
-    def recording_scope(strategy):
-        context, count = scope(strategy)
-        replicas.append(count)
-        return context, count
-    train_lib._distribution_scope = recording_scope
+    {record_replicas}
 
     train_lib.train(
         corpus, out, {"units": 32, "embedding_dim": 16, "layers": 1, "dropout": 0.0},
@@ -116,7 +112,7 @@ WORKER_RUN = textwrap.dedent(
     )
     print(json.dumps({"replicas": replicas}))
     """
-)
+).replace("{record_replicas}", RECORD_REPLICAS)
 
 
 @pytest.mark.slow
