@@ -69,16 +69,14 @@ def lstm_update(gates: tf.Tensor, c: tf.Tensor, axis: int) -> tuple[tf.Tensor, t
 
 
 class ColumnWeights:
-    """The model's matrices transposed for the decode loop, re-copied whenever the model's weights change.
+    """The model's matrices transposed for the decode loop: [W; U]ᵀ per LSTM layer and the output kernelᵀ.
 
-    Holds [W; U]ᵀ per LSTM layer and the output kernelᵀ, plus a plain copy of the originals: each
-    decode call compares the live weights with that copy (one read, a few ms) and re-transposes
-    only when they differ, so samples written during training always use the current weights.
+    A copy, so it does not follow the model by itself: whoever changes the weights (the trainer's
+    sample callback) calls `refresh()`; keeping the hot path free of any per-call weight check.
     """
 
     def __init__(self, live: list):
         self.live = live  # [kernel, recurrent_kernel] per layer, then the dense kernel
-        self.seen = [tf.Variable(w, trainable=False) for w in live]
         self.columns = [tf.Variable(m, trainable=False) for m in self._transposed()]
 
     def _transposed(self) -> list[tf.Tensor]:
@@ -86,19 +84,13 @@ class ColumnWeights:
         fused = [tf.transpose(tf.concat([kernel, recurrent], 0)) for kernel, recurrent in pairs]
         return [*fused, tf.transpose(self.live[-1])]
 
-    def _refresh(self) -> tf.Tensor:
-        updates = [seen.assign(w) for seen, w in zip(self.seen, self.live, strict=True)]
-        updates += [column.assign(m) for column, m in zip(self.columns, self._transposed(), strict=True)]
-        with tf.control_dependencies(updates):
-            return tf.constant(True)
+    def refresh(self) -> None:
+        """Re-copy from the model's current weights."""
+        for column, matrix in zip(self.columns, self._transposed(), strict=True):
+            column.assign(matrix)
 
     def read(self) -> list[tf.Tensor]:
-        """Current column-major matrices (graph mode: refreshed first if the model's weights changed)."""
-        same = [tf.reduce_all(tf.equal(w, seen)) for w, seen in zip(self.live, self.seen, strict=True)]
-        unchanged = tf.reduce_all(same)
-        refreshed = tf.cond(unchanged, lambda: tf.constant(False), self._refresh)
-        with tf.control_dependencies([refreshed]):
-            return [column.read_value() for column in self.columns]
+        return [column.read_value() for column in self.columns]
 
 
 class Decoder:
@@ -127,6 +119,10 @@ class Decoder:
                 tf.TensorSpec([2], tf.int32, name="seed"),
             ],
         )
+
+    def refresh_weights(self) -> None:
+        """Pick up weights changed since the decoder was built (e.g. after a training epoch)."""
+        self.column_weights.refresh()
 
     def step(self, token_ids: tf.Tensor, states: list) -> tuple[tf.Tensor, list]:
         """One LSTM step for a batch: next-token logits [B, V] and the new (h, c) per layer."""

@@ -216,8 +216,10 @@ class SamplePoems(keras.callbacks.Callback):
             return  # the compiled decoder is TensorFlow code; JAX runs (GPU) skip samples
         from poetry_lm.generate import PoemGenerator, Settings
 
-        if self.generator is None:  # its decoder reads the live weights, so build it once
+        if self.generator is None:  # build (and trace) the decoder once, then refresh its weight copy
             self.generator = PoemGenerator(ModelDir(self.work_dir, self.model, self.vocab, self.info))
+        else:
+            self.generator.decoder.refresh_weights()
         poems = [
             self.generator.generate(Settings(heads, line_length=5 + 2 * (i % 2), num_candidates=1, seed=epoch))[0].text
             for i, heads in enumerate(self.info.train.sample_heads)

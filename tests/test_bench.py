@@ -119,13 +119,15 @@ def test_compiled_log_prob_is_the_full_models(tiny_model_dir):
 
 
 def test_decoder_follows_weight_changes(tiny_model_dir):
-    """Samples during training must use the current weights, not the ones the decoder first saw."""
+    """After refresh_weights the decoder uses the current weights (samples during training)."""
     model_dir = load_model_dir(tiny_model_dir)
     generator = PoemGenerator(model_dir)
     settings = Settings("春花", line_length=5, num_candidates=2, seed=5)
     before = [(p.text, p.log_prob) for p in generator.generate(settings)]
     dense = model_dir.model.get_layer("next_char_dist").layer
     dense.kernel.assign(dense.kernel.numpy() * 0.5)
+    assert [(p.text, p.log_prob) for p in generator.generate(settings)] == before  # a copy until refreshed
+    generator.decoder.refresh_weights()
     after = [(p.text, p.log_prob) for p in generator.generate(settings)]
     assert after != before
     assert after == [(p.text, p.log_prob) for p in PoemGenerator(model_dir).generate(settings)]
