@@ -19,7 +19,15 @@ import pandas as pd
 import streamlit as st
 
 from poetry_lm import jobs, prosody
-from poetry_lm.corpus import FORM_NAMES, SPLITS, form_of, load_split, parse_uploaded_corpus, split_lines
+from poetry_lm.corpus import (
+    FORM_NAMES,
+    SPLITS,
+    form_of,
+    load_split,
+    parse_uploaded_corpus,
+    punctuated_lines,
+    split_lines,
+)
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import MAX_HEADS, Poem, PoemGenerator, Settings
 from poetry_lm.model import CONFIG_FILE, MODEL_FILE
@@ -379,14 +387,7 @@ def show_curves_and_samples(status: jobs.JobStatus) -> None:
             for epoch, poems in reversed(status.samples):
                 st.markdown(f"**第 {epoch} 轮**")
                 for text in poems:
-                    st.text("\n".join(split_poem(text)))
-
-
-def split_poem(text: str) -> list[str]:
-    """A canonical poem as lines with their punctuation."""
-    lines = split_lines(text)
-    width = len(lines[0]) + 1 if lines else 1
-    return [text[i : i + width] for i in range(0, len(text), width)]
+                    st.text("\n".join(punctuated_lines(text)))
 
 
 def job_panel(models: Path) -> None:

@@ -56,6 +56,13 @@ def split_lines(poem: str) -> list[str]:
     return [line for line in _SPLIT_RE.split(poem) if line]
 
 
+def punctuated_lines(poem: str) -> list[str]:
+    """Each line of a canonical poem with its punctuation, for showing one line per row."""
+    lines = split_lines(poem)
+    width = len(lines[0]) + 1 if lines else 1
+    return [poem[i : i + width] for i in range(0, len(poem), width)]
+
+
 def join_lines(lines: Iterable[str]) -> str:
     """Canonical text: `，` after odd lines, `。` after even lines (and the last)."""
     lines = list(lines)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from poetry_lm import prosody
-from poetry_lm.corpus import LINE_LENGTHS, is_han, join_lines, to_simplified
+from poetry_lm.corpus import LINE_LENGTHS, is_han, join_lines, punctuated_lines, to_simplified
 from poetry_lm.decode import Decoder, free_cell_bias, poem_template
 from poetry_lm.errors import PoetryError
 from poetry_lm.model import ModelDir, load_model_dir
@@ -57,9 +57,7 @@ class Poem:
 
     def display_lines(self) -> list[str]:
         """Each line with its punctuation, for printing one line per row."""
-        text = self.text
-        width = len(self.lines[0]) + 1
-        return [text[i : i + width] for i in range(0, len(text), width)]
+        return punctuated_lines(self.text)
 
     def to_dict(self) -> dict:
         """The JSON form: heads, text, lines, log_prob first, then prosody and vocabulary notes."""
