@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import collections
 import html
-import json
 import logging
 import random
 import time
@@ -19,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from poetry_lm import jobs, prosody
+from poetry_lm.config import RunInfo
 from poetry_lm.corpus import (
     FORM_NAMES,
     SPLITS,
@@ -28,7 +28,7 @@ from poetry_lm.corpus import (
     punctuated_lines,
     split_lines,
 )
-from poetry_lm.errors import PoetryError
+from poetry_lm.errors import PoetryError, read_json_file
 from poetry_lm.generate import MAX_HEADS, Poem, PoemGenerator, Settings
 from poetry_lm.model import CONFIG_FILE, MODEL_FILE
 
@@ -98,16 +98,14 @@ def load_generator(path: str, stamp: float) -> PoemGenerator:
 def model_summary(path: Path) -> str:
     """One line about a model directory: shape, vocabulary, best validation loss."""
     try:
-        info = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-        shape = info["model"]
-        text = f"{shape['layers']}×LSTM {shape['units']} 单元 · 词表 {shape['vocab_size']} 字"
-    except (OSError, ValueError, KeyError, TypeError):
+        shape = RunInfo.from_json(path / CONFIG_FILE).model
+    except PoetryError:
         return "（读不到 config.json）"
+    text = f"{shape.layers}×LSTM {shape.units} 单元 · 词表 {shape.vocab_size} 字"
     try:
-        metrics = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-        text += f" · 最佳验证损失 {metrics['best_val_loss']:.3f}"
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+        text += f" · 最佳验证损失 {read_json_file(path / 'metrics.json', 'metrics.json')['best_val_loss']:.3f}"
+    except (PoetryError, KeyError, TypeError, ValueError):
+        pass  # older or interrupted runs may lack metrics
     return text
 
 

@@ -24,7 +24,15 @@ import pandas as pd
 from poetry_lm.corpus import write_corpus
 from poetry_lm.errors import PoetryError
 from poetry_lm.model import MODEL_FILE
-from poetry_lm.train import PROGRESS_FILE, RUNS_DIR, STOP_FILE, check_run_name, is_training_running, run_dir
+from poetry_lm.train import (
+    PROGRESS_FILE,
+    RUNS_DIR,
+    STOP_FILE,
+    check_run_name,
+    is_training_running,
+    read_events,
+    run_dir,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_ENV = "POETRY_MODELS_DIR"
@@ -228,21 +236,6 @@ def process_alive(pid: int) -> bool:
         return True  # no /proc: trust kill(0)
     # A recycled pid belongs to some other program.
     return state != "Z" and b"poetry_lm" in cmdline
-
-
-def read_events(path: Path) -> list[dict]:
-    """The JSON events of a progress log, skipping a line cut short by a kill."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError:
-        return []
-    events = []
-    for line in text.splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
-    return events
 
 
 def current_attempt(events: list[dict]) -> list[dict]:

@@ -481,7 +481,7 @@ def _finish(work, out_dir, model, vocab, info, corpus_dir, log, steps, final_eve
         shutil.copy(work / HISTORY_FILE, staging / HISTORY_FILE)
     test_poems = corpus_lib.load_split(corpus_dir, "test")
     metrics = {"test": evaluate_loss(final_model, vocab, test_poems) if test_poems else None}
-    epochs = [e for e in _read_events(work / PROGRESS_FILE) if e["event"] == "epoch"]
+    epochs = [e for e in read_events(work / PROGRESS_FILE) if e["event"] == "epoch"]
     metrics.update(
         epochs_run=len(epochs),
         best_val_loss=min((e["val_loss"] for e in epochs if e["val_loss"] == e["val_loss"]), default=None),
@@ -500,27 +500,30 @@ def _finish(work, out_dir, model, vocab, info, corpus_dir, log, steps, final_eve
     return out_dir
 
 
-def _read_events(progress_path: Path) -> list[dict]:
-    if not progress_path.exists():
+def read_events(path: Path) -> list[dict]:
+    """The JSON events of a progress log, skipping a line cut short by a kill (no file: none)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
         return []
     events = []
-    for line in progress_path.read_text(encoding="utf-8").splitlines():
+    for line in text.splitlines():
         try:
             events.append(json.loads(line))
         except ValueError:
-            continue  # a line cut short by a kill
+            continue
     return events
 
 
 def _best_val_loss(progress_path: Path) -> float:
     """Best validation loss of an interrupted run, so a resume does not overwrite a better best.keras."""
-    losses = [e["val_loss"] for e in _read_events(progress_path) if e["event"] == "epoch" and e["val_loss"] == e["val_loss"]]
+    losses = [e["val_loss"] for e in read_events(progress_path) if e["event"] == "epoch" and e["val_loss"] == e["val_loss"]]
     return min(losses, default=math.inf)
 
 
 def _previous_train_time(progress_path: Path) -> float:
     """Seconds spent in earlier (interrupted) attempts of this run."""
-    events = _read_events(progress_path)
+    events = read_events(progress_path)
     starts = [i for i, e in enumerate(events) if e["event"] == "start"]
     total = 0.0
     for begin, end in zip(starts, starts[1:], strict=False):

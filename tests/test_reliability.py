@@ -26,7 +26,7 @@ from poetry_lm.corpus import MAX_UPLOAD_BYTES, parse_uploaded_corpus
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import PoemGenerator, Settings, normalise_heads
 from poetry_lm.model import load_model_dir
-from poetry_lm.train import check_run_name, is_training_running, train, training_lock
+from poetry_lm.train import check_run_name, is_training_running, read_events, train, training_lock
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_ARGS = ["--units", "32", "--embedding-dim", "16", "--layers", "2", "--dropout", "0"]
@@ -416,22 +416,10 @@ def test_two_simultaneous_cli_trainings_exactly_one_runs(tiny_corpus, tmp_path):
 # ----- SIGKILL and resume -----------------------------------------------------------------------
 
 
-def _events(progress: Path) -> list[dict]:
-    if not progress.exists():
-        return []
-    events = []
-    for line in progress.read_text(encoding="utf-8").splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            pass  # the line being written when the process died
-    return events
-
-
 def _attempts(progress: Path) -> list[list[dict]]:
     """Progress events split at each "start": one list per attempt of the run."""
     attempts: list[list[dict]] = []
-    for event in _events(progress):
+    for event in read_events(progress):
         if event["event"] == "start":
             attempts.append([])
         if attempts:
@@ -478,7 +466,7 @@ def test_sigkill_twice_mid_epoch_resumes_from_saved_epoch(tiny_corpus, tmp_path)
     for resumed in attempts[1:]:
         first_batch = next(e for e in resumed if e["event"] == "batch")
         assert first_batch["epoch"] == 2, "a resumed attempt restarted from scratch"
-    finished_epochs = sorted({e["epoch"] for e in _events(progress) if e["event"] == "epoch"})
+    finished_epochs = sorted({e["epoch"] for e in read_events(progress) if e["event"] == "epoch"})
     assert finished_epochs == [1, 2, 3]
     assert attempts[-1][-1]["event"] == "done"
 

@@ -8,12 +8,8 @@ import pytest
 from poetry_lm import train as train_module
 from poetry_lm.config import RunInfo, TrainConfig
 from poetry_lm.errors import PoetryError
-from poetry_lm.train import PROGRESS_FILE, check_run_name, run_dir, train
+from poetry_lm.train import PROGRESS_FILE, check_run_name, read_events, run_dir, train
 from tests.conftest import TINY_MODEL
-
-
-def events(path):
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_tiny_run_loss_falls_and_writes_model_dir(tiny_model_dir):
@@ -25,7 +21,7 @@ def test_tiny_run_loss_falls_and_writes_model_dir(tiny_model_dir):
     assert metrics["test"]["bits_per_char"] > 0 and metrics["epochs_run"] == 2
     info = RunInfo.from_json(tiny_model_dir / "config.json")
     assert info.model.units == TINY_MODEL["units"] and info.tokens["bos"] == "<bos>" and info.corpus_hash
-    log = events(tiny_model_dir / "train_log.jsonl")
+    log = read_events(tiny_model_dir / "train_log.jsonl")
     kinds = {e["event"] for e in log}
     assert {"start", "batch", "epoch", "samples", "done"} <= kinds
     batch = next(e for e in log if e["event"] == "batch")
@@ -70,7 +66,7 @@ def test_resume_after_interruption(tmp_path, tiny_corpus, monkeypatch):
 
     monkeypatch.setattr(train_module.ProgressLog, "on_train_batch_end", original)
     train(tiny_corpus, out, TINY_MODEL, config)
-    log = events(out / "train_log.jsonl")
+    log = read_events(out / "train_log.jsonl")
     starts = [i for i, e in enumerate(log) if e["event"] == "start"]
     assert len(starts) == 2
     resumed_epochs = {e["epoch"] for e in log[starts[1] :] if e["event"] == "epoch"}
