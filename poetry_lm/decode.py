@@ -61,9 +61,9 @@ def log_prob_of(logits: tf.Tensor, token_ids: tf.Tensor) -> tf.Tensor:
     return tf.gather(logits, token_ids, batch_dims=1) - tf.reduce_logsumexp(logits, axis=-1)
 
 
-def lstm_update(gates: tf.Tensor, c: tf.Tensor, axis: int) -> tuple[tf.Tensor, tf.Tensor]:
-    """New (h, c) of a Keras LSTM cell from its pre-activations (gate order i, f, c, o along `axis`)."""
-    i, f, g, o = tf.split(gates, 4, axis=axis)
+def lstm_update(gates: tf.Tensor, c: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """New (h, c) [units, B] of a Keras LSTM cell from its pre-activations [4·units, B] (gates i, f, c, o)."""
+    i, f, g, o = tf.split(gates, 4, axis=0)
     c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
     return tf.sigmoid(o) * tf.tanh(c), c
 
@@ -125,21 +125,20 @@ class Decoder:
         self.column_weights.refresh()
 
     def step(self, token_ids: tf.Tensor, states: list) -> tuple[tf.Tensor, list]:
-        """One LSTM step for a batch: next-token logits [B, V] and the new (h, c) per layer."""
-        x = tf.gather(self.embedding, token_ids)
-        new_states = []
-        for (kernel, recurrent_kernel, bias), (h, c) in zip(self.cells, states, strict=False):
-            h, c = lstm_update(tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias, c, axis=-1)
-            new_states.append((h, c))
-            x = h
-        return tf.matmul(x, self.dense_kernel) + self.dense_bias, new_states
+        """One LSTM step for a batch: next-token logits [B, V] and the new (h, c) [B, units] per layer.
+
+        The decode loop's own math (`_column_step`), with batch-major states for callers and tests.
+        """
+        column_states = [(tf.transpose(h), tf.transpose(c)) for h, c in states]
+        logits, column_states = self._column_step(token_ids, column_states, self.column_weights.read())
+        return logits, [(tf.transpose(h), tf.transpose(c)) for h, c in column_states]
 
     def _column_step(self, token_ids, states, columns) -> tuple[tf.Tensor, list]:
         """`step` on column-major weights with states as [units, B]: the same math, laid out for speed."""
         x = tf.transpose(tf.gather(self.embedding, token_ids))
         new_states = []
         for fused, (_, _, bias), (h, c) in zip(columns[:-1], self.cells, states, strict=True):
-            h, c = lstm_update(tf.matmul(fused, tf.concat([x, h], 0)) + bias[:, None], c, axis=0)
+            h, c = lstm_update(tf.matmul(fused, tf.concat([x, h], 0)) + bias[:, None], c)
             new_states.append((h, c))
             x = h
         return tf.transpose(tf.matmul(columns[-1], x)) + self.dense_bias, new_states
