@@ -14,10 +14,16 @@ import random
 import time
 from pathlib import Path
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
+from poetry_lm.quiet import import_tensorflow_quietly
+
+import_tensorflow_quietly()  # before poetry_lm.generate imports TensorFlow: no native start-up lines
+
 from poetry_lm import jobs, prosody
+from poetry_lm.catalogue import PoemFilter, load_catalogue, poet_table, select, with_forms
 from poetry_lm.config import RunInfo
 from poetry_lm.corpus import (
     FORM_NAMES,
@@ -29,8 +35,9 @@ from poetry_lm.corpus import (
     split_lines,
 )
 from poetry_lm.errors import PoetryError, read_json_file
-from poetry_lm.generate import MAX_HEADS, Poem, PoemGenerator, Settings
+from poetry_lm.generate import Poem, PoemGenerator
 from poetry_lm.model import CONFIG_FILE, MODEL_FILE
+from poetry_lm.settings import MAX_HEADS, Settings
 
 FORMS = {"七言": 7, "五言": 5}
 SIZE_LABELS = {
@@ -48,9 +55,13 @@ DROP_REASONS = {
     "not_regulated": "不是五言/七言的绝句或律诗",
 }
 AUTO_RHYME = "自动选择"
-BUNDLED_CORPUS_LABEL = "内置语料（全唐诗格律诗）"
+BUNDLED_CORPUS_LABEL = "整个内置语料（唐宋格律诗）"
+BUNDLED_SUBSET_LABEL = "内置语料中的诗人、朝代或体裁"
+TRAIN_MODES = {"finetune": "微调当前模型（推荐，几分钟）", "scratch": "从头训练新模型（很慢）"}
+# Epochs and learning rate per mode (True: fine-tuning): a warm start needs fewer, gentler steps.
+MODE_DEFAULTS = {True: {"train_epochs": 3, "train_lr": 5e-4}, False: {"train_epochs": 5, "train_lr": 2e-3}}
 UPLOAD_LABEL = "上传文本文件"
-LEARNING_RATES = [1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
+LEARNING_RATES = [1e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
 BATCH_SIZES = [16, 32, 64, 128, 256]
 JIEBA_SAMPLES = {"抽样 2,000 首": 2000, "抽样 5,000 首": 5000, "全部": None}
 POLL_SECONDS = 2.0
@@ -305,21 +316,66 @@ def suggest_run_name(models: Path) -> str:
     return f"我的模型-{number}"
 
 
-def corpus_choice(models: Path) -> tuple[Path | None, list[str] | None]:
-    """The training corpus: the bundled one, or validated poems from an uploaded file."""
-    source = st.radio("语料", [BUNDLED_CORPUS_LABEL, UPLOAD_LABEL], key="train_corpus")
+@st.cache_data(show_spinner="正在读取内置语料的诗人与体裁…", max_entries=2)
+def bundled_catalogue(stamp: float) -> pd.DataFrame:
+    """The bundled corpus as a table with a form column (cached until the corpus changes)."""
+    return with_forms(load_catalogue(jobs.BUNDLED_CORPUS))
+
+
+def poet_label(row) -> str:
+    return f"{row.author}（{row.dynasty}，{row.poems:,} 首）"
+
+
+def bundled_selection() -> tuple[PoemFilter, pd.DataFrame] | None:
+    """Poets, or dynasties and forms, of the bundled corpus; None until something is chosen."""
+    catalogue = bundled_catalogue(corpus_stamp(jobs.BUNDLED_CORPUS))
+    kind = st.radio("范围", ["按诗人", "按朝代/体裁"], horizontal=True, key="train_scope")
+    if kind == "按诗人":
+        poets = poet_table(catalogue, min_poems=5)
+        labels = dict(zip(poets.author, (poet_label(row) for row in poets.itertuples()), strict=True))
+        chosen = st.multiselect("诗人（可多选，可输入名字搜索）", list(labels), format_func=labels.get,
+                                key="train_poets", placeholder="例如 李白、杜甫")
+        poem_filter = PoemFilter(poets=tuple(chosen))
+    else:
+        dynasties = st.multiselect("朝代", sorted(set(catalogue.dynasty) - {""}), key="train_dynasties")
+        forms = st.multiselect("体裁", list(FORM_NAMES.values()), key="train_forms")
+        poem_filter = PoemFilter(dynasties=tuple(dynasties), forms=tuple(forms))
+    if not poem_filter:
+        st.caption("请先选择诗人、朝代或体裁。")
+        return None
+    try:
+        selected = select(catalogue, poem_filter)
+    except PoetryError as err:
+        st.warning(str(err))
+        return None
+    counts = selected.split.value_counts()
+    st.caption(f"已选 {len(selected):,} 首：训练 {counts.get('train', 0):,} · 验证 {counts.get('valid', 0):,} · "
+               f"测试 {counts.get('test', 0):,}（测试诗不参与训练，用来比较训练前后的困惑度）")
+    return poem_filter, selected[selected.split == "train"]
+
+
+def corpus_choice(fine_tune: bool) -> tuple[Path | None, list[str] | None, PoemFilter, list[str]]:
+    """(corpus dir, uploaded poems, filter, training poems): part of the bundled corpus, all of it, or an upload."""
+    sources = [BUNDLED_SUBSET_LABEL, UPLOAD_LABEL, BUNDLED_CORPUS_LABEL]
+    source = st.radio("语料", sources if fine_tune else sources[::-1], key="train_corpus")
+    if source == BUNDLED_SUBSET_LABEL:
+        chosen = bundled_selection()
+        if chosen is None:
+            return None, None, PoemFilter(), []
+        return jobs.BUNDLED_CORPUS, None, chosen[0], chosen[1].poem.tolist()
     if source == BUNDLED_CORPUS_LABEL:
-        return jobs.BUNDLED_CORPUS, None
+        catalogue = bundled_catalogue(corpus_stamp(jobs.BUNDLED_CORPUS))
+        return jobs.BUNDLED_CORPUS, None, PoemFilter(), catalogue.poem[catalogue.split == "train"].tolist()
     upload = st.file_uploader("UTF-8 文本，每行一首五言或七言的绝句/律诗", type=["txt"], key="train_upload")
     if upload is None:
-        return None, None
+        return None, None, PoemFilter(), []
     try:
         poems, stats = check_upload(upload.getvalue())
     except PoetryError as err:
         st.error(str(err))
-        return None, None
+        return None, None, PoemFilter(), []
     st.success(upload_summary(stats))
-    return None, poems
+    return None, poems, PoemFilter(), poems
 
 
 def start_training(models: Path, corpus_dir: Path | None, poems: list[str] | None, request: jobs.JobRequest) -> None:
@@ -328,7 +384,7 @@ def start_training(models: Path, corpus_dir: Path | None, poems: list[str] | Non
         jobs.check_can_start(models, request.name)
         if corpus_dir is None:
             if not poems:
-                raise PoetryError("请先选择语料：使用内置语料，或上传一个有效的诗歌文本文件")
+                raise PoetryError("请先选择语料：内置语料中的诗人/朝代/体裁、整个内置语料，或上传一个有效的诗歌文本文件")
             corpus_dir = jobs.save_uploaded_corpus(models, request.name, poems)
         request.corpus_dir = corpus_dir
         job = jobs.start_job(models, request)
@@ -339,24 +395,51 @@ def start_training(models: Path, corpus_dir: Path | None, poems: list[str] | Non
     st.rerun()
 
 
-def training_form(models: Path, expanded: bool) -> None:
-    """Corpus, size, epochs, batch size, learning rate, name, 开始训练."""
-    with st.expander("训练新模型", expanded=expanded):
-        corpus_dir, poems = corpus_choice(models)
-        size = st.selectbox("模型大小", list(SIZE_LABELS), index=1, format_func=SIZE_LABELS.get, key="train_size")
-        epochs = st.number_input("训练轮数", 1, 200, 5, key="train_epochs")
+def mode_defaults() -> None:
+    """Switching between fine-tuning and training from scratch resets epochs and learning rate to that mode's defaults."""
+    st.session_state.update(MODE_DEFAULTS[st.session_state["train_mode"] == TRAIN_MODES["finetune"]])
+
+
+def training_form(models: Path, base_model: str | None, busy: bool) -> None:
+    """Fine-tune the current model (first choice) or train from scratch, with the duration estimated up front."""
+    with st.expander("训练 / 微调模型", expanded=not busy):
+        modes = [TRAIN_MODES["finetune"], TRAIN_MODES["scratch"]] if base_model else [TRAIN_MODES["scratch"]]
+        mode = st.radio("方式", modes, key="train_mode", on_change=mode_defaults)
+        fine_tune = mode == TRAIN_MODES["finetune"]
+        if fine_tune:
+            st.caption(f"从当前模型「{base_model}」的权重出发，在所选的诗上再学几轮：几分钟就能学到一位诗人的用字与口吻。")
+        else:
+            st.caption("从随机权重开始学。CPU 上很慢：小模型在整个内置语料上每轮也要半小时以上。")
+        corpus_dir, poems, poem_filter, train_poems = corpus_choice(fine_tune)
+        size = None
+        if not fine_tune:
+            size = st.selectbox("模型大小", list(SIZE_LABELS), index=1, format_func=SIZE_LABELS.get, key="train_size")
+        st.session_state.setdefault("train_epochs", MODE_DEFAULTS[fine_tune]["train_epochs"])
+        st.session_state.setdefault("train_lr", MODE_DEFAULTS[fine_tune]["train_lr"])
+        epochs = st.number_input("训练轮数", 1, 200, key="train_epochs")
         batch_size = st.selectbox("批大小", BATCH_SIZES, index=2, key="train_batch")
-        learning_rate = st.selectbox("学习率", LEARNING_RATES, index=3, format_func=lambda v: f"{v:g}", key="train_lr")
+        learning_rate = st.selectbox("学习率", LEARNING_RATES, format_func=lambda v: f"{v:g}", key="train_lr")
         max_poems = st.number_input("最多使用多少首诗训练（0 为全部）", 0, 1_000_000, 0, 100, key="train_max_poems")
         if "train_name" not in st.session_state:
             st.session_state["train_name"] = suggest_run_name(models)
         name = st.text_input("模型名称", key="train_name", help="字母、数字、下划线、短横线或汉字")
-        if st.button("开始训练", key="start_training", type="primary"):
+        shape = jobs.model_shape(models / base_model) if fine_tune else jobs.MODEL_SIZES[size]
+        if train_poems and shape:
+            poems_used = train_poems[: int(max_poems)] if max_poems else train_poems
+            seconds = jobs.estimate_training_seconds(poems_used, int(epochs), shape)
+            st.info(f"预计用时约 {jobs.format_seconds(seconds)}（{len(poems_used):,} 首 × {int(epochs)} 轮，"
+                    f"按 2 核 CPU 上实测的训练速度估算）")
+        if st.button("开始训练", key="start_training", type="primary", disabled=busy,
+                     help="已有训练任务在运行时不能开始新的任务" if busy else None):
             request = jobs.JobRequest(
-                name=name.strip(), corpus_dir=corpus_dir or jobs.BUNDLED_CORPUS, size=size, epochs=int(epochs),
-                batch_size=int(batch_size), learning_rate=float(learning_rate), max_poems=int(max_poems) or None,
+                name=name.strip(), corpus_dir=corpus_dir or jobs.BUNDLED_CORPUS, size=size or "small",
+                epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
+                max_poems=int(max_poems) or None, init_from=str(models / base_model) if fine_tune else None,
+                poem_filter=poem_filter,
             )
             start_training(models, corpus_dir, poems, request)
+        if busy:
+            st.caption("已有训练任务在运行：等它结束或先停止它，才能开始新的任务。")
 
 
 def show_progress(status: jobs.JobStatus) -> None:
@@ -365,21 +448,37 @@ def show_progress(status: jobs.JobStatus) -> None:
         st.progress(0.0, text="正在启动训练进程（加载 TensorFlow、准备数据）…")
         return
     if status.state == "running":
-        text = (
-            f"第 {max(status.epoch, 1)}/{status.epochs} 轮 · 第 {status.batch}/{status.steps} 批 · "
-            f"预计剩余 {jobs.format_seconds(status.eta_s)}"
-        )
+        position = f"第 {max(status.epoch, 1)}/{status.epochs} 轮 · 第 {status.batch}/{status.steps} 批"
+        if status.phase:  # stopping or finishing: say what it is doing instead of an ETA
+            st.progress(status.fraction, text=f"{position} · 正在收尾：{status.phase}…")
+            return
+        eta = "估算中" if status.eta_s is None else jobs.format_seconds(status.eta_s)
+        text = f"{position} · 预计剩余 {eta}"
         if status.loss is not None:
             text += f" · 损失 {status.loss:.3f}"
         st.progress(status.fraction, text=text)
+
+
+def loss_chart(frame: pd.DataFrame) -> alt.LayerChart:
+    """Batch loss as a faint line, training and validation loss per epoch as lines with points;
+    the y axis fits the data (not from 0), the legend sits below where it is never clipped."""
+    colors = alt.Scale(domain=list(jobs.LOSS_SERIES), range=["#c9b8b0", "#b3261e", "#1e6fb3"])
+    base = alt.Chart(frame).encode(
+        x=alt.X("轮:Q", title="轮"),
+        y=alt.Y("损失:Q", title="损失", scale=alt.Scale(zero=False, nice=True)),
+        color=alt.Color("曲线:N", scale=colors, legend=alt.Legend(orient="bottom", title=None)),
+        tooltip=["曲线", alt.Tooltip("轮:Q", format=".2f"), alt.Tooltip("损失:Q", format=".3f")],
+    )
+    batches = base.transform_filter(alt.datum["曲线"] == jobs.LOSS_SERIES[0]).mark_line(strokeWidth=1)
+    epochs = base.transform_filter(alt.datum["曲线"] != jobs.LOSS_SERIES[0]).mark_line(point=True, strokeWidth=2.5)
+    return (batches + epochs).properties(height=220, title="损失曲线")
 
 
 def show_curves_and_samples(status: jobs.JobStatus) -> None:
     """Loss curve (train/validation) from progress.jsonl and the sample poems of each epoch."""
     frame = jobs.loss_frame(status.events)
     if not frame.empty:
-        st.caption("损失曲线（横轴为轮数）")
-        st.line_chart(frame, height=220, x_label="轮", y_label="损失")
+        st.altair_chart(loss_chart(frame), key="loss_chart")
     if status.samples:
         with st.expander("每轮示例诗", expanded=status.running):
             for epoch, poems in reversed(status.samples):
@@ -421,10 +520,10 @@ def job_panel(models: Path) -> None:
     panel()
 
 
-def training_sidebar(models: Path) -> None:
+def training_sidebar(models: Path, base_model: str | None) -> None:
     st.header("训练")
     job_panel(models)
-    training_form(models, expanded=jobs.active_job(models) is None)
+    training_form(models, base_model, busy=jobs.active_job(models) is not None)
 
 
 # ---------- corpus ----------
@@ -597,7 +696,7 @@ def main() -> None:
     with st.sidebar:
         model_name = model_selector(models)
         st.divider()
-        training_sidebar(models)
+        training_sidebar(models, model_name)
     st.title("藏头诗工坊")
     st.caption("字级 LSTM 语言模型写藏头诗：五言、七言，可控温度、押韵与平仄；侧栏可以用自己的语料训练新模型。")
     write, analysis, corpus = st.tabs(["写诗", "诗词分析", "语料"])

@@ -19,11 +19,11 @@ import numpy as np
 
 from poetry_lm import corpus as corpus_lib
 from poetry_lm.config import ModelConfig
+from poetry_lm.dataset import encode_poems, make_dataset
 from poetry_lm.decode import FREE, free_cell_bias, poem_template
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import DEFAULT_MODEL_DIR, PoemGenerator, Settings
 from poetry_lm.model import ModelDir, build_model, lstm_weights
-from poetry_lm.train import encode_poems, make_dataset
 
 # The classic Keras tang-poetry example's shape; its quality is in docs/results/seed_2x128_2ep_metrics.json.
 SEED_CONFIG = {"units": 128, "embedding_dim": 128, "layers": 2, "dropout": 0.2, "batch_size": 64}
@@ -38,12 +38,13 @@ class BenchPlan:
     candidates: int = 8
     repeats: int = 30  # timed decoder / floor calls
     classic_poems: int = 2  # the classic loop takes seconds per poem
-    train_batches: int = 5  # timed batches per training configuration, after one warm-up batch
+    train_batches: int = 12  # batches per training variant, timed on a second pass over the same poems
     seed_config: bool = True  # also measure the seed configuration's training throughput
+    precision_batches: int = 400  # from-scratch batches for the float32 / bfloat16 validation-loss comparison
 
 
 FULL = BenchPlan()
-QUICK = BenchPlan(heads="春花", repeats=3, classic_poems=1, train_batches=2, seed_config=False)
+QUICK = BenchPlan(heads="春花", repeats=3, classic_poems=1, train_batches=2, seed_config=False, precision_batches=0)
 
 
 def timed(fn) -> float:
@@ -227,35 +228,62 @@ def measure_decoding(model_dir: ModelDir, plan: BenchPlan) -> dict:
     }
 
 
-class BatchClock(keras.callbacks.Callback):
-    """Wall time at the end of every training batch."""
-
-    def __init__(self):
-        super().__init__()
-        self.ends: list[float] = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        float(logs["loss"])  # waits for the batch to finish
-        self.ends.append(time.perf_counter())
+# Training variants compared side by side on the same poems: how batches are shaped, and precision.
+TRAINING_VARIANTS = {
+    "padded_float32": {"by_length": False, "policy": "float32"},  # before: every batch padded to the longest poem
+    "grouped_float32": {"by_length": True, "policy": "float32"},  # now: one poem length per batch
+    "grouped_bfloat16": {"by_length": True, "policy": "mixed_bfloat16"},
+}
 
 
-def training_throughput(sequences: list[np.ndarray], config: ModelConfig, batch_size: int, batches: int) -> dict:
-    """Real (non-pad) target characters per second of `fit` on the first 1 + `batches` batches (the first is warm-up)."""
-    model = build_model(config)
-    model.compile(optimizer=keras.optimizers.Adam(2e-3, clipnorm=1.0), loss="sparse_categorical_crossentropy")
-    # The whole corpus goes into the dataset so batches are padded to its longest poem, as in training.
-    data = make_dataset(sequences, batch_size, shuffle=False).take(batches + 1)
-    clock = BatchClock()
-    model.fit(data, epochs=1, callbacks=[clock], verbose=0)
-    timed_rows = sequences[batch_size : batch_size * (batches + 1)]
-    chars = sum(len(seq) - 1 for seq in timed_rows)
-    seconds = clock.ends[-1] - clock.ends[0]
-    epoch_chars = sum(len(seq) - 1 for seq in sequences)
+def training_throughput(sequences: list[np.ndarray], config: ModelConfig, batch_size: int, batches: int,
+                        by_length: bool = True, policy: str = "float32") -> dict:
+    """Real (non-pad) target characters per second of `fit`, timed over a second pass on the same
+    `batches` × `batch_size` poems (the first pass traces and warms up)."""
+    sample = sequences[: batch_size * batches]
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build_model(config)
+        model.compile(optimizer=keras.optimizers.Adam(2e-3, clipnorm=1.0), loss="sparse_categorical_crossentropy")
+        data = make_dataset(sample, batch_size, shuffle=False, by_length=by_length)
+        model.fit(data, epochs=1, verbose=0)
+        start = time.perf_counter()
+        model.fit(data, epochs=1, verbose=0)
+        seconds = time.perf_counter() - start
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    chars = sum(len(seq) - 1 for seq in sample)
+    padded = len(sample) * (max(map(len, sample)) - 1)
     return {
         "units": config.units, "layers": config.layers, "embedding_dim": config.embedding_dim, "batch_size": batch_size,
-        "timed_batches": batches, "chars_per_s": round(chars / seconds, 1),
-        "seconds_per_batch": round(seconds / batches, 3), "epoch_s_estimate": round(epoch_chars * seconds / chars, 1),
+        "by_length": by_length, "policy": policy, "poems": len(sample), "chars_per_s": round(chars / seconds, 1),
+        "pad_share": round(0.0 if by_length else 1 - chars / padded, 3),
     }
+
+
+def precision_quality(model_dir: ModelDir, poems: list[str], valid: list[str], config: ModelConfig, batch_size: int,
+                      batches: int) -> dict:
+    """Validation loss after the same `batches` from-scratch batches (same poems, order and seed) in float32 and in
+    mixed bfloat16: what bf16 costs in quality, beside what it gains in speed."""
+    train_seqs = encode_poems(poems[: batch_size * batches], model_dir.vocab)
+    valid_data = make_dataset(encode_poems(valid, model_dir.vocab), 256, shuffle=False)
+    result = {"batches": batches, "batch_size": batch_size, "valid_poems": len(valid)}
+    for policy in ("float32", "mixed_bfloat16"):
+        keras.utils.set_random_seed(0)
+        keras.mixed_precision.set_global_policy(policy)
+        try:
+            model = build_model(config)
+            model.compile(optimizer=keras.optimizers.Adam(2e-3, clipnorm=1.0), loss="sparse_categorical_crossentropy")
+            start = time.perf_counter()
+            model.fit(make_dataset(train_seqs, batch_size, shuffle=True, seed=0), epochs=1, verbose=0)
+            seconds = time.perf_counter() - start
+            val_loss = float(model.evaluate(valid_data, verbose=0))
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        result[policy] = {"val_loss": round(val_loss, 4), "seconds": round(seconds, 1)}
+    result["val_loss_difference"] = round(result["mixed_bfloat16"]["val_loss"] - result["float32"]["val_loss"], 4)
+    return result
 
 
 def pipeline_throughput(sequences: list[np.ndarray], batch_size: int) -> dict:
@@ -293,17 +321,29 @@ def training_configs(model_dir: ModelDir, plan: BenchPlan) -> dict[str, tuple[Mo
     return configs
 
 
-def measure_training(model_dir: ModelDir, poems: list[str], plan: BenchPlan) -> dict:
-    """Training chars/s for each configuration, and the input pipeline alone."""
-    sequences = encode_poems(poems, model_dir.vocab)
+def measure_training(model_dir: ModelDir, poems: list[str], valid: list[str], plan: BenchPlan) -> dict:
+    """Training chars/s per configuration and variant (side by side, same poems), the input pipeline,
+    and (full runs) the validation-loss cost of bfloat16."""
+    # A fixed random sample, so every form is mixed in as in a real epoch.
+    order = np.random.default_rng(0).permutation(len(poems))
+    sample = [poems[i] for i in order[: 4096]]
+    sequences = encode_poems(sample, model_dir.vocab)
     info = model_dir.info
-    configs = training_configs(model_dir, plan)
     result = {
-        "corpus_train_chars": sum(len(seq) - 1 for seq in sequences),
-        "pipeline": pipeline_throughput(sequences, info.train.batch_size),
+        "corpus_train_chars": sum(len(poem) + 1 for poem in poems),
+        "pipeline": pipeline_throughput(encode_poems(poems, model_dir.vocab), info.train.batch_size),
     }
-    for name, (config, batch_size) in configs.items():
-        result[name] = training_throughput(sequences, config, batch_size, plan.train_batches)
+    for name, (config, batch_size) in training_configs(model_dir, plan).items():
+        variants = {variant: training_throughput(sequences, config, batch_size, plan.train_batches, **options)
+                    for variant, options in TRAINING_VARIANTS.items()}
+        base = variants["padded_float32"]["chars_per_s"]
+        for figures in variants.values():
+            figures["vs_padded_float32"] = round(figures["chars_per_s"] / base, 2)
+        result[name] = variants
+    if plan.precision_batches:
+        config, batch_size = training_configs(model_dir, plan)["seed"]
+        shuffled = [poems[i] for i in order]
+        result["precision"] = precision_quality(model_dir, shuffled, valid, config, batch_size, plan.precision_batches)
     result["training_log"] = training_log_figures(model_dir.path)
     return result
 
@@ -331,12 +371,13 @@ def run_bench(model_path: Path | None = None, corpus_dir: Path = Path("corpus"),
     plan = QUICK if quick else FULL
     model_dir = load_model_dir(Path(model_path) if model_path else DEFAULT_MODEL_DIR)
     poems = corpus_lib.load_split(corpus_dir, "train")  # read first: a bad corpus fails before minutes of timing
-    needed = max(batch_size for _, batch_size in training_configs(model_dir, plan).values()) * (plan.train_batches + 1)
+    valid = corpus_lib.load_split(corpus_dir, "valid")[:2000]
+    needed = max(batch_size for _, batch_size in training_configs(model_dir, plan).values()) * plan.train_batches
     if len(poems) < needed:
         raise PoetryError(f"{corpus_dir} 的训练集只有 {len(poems)} 首诗，测训练速度至少需要 {needed} 首")
     result = {"model": str(model_dir.path), "plan": asdict(plan), "machine": machine()}
     result["decoding"] = measure_decoding(model_dir, plan)
-    result["training"] = measure_training(model_dir, poems, plan)
+    result["training"] = measure_training(model_dir, poems, valid, plan)
     result["machine"]["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     return result
 
@@ -361,11 +402,15 @@ def format_table(result: dict) -> str:
         ("tf.data pipeline", f"{tr['pipeline']['chars_per_s']:,.0f} chars/s (one epoch in {tr['pipeline']['epoch_s']:.1f} s)"),
     ]
     for name in ("this_model", "seed"):
-        if name in tr:
-            t = tr[name]
-            rows.append((f"train {name} {t['layers']}x{t['units']}/{t['embedding_dim']} b{t['batch_size']}",
-                         f"{t['chars_per_s']:,.0f} chars/s, ~{t['epoch_s_estimate']:.0f} s per epoch "
-                         f"({tr['corpus_train_chars']:,} chars)"))
+        for variant, t in tr.get(name, {}).items():
+            rows.append((f"train {name} {t['layers']}x{t['units']}/{t['embedding_dim']} b{t['batch_size']} {variant}",
+                         f"{t['chars_per_s']:,.0f} chars/s ({t['vs_padded_float32']:.2f}x padded float32; "
+                         f"{t['pad_share']:.0%} padding)"))
+    if "precision" in tr:
+        q = tr["precision"]
+        rows.append((f"bf16 quality ({q['batches']} batches from scratch)",
+                     f"val loss float32 {q['float32']['val_loss']:.3f} vs bf16 {q['mixed_bfloat16']['val_loss']:.3f} "
+                     f"({q['val_loss_difference']:+.3f}); {q['float32']['seconds']:.0f} s vs {q['mixed_bfloat16']['seconds']:.0f} s"))
     log = tr.get("training_log")
     if log:
         rows.append(("training log (not measured here)", f"{log['chars_per_s']:,.0f} chars/s, median epoch "

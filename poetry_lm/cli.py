@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import sys
 from pathlib import Path
 
 from poetry_lm.errors import PoetryError
+from poetry_lm.prosody import ProsodyOptions
+from poetry_lm.quiet import native_stderr_silenced
+from poetry_lm.settings import DEFAULT_MODEL_DIR, Settings, check_settings, normalise_heads
 
 
 def _cmd_corpus_build(args) -> None:
@@ -17,6 +18,13 @@ def _cmd_corpus_build(args) -> None:
 
     stats = build_corpus(Path(args.source), Path(args.out), args.collections.split(","))
     print(json.dumps({"kept": stats.kept, "per_split": stats.per_split, "per_form": stats.per_form}, ensure_ascii=False))
+
+
+def _names(value: str | None) -> tuple[str, ...] | None:
+    """A comma-separated flag (李白,杜甫 or 李白，杜甫) as a tuple; None when not given."""
+    if value is None:
+        return None
+    return tuple(name for name in value.replace("，", ",").replace("、", ",").split(",") if name.strip())
 
 
 def _cmd_train(args) -> None:
@@ -30,23 +38,30 @@ def _cmd_train(args) -> None:
     train_config = train_config_from_args(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, min_count=args.min_count,
         seed=args.seed, max_poems=args.max_poems, mixed_precision=args.mixed_precision or None,
-        backup_every_batches=args.backup_every, log_every_batches=args.log_every,
+        backup_every_batches=args.backup_every, log_every_batches=args.log_every, init_from=args.init_from,
+        poets=_names(args.poets), dynasties=_names(args.dynasty), forms=_names(args.form),
     )
     out = train(Path(args.corpus), Path(args.out), model_config, train_config, strategy=args.strategy)
     print(json.dumps(json.loads((out / "metrics.json").read_text(encoding="utf-8")), ensure_ascii=False))
 
 
-def _cmd_generate(args) -> None:
-    from poetry_lm.generate import PoemGenerator, Settings
-    from poetry_lm.prosody import ProsodyOptions
-
+def _generate_settings(args) -> Settings:
+    """The request as Settings, checked before any model is loaded (no TensorFlow needed)."""
     settings = Settings(
-        heads=args.heads, line_length=args.chars, num_candidates=args.num, temperature=args.temperature,
-        top_k=args.top_k, seed=args.seed,
+        heads=normalise_heads(args.heads), line_length=args.chars, num_candidates=args.num,
+        temperature=args.temperature, top_k=args.top_k, seed=args.seed,
         prosody=ProsodyOptions(
             rhyme=args.rhyme, rhyme_scheme=args.rhyme_scheme, rhyme_group=args.rhyme_group, tones=args.tones
         ),
     )
+    check_settings(settings)
+    return settings
+
+
+def _cmd_generate(args) -> None:
+    settings = _generate_settings(args)
+    from poetry_lm.generate import PoemGenerator
+
     generator = PoemGenerator.load(args.model)  # warms the compiled decoder, as the app does
     poems = generator.generate(settings)
     for poem in poems:
@@ -79,21 +94,19 @@ def _cmd_build_tones(args) -> None:
 
 
 def _cmd_evaluate(args) -> None:
-    from poetry_lm.corpus import load_split
-    from poetry_lm.evaluate import evaluate_loss
-    from poetry_lm.generate import DEFAULT_MODEL_DIR
-    from poetry_lm.model import load_model_dir
-
     if args.generated is not None:
-        from poetry_lm.evaluate import evaluate_generated
+        from poetry_lm.quality import evaluate_generated
 
         result = evaluate_generated(args.model or DEFAULT_MODEL_DIR, Path(args.corpus), args.generated, args.seed)
         print(json.dumps(result, ensure_ascii=False))
         return
+    from poetry_lm.evaluate import benchmark, format_benchmark
+    from poetry_lm.model import load_model_dir
+
     model_dir = load_model_dir(Path(args.model) if args.model else DEFAULT_MODEL_DIR)
-    corpus_dir = Path(args.corpus)
-    result = {"model": str(model_dir.path), "split": args.split}
-    result.update(evaluate_loss(model_dir.model, model_dir.vocab, load_split(corpus_dir, args.split)))
+    result = benchmark(model_dir, Path(args.corpus), baseline=args.baseline, max_order=args.max_order)
+    if args.format == "table":
+        print(format_benchmark(result))
     print(json.dumps(result, ensure_ascii=False))
 
 
@@ -133,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
                        ("--min-count", int), ("--seed", int), ("--max-poems", int),
                        ("--backup-every", int), ("--log-every", int)]:
         train.add_argument(name, type=kind)
+    train.add_argument("--init-from", metavar="MODEL_DIR",
+                       help="warm start: begin from this model's weights (its size; new characters get fresh rows)")
+    train.add_argument("--poets", help="train only on these poets' poems of the corpus, e.g. 李白,杜甫")
+    train.add_argument("--dynasty", help="only these dynasties: 唐 and/or 宋")
+    train.add_argument("--form", help="only these forms: 五言绝句,七言绝句,五言律诗,七言律诗")
     train.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute (float32 softmax)")
     train.add_argument("--strategy", choices=["mirrored", "multiworker"], help="tf.distribute strategy")
     train.set_defaults(run=_cmd_train)
@@ -152,10 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--tones", choices=["off", "soft", "strict"], default="off", help="平仄 pattern")
     gen.set_defaults(run=_cmd_generate)
 
-    ev = commands.add_parser("evaluate", help="held-out loss, bits per character, perplexity")
+    ev = commands.add_parser("evaluate", help="held-out loss and perplexity per token and per Han character, beside an n-gram")
     ev.add_argument("--model")
     ev.add_argument("--corpus", default="corpus")
-    ev.add_argument("--split", default="test", choices=["train", "valid", "test"])
+    ev.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
+                    help="also fit the Kneser-Ney n-gram on the train split (order chosen on valid)")
+    ev.add_argument("--max-order", type=int, default=6, help="highest n-gram order tried for the baseline")
+    ev.add_argument("--format", choices=["table", "json"], default="table")
     ev.add_argument("--generated", type=int, metavar="N",
                     help="instead: generate N quatrains per prosody setting; rhyme/tone/copy/diversity metrics vs test poems")
     ev.add_argument("--seed", type=int, default=0, help="seed for --generated heads and sampling")
@@ -180,42 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextlib.contextmanager
-def _native_stderr_muted():
-    """Point file descriptor 2 at /dev/null; Python's sys.stderr is flushed around it."""
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
-def _start_tensorflow_quietly() -> None:
-    """Import TensorFlow and initialise its devices with native stderr muted.
-
-    Its C++/absl start-up lines ("Could not find cuda drivers", cuInit failures) ignore
-    TF_CPP_MIN_LOG_LEVEL, and the CLI promises one readable stderr line per error.
-    """
-    with _native_stderr_muted():
-        try:
-            import tensorflow as tf
-        except ImportError:
-            return  # another Keras backend: nothing to quieten
-        tf.config.list_logical_devices()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if args.command not in ("corpus", "analyse", "prosody"):
-            _start_tensorflow_quietly()
-        args.run(args)
+        with native_stderr_silenced():
+            args.run(args)
     except PoetryError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

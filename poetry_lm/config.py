@@ -36,6 +36,11 @@ class TrainConfig:
     log_every_batches: int = 10
     sample_heads: tuple[str, ...] = ("春花秋月", "山水")
     mixed_precision: bool = False
+    init_from: str | None = None  # model directory whose weights start this run (warm start)
+    # Train only on these poems of the corpus (catalogue.PoemFilter); empty: all of it.
+    poets: tuple[str, ...] = ()
+    dynasties: tuple[str, ...] = ()
+    forms: tuple[str, ...] = ()
 
 
 @dataclass
@@ -63,7 +68,9 @@ class RunInfo:
         try:
             model = ModelConfig(**_known(ModelConfig, data["model"]))
             train_fields = _known(TrainConfig, data.get("train", {}))
-            train_fields["sample_heads"] = tuple(train_fields.get("sample_heads", ()))
+            for name in ("sample_heads", "poets", "dynasties", "forms"):  # JSON lists back to tuples
+                if name in train_fields:
+                    train_fields[name] = tuple(train_fields[name])
             rest = {k: v for k, v in data.items() if k not in ("model", "train")}
             return cls(model=model, train=TrainConfig(**train_fields), **_known(cls, rest))
         except (KeyError, TypeError, AttributeError) as err:

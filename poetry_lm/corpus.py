@@ -16,6 +16,7 @@ import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from poetry_lm.errors import PoetryError
 
@@ -27,11 +28,16 @@ LINE_END_MARKS = "，。？！；"
 FORM_NAMES = {(5, 4): "五言绝句", (7, 4): "七言绝句", (5, 8): "五言律诗", (7, 8): "七言律诗"}
 SOURCE_FOLDER = "quantangshi"  # its `error/` subfolder holds rejected records and is skipped
 SOURCE_GLOBS = {"tang": "poet.tang.*.json", "song": "poet.song.*.json"}
+DYNASTIES = {"tang": "唐", "song": "宋"}
+# Beside each `<split>.txt`, line for line: who wrote each poem (the style/fine-tuning work needs it).
+META_COLUMNS = ("dynasty", "author", "title")
+META_SUFFIX = ".meta.tsv"
 # An uploaded corpus larger than this is refused before it is parsed (documented in README).
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _SPLIT_RE = re.compile(f"[{LINE_END_MARKS}]")
+T = TypeVar("T")
 
 
 def is_han(char: str) -> bool:
@@ -113,12 +119,18 @@ class CorpusStats:
 
 def collect_poems(texts: Iterable[str]) -> tuple[list[str], CorpusStats]:
     """Normalise, filter and de-duplicate raw poem texts (order kept)."""
+    kept, stats = collect_records((text, None) for text in texts)
+    return [poem for poem, _ in kept], stats
+
+
+def collect_records(records: Iterable[tuple[str, T]]) -> tuple[list[tuple[str, T]], CorpusStats]:
+    """`collect_poems` for (text, metadata) pairs: the metadata of each kept poem rides along."""
     stats = CorpusStats()
     seen: set[str] = set()
-    poems: list[str] = []
+    kept: list[tuple[str, T]] = []
     dropped: collections.Counter[str] = collections.Counter()
     forms: collections.Counter[str] = collections.Counter()
-    for text in texts:
+    for text, meta in records:
         stats.read += 1
         poem, reason = normalise_poem(text)
         if poem is None:
@@ -127,13 +139,13 @@ def collect_poems(texts: Iterable[str]) -> tuple[list[str], CorpusStats]:
             stats.duplicates += 1
         else:
             seen.add(poem)
-            poems.append(poem)
+            kept.append((poem, meta))
             forms[FORM_NAMES[form_of(poem)]] += 1
             stats.characters += sum(len(line) for line in split_lines(poem))
-    stats.kept = len(poems)
+    stats.kept = len(kept)
     stats.dropped = dict(dropped)
     stats.per_form = dict(forms)
-    return poems, stats
+    return kept, stats
 
 
 def source_files(source: Path, glob: str, folder: str = SOURCE_FOLDER) -> Iterator[tuple[str, bytes]]:
@@ -153,33 +165,49 @@ def source_files(source: Path, glob: str, folder: str = SOURCE_FOLDER) -> Iterat
 
 
 def iter_source_poems(source: Path, collections_: Iterable[str] = ("tang",)) -> Iterator[dict]:
-    """Poem records (`paragraphs`, `title`, `author`, `id`) from chinese-poetry."""
+    """Poem records (`paragraphs`, `title`, `author`, `id`, plus `collection`) from chinese-poetry."""
     source = Path(source)
     if not source.exists():
         raise PoetryError(f"找不到语料来源：{source}")
     for name in collections_:
-        for _, data in source_files(source, SOURCE_GLOBS[name]):
-            yield from json.loads(data)
+        if name not in SOURCE_GLOBS:
+            raise PoetryError(f"未知的语料集合 {name!r}（可选 {'、'.join(SOURCE_GLOBS)}）")
+        for file_name, data in source_files(source, SOURCE_GLOBS[name]):
+            try:
+                records = json.loads(data)
+            except ValueError as err:
+                raise PoetryError(f"语料文件 {file_name} 不是有效的 JSON（{err}）") from None
+            for record in records:
+                yield {**record, "collection": name}
+
+
+def _meta_of(record: dict) -> tuple[str, str, str]:
+    """(dynasty, author, title) of a source record, simplified, tabs and line breaks removed."""
+    def clean(value) -> str:
+        return to_simplified(re.sub(r"\s+", " ", str(value or "")).strip())
+
+    return DYNASTIES.get(record["collection"], ""), clean(record.get("author")), clean(record.get("title"))
 
 
 def build_corpus(source: Path, out_dir: Path, collections_: Iterable[str] = ("tang",)) -> CorpusStats:
-    """Build the processed corpus directory from the chinese-poetry source."""
+    """Build the processed corpus directory (poems plus who wrote them) from the chinese-poetry source."""
     collections_ = tuple(collections_)
     records = iter_source_poems(Path(source), collections_)
-    poems, stats = collect_poems("".join(r.get("paragraphs") or []) for r in records)
-    if not poems:
+    kept, stats = collect_records(("".join(r.get("paragraphs") or []), _meta_of(r)) for r in records)
+    if not kept:
         raise PoetryError(f"{source} 中没有找到符合格律的诗")
     out_dir = Path(out_dir)
-    stats.per_split = write_corpus(poems, out_dir)
+    stats.per_split = write_corpus([poem for poem, _ in kept], out_dir, [meta for _, meta in kept])
     (out_dir / "stats.json").write_text(
         json.dumps({"collections": list(collections_), **asdict(stats)}, ensure_ascii=False, indent=2),
         encoding="utf-8",
     )
-    (out_dir / "README.md").write_text(_readme(collections_, stats), encoding="utf-8")
+    size_mb = sum(path.stat().st_size for path in out_dir.glob("*.t[xs][tv]")) / 1e6  # the split files
+    (out_dir / "README.md").write_text(_readme(collections_, stats, size_mb), encoding="utf-8")
     return stats
 
 
-def _readme(collections_: tuple[str, ...], stats: CorpusStats) -> str:
+def _readme(collections_: tuple[str, ...], stats: CorpusStats, size_mb: float) -> str:
     forms = "\n".join(f"| {form} | {count} |" for form, count in sorted(stats.per_form.items()))
     splits = ", ".join(f"{split} {count}" for split, count in stats.per_split.items())
     dropped = ", ".join(f"{reason} {count}" for reason, count in sorted(stats.dropped.items()))
@@ -191,7 +219,7 @@ Regulated classical poems (绝句 and 律诗) for training the character-level m
   `chinese-poetry@2.0.1`, files `package/dist/quantangshi/{', '.join(SOURCE_GLOBS[c] for c in collections_)}`
   (the `error/` folder is skipped).
 - **Licence**: MIT, Copyright (c) 2016 JackeyGao (see `LICENSE` in this folder).
-- **Rebuild**: `npm pack chinese-poetry@2.0.1 && python -m poetry_lm corpus build --source chinese-poetry-2.0.1.tgz --out corpus/`
+- **Rebuild**: `npm pack chinese-poetry@2.0.1 && python -m poetry_lm corpus build --source chinese-poetry-2.0.1.tgz --out corpus/ --collections {','.join(collections_)}`
 
 ## Filters (in order)
 1. The `paragraphs` of a poem are joined, whitespace removed, and converted to simplified Chinese
@@ -213,7 +241,9 @@ Splits: {splits}.
 |---|---|
 {forms}
 
-Format: one poem per line, UTF-8, e.g. `床前明月光，疑是地上霜。举头望明月，低头思故乡。`
+Format: `<split>.txt` holds one poem per line, UTF-8, e.g. `床前明月光，疑是地上霜。举头望明月，低头思故乡。`;
+`<split>.meta.tsv` holds, line for line after a header, `dynasty	author	title` (tab-separated, simplified).
+Size on disk: {size_mb:.1f} MB (the six split files).
 """
 
 
@@ -254,17 +284,24 @@ def parse_uploaded_corpus(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> tup
     return poems, stats
 
 
-def write_corpus(poems: list[str], out_dir: Path) -> dict[str, int]:
-    """Write normalised poems as a corpus directory, split by hash; returns poems per split."""
+def write_corpus(poems: list[str], out_dir: Path, metas: list[tuple[str, ...]] | None = None) -> dict[str, int]:
+    """Write normalised poems as a corpus directory, split by hash; returns poems per split.
+
+    With `metas` (one (dynasty, author, title) per poem) each split also gets `<split>.meta.tsv`.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    by_split: dict[str, list[str]] = {split: [] for split in SPLITS}
-    for poem in poems:
-        by_split[split_of(poem)].append(poem)
+    rows = list(zip(poems, metas or [None] * len(poems), strict=True))
+    by_split: dict[str, list] = {split: [] for split in SPLITS}
+    for row in rows:
+        by_split[split_of(row[0])].append(row)
     # A small upload may leave valid/test empty; borrow the last train poems so both exist.
     for split in ("valid", "test"):
         if not by_split[split] and len(by_split["train"]) > 1:
             by_split[split].append(by_split["train"].pop())
     for split, items in by_split.items():
-        (out_dir / f"{split}.txt").write_text("".join(p + "\n" for p in items), encoding="utf-8")
+        (out_dir / f"{split}.txt").write_text("".join(poem + "\n" for poem, _ in items), encoding="utf-8")
+        if metas is not None:
+            lines = ["\t".join(META_COLUMNS), *("\t".join(meta) for _, meta in items)]
+            (out_dir / f"{split}{META_SUFFIX}").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return {split: len(items) for split, items in by_split.items()}

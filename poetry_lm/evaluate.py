@@ -1,116 +1,116 @@
-"""Held-out evaluation: loss, bits per character and perplexity on a corpus split."""
+"""Held-out evaluation: loss and perplexity per token and per Han character, beside an n-gram baseline.
+
+Backend-neutral (no TensorFlow import), so a JAX training run can score its test split too.
+"""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import keras
 import numpy as np
 
+from poetry_lm.catalogue import load_catalogue
+from poetry_lm.corpus import is_han, load_split
+from poetry_lm.dataset import encode_poems, make_dataset
 from poetry_lm.errors import PoetryError
+from poetry_lm.model import ModelDir
+from poetry_lm.ngram import UNK_MARK, KneserNey
 from poetry_lm.vocab import Vocabulary
 
 
-def evaluate_loss(model: keras.Model, vocab: Vocabulary, poems: list[str], batch_size: int = 128) -> dict:
-    """Mean negative log-likelihood per predicted token (characters, punctuation and <eos>).
+def lstm_token_scores(model: keras.Model, vocab: Vocabulary, poems: list[str], batch_size: int = 128) -> tuple[np.ndarray, np.ndarray]:
+    """(negative log-likelihood, is-Han-character) for every predicted token of `poems`.
 
-    Summed over real tokens and divided by their count, so padding never dilutes it.
+    Every poem starts from <bos>; the targets are its characters, `，`/`。` and <eos>.
+    An unknown character is still a character: its target is <unk>.
     """
-    from poetry_lm.train import encode_poems, make_dataset
-
-    total_nll, total_tokens = 0.0, 0
+    not_han = {vocab.eos_id, vocab.pad_id, *vocab.punctuation_ids}
+    losses, is_han = [], []
     for inputs, targets in make_dataset(encode_poems(poems, vocab), batch_size, shuffle=False):
         probs = keras.ops.convert_to_numpy(model(inputs, training=False))
         targets = np.asarray(targets)
         picked = np.take_along_axis(probs, targets[..., None], axis=-1)[..., 0]
         real = targets != vocab.pad_id
-        total_nll += float(-np.log(np.maximum(picked[real], 1e-12)).sum())
-        total_tokens += int(real.sum())
-    loss = total_nll / max(total_tokens, 1)
+        losses.append(-np.log(np.maximum(picked[real].astype(np.float64), 1e-12)))
+        is_han.append(~np.isin(targets[real], list(not_han)))
+    return np.concatenate(losses or [np.zeros(0)]), np.concatenate(is_han or [np.zeros(0, bool)])
+
+
+def ngram_token_scores(ngram: KneserNey, order: int, poems: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The same (negative log-likelihood, is-Han-character) pairs from the n-gram baseline."""
+    scored = [pair for poem in poems for pair in ngram.score_poem(poem, order)]
+    losses = np.asarray([-log_prob for _, log_prob in scored])
+    han = np.asarray([is_han(token) or token == UNK_MARK for token, _ in scored], dtype=bool)
+    return losses, han
+
+
+def summarise_losses(losses: np.ndarray, is_han: np.ndarray, poems: int) -> dict:
+    """Loss and perplexity per token (everything predicted) and per Han character (punctuation and end excluded)."""
+    per_token = float(losses.mean()) if losses.size else math.nan
+    per_han = float(losses[is_han].mean()) if is_han.any() else math.nan
     return {
-        "loss": round(loss, 4),
-        "bits_per_char": round(loss / math.log(2), 4),
-        "perplexity": round(math.exp(loss), 2),
-        "tokens": total_tokens,
-        "poems": len(poems),
+        "loss": round(per_token, 4),
+        "bits_per_char": round(per_token / math.log(2), 4),
+        "perplexity": round(math.exp(per_token), 2),
+        "loss_per_han": round(per_han, 4),
+        "perplexity_per_han": round(math.exp(per_han), 1),
+        "tokens": int(losses.size),
+        "han_chars": int(is_han.sum()),
+        "poems": poems,
     }
 
 
-# ---- prosody and diversity of generated poems --------------------------------------------------
-
-PROSODY_SETTINGS = {
-    "no_prosody": {},
-    "rhyme": {"rhyme": True},
-    "rhyme_soft_tones": {"rhyme": True, "tones": "soft"},
-    "rhyme_strict_tones": {"rhyme": True, "tones": "strict"},
-}
+def evaluate_loss(model: keras.Model, vocab: Vocabulary, poems: list[str], batch_size: int = 128) -> dict:
+    """Held-out loss of a model on `poems`, per token and per Han character."""
+    return summarise_losses(*lstm_token_scores(model, vocab, poems, batch_size), poems=len(poems))
 
 
-def poem_metrics(poems: list[list[str]], train_lines: set[str], heads: list[str] | None = None) -> dict:
-    """Format/acrostic rate, even-line rhyme rate, tone compliance, copied lines, distinct-2, repeats.
-
-    Tone compliance pools the checked positions of all poems (see `prosody` for which they are);
-    distinct-2 counts character bigrams inside lines; copied = lines found verbatim in `train_lines`.
-    """
-    from poetry_lm.corpus import LINE_LENGTHS, is_han
-    from poetry_lm.prosody import analyse_lines, even_lines_rhyme
-
-    def well_formed(lines: list[str], head: str | None) -> bool:
-        lengths = {len(line) for line in lines}
-        return (
-            len(lengths) == 1 and lengths.pop() in LINE_LENGTHS and all(is_han(ch) for line in lines for ch in line)
-            and (head is None or (len(lines) == len(head) and all(line[0] == h for line, h in zip(lines, head, strict=True))))
-        )
-
-    analyses = [analyse_lines(lines) for lines in poems]
-    all_lines = [line for lines in poems for line in lines]
-    bigrams = [line[k : k + 2] for line in all_lines for k in range(len(line) - 1)]
-    chars_per_poem = [[ch for line in lines for ch in line] for lines in poems]
-    checked = sum(a.checked for a in analyses)
-    return {
-        "poems": len(poems),
-        "format_rate": round(sum(map(well_formed, poems, heads or [None] * len(poems))) / len(poems), 4),
-        "even_line_rhyme_rate": round(sum(even_lines_rhyme(lines) for lines in poems) / len(poems), 4),
-        "tone_ok_ratio": round(sum(a.tone_ok for a in analyses) / checked, 4) if checked else None,
-        "copied_line_share": round(sum(line in train_lines for line in all_lines) / len(all_lines), 4),
-        "distinct_2": round(len(set(bigrams)) / len(bigrams), 4),
-        "repeated_chars_per_poem": round(sum(len(c) - len(set(c)) for c in chars_per_poem) / len(poems), 3),
-    }
+def benchmark_sets(corpus_dir: Path) -> dict[str, list[str]]:
+    """The held-out sets `evaluate` reports: valid, test, and the fixed Tang test set (test poems of 唐)."""
+    catalogue = load_catalogue(corpus_dir)
+    sets = {split: catalogue.poem[catalogue.split == split].tolist() for split in ("valid", "test")}
+    tang = catalogue[(catalogue.split == "test") & (catalogue.dynasty == "唐")]
+    if len(tang):
+        sets["test_tang"] = tang.poem.tolist()
+    return sets
 
 
-def evaluate_generated(
-    model_path, corpus_dir, count: int = 200, seed: int = 0, settings_names: list[str] | None = None
-) -> dict:
-    """Generate `count` quatrains per prosody setting and measure them next to real test-split quatrains.
+def fit_ngram_baseline(corpus_dir: Path, vocab_size: int, max_order: int = 6) -> tuple[KneserNey, int, dict]:
+    """Kneser-Ney on the train split, its order chosen by per-token loss on the valid split."""
+    if max_order < 2:
+        raise PoetryError(f"n-gram 基线的最高阶数至少为 2，收到 {max_order}")
+    ngram = KneserNey(load_split(corpus_dir, "train"), max_order, vocab_size)
+    valid = load_split(corpus_dir, "valid")
+    valid_loss = {order: float(ngram_token_scores(ngram, order, valid)[0].mean()) for order in range(2, max_order + 1)}
+    best = min(valid_loss, key=valid_loss.get)
+    return ngram, best, {order: round(loss, 4) for order, loss in valid_loss.items()}
 
-    Head strings and line lengths come from `count` test-split quatrains drawn with `seed`
-    (their line-initial characters), so heads are varied and natural; those same real poems are
-    the human reference.
-    """
-    import time
 
-    from poetry_lm.corpus import load_split, split_lines
-    from poetry_lm.generate import PoemGenerator, Settings
-    from poetry_lm.prosody import ProsodyOptions
-
-    train_lines = {line for poem in load_split(corpus_dir, "train") for line in split_lines(poem)}
-    quatrains = [lines for lines in map(split_lines, load_split(corpus_dir, "test")) if len(lines) == 4]
-    if not quatrains or count < 1:
-        raise PoetryError(f"需要至少 1 首测试集绝句和 N ≥ 1（测试集绝句 {len(quatrains)} 首，N = {count}）")
-    rng = np.random.default_rng(seed)
-    picked = [quatrains[i] for i in rng.choice(len(quatrains), size=min(count, len(quatrains)), replace=False)]
-    heads = ["".join(line[0] for line in lines) for lines in picked]
-    generator = PoemGenerator.load(model_path)
-    result = {"model": str(generator.model_dir.path), "seed": seed, "reference_test_split": poem_metrics(picked, train_lines)}
-    for name in settings_names or list(PROSODY_SETTINGS):
-        options = ProsodyOptions(**PROSODY_SETTINGS[name])
-        started = time.perf_counter()
-        poems = [
-            generator.generate(Settings(heads=head, line_length=len(lines[0]), num_candidates=1, seed=seed + k, prosody=options))[0]
-            for k, (head, lines) in enumerate(zip(heads, picked, strict=True))
-        ]
-        metrics = poem_metrics([poem.lines for poem in poems], train_lines, heads)
-        metrics["seconds"] = round(time.perf_counter() - started, 1)
-        metrics["examples"] = [poem.text for poem in poems[:3]]
-        result[name] = metrics
+def benchmark(model_dir: ModelDir, corpus_dir: Path, baseline: bool = True, max_order: int = 6) -> dict:
+    """The model (and the n-gram baseline) on every benchmark set of `corpus_dir`."""
+    sets = benchmark_sets(corpus_dir)
+    result = {"model": str(model_dir.path), "corpus": str(corpus_dir), "sets": {}}
+    if baseline:
+        ngram, order, valid_losses = fit_ngram_baseline(corpus_dir, len(model_dir.vocab), max_order)
+        result["ngram"] = {"method": "interpolated Kneser-Ney, one discount per order", "order": order,
+                           "valid_loss_by_order": valid_losses}
+    for name, poems in sets.items():
+        row = {"lstm": evaluate_loss(model_dir.model, model_dir.vocab, poems)}
+        if baseline:
+            row["ngram"] = summarise_losses(*ngram_token_scores(ngram, order, poems), poems=len(poems))
+        result["sets"][name] = row
     return result
+
+
+def format_benchmark(result: dict) -> str:
+    """The benchmark as a Markdown table (README)."""
+    lines = ["| set | model | nats/token | perplexity/token | nats/Han char | perplexity/Han char | Han chars |",
+             "|---|---|---|---|---|---|---|"]
+    for name, row in result["sets"].items():
+        for model_name, m in row.items():
+            label = model_name if model_name == "lstm" else f"{model_name} (order {result['ngram']['order']})"
+            lines.append(f"| {name} | {label} | {m['loss']:.3f} | {m['perplexity']:.1f} | {m['loss_per_han']:.3f} "
+                         f"| {m['perplexity_per_han']:.1f} | {m['han_chars']:,} |")
+    return "\n".join(lines)

@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from poetry_lm.catalogue import PoemFilter
+from poetry_lm.config import RunInfo
 from poetry_lm.corpus import write_corpus
 from poetry_lm.errors import PoetryError
-from poetry_lm.model import MODEL_FILE
+from poetry_lm.model import CONFIG_FILE, MODEL_FILE
 from poetry_lm.train import (
     PROGRESS_FILE,
     RUNS_DIR,
@@ -49,6 +51,34 @@ MODEL_SIZES: dict[str, dict] = {
     "medium": {"units": 256, "embedding_dim": 128, "layers": 2, "dropout": 0.2},
     "large": {"units": 512, "embedding_dim": 256, "layers": 2, "dropout": 0.3},
 }
+
+
+# Training cost on a 2-core x86-64 CPU (float32, length-grouped batches), measured with `bench` and
+# fine-tuning runs (README, "Training speed"): sustained multiply-adds per second, a cost per batch
+# for everything that does not scale with the model, and the start (TensorFlow, data, tracing) plus
+# the end (test evaluation, saving) of a run.
+CPU_MACS_PER_S = 65e9
+CPU_SECONDS_PER_BATCH = 0.05
+CPU_RUN_OVERHEAD_S = 30.0
+
+
+def model_shape(model_path: Path) -> dict | None:
+    """units / layers / embedding_dim / vocab_size of a model directory (None if unreadable)."""
+    try:
+        return asdict(RunInfo.from_json(Path(model_path) / CONFIG_FILE).model)
+    except PoetryError:
+        return None
+
+
+def estimate_training_seconds(poems: list[str], epochs: int, shape: dict, batch_size: int = 64) -> float:
+    """How long training `poems` for `epochs` takes on a 2-core CPU: multiply-adds per token of the
+    LSTMs and the output layer (×3 for the backward pass), plus per-batch and per-run costs."""
+    units, layers, embedding = shape["units"], shape["layers"], shape["embedding_dim"]
+    vocab = shape.get("vocab_size") or len({ch for poem in poems for ch in poem}) + 6
+    macs_per_token = 4 * units * (embedding + units) + (layers - 1) * 4 * units * 2 * units + units * vocab
+    tokens = sum(len(poem) + 1 for poem in poems) * epochs
+    batches = math.ceil(len(poems) / batch_size) * epochs
+    return 3 * macs_per_token * tokens / CPU_MACS_PER_S + batches * CPU_SECONDS_PER_BATCH + CPU_RUN_OVERHEAD_S
 
 
 def models_dir() -> Path:
@@ -78,17 +108,17 @@ class JobRequest:
 
     name: str
     corpus_dir: Path
-    size: str = "small"
+    size: str = "small"  # from scratch only; a fine-tune keeps its base model's size
     epochs: int = 5
     batch_size: int = 64
     learning_rate: float = 2e-3
     max_poems: int | None = None
+    init_from: str | None = None  # fine-tune: the base model directory
+    poem_filter: PoemFilter = field(default_factory=PoemFilter)
+    mixed_precision: bool = False
 
     def command(self, models: Path) -> list[str]:
         """The trainer's command line."""
-        if self.size not in MODEL_SIZES:
-            raise PoetryError(f"未知的模型大小 {self.size!r}（可选 {'/'.join(MODEL_SIZES)}）")
-        shape = MODEL_SIZES[self.size]
         args = [
             sys.executable, "-m", "poetry_lm", "train",
             "--corpus", str(Path(self.corpus_dir).resolve()),
@@ -96,13 +126,23 @@ class JobRequest:
             "--epochs", str(int(self.epochs)),
             "--batch-size", str(int(self.batch_size)),
             "--learning-rate", repr(float(self.learning_rate)),
-            "--units", str(shape["units"]),
-            "--embedding-dim", str(shape["embedding_dim"]),
-            "--layers", str(shape["layers"]),
-            "--dropout", repr(float(shape["dropout"])),
         ]
+        if self.init_from:
+            args += ["--init-from", str(Path(self.init_from).resolve())]
+        else:
+            if self.size not in MODEL_SIZES:
+                raise PoetryError(f"未知的模型大小 {self.size!r}（可选 {'/'.join(MODEL_SIZES)}）")
+            shape = MODEL_SIZES[self.size]
+            args += ["--units", str(shape["units"]), "--embedding-dim", str(shape["embedding_dim"]),
+                     "--layers", str(shape["layers"]), "--dropout", repr(float(shape["dropout"]))]
+        for flag, values in [("--poets", self.poem_filter.poets), ("--dynasty", self.poem_filter.dynasties),
+                             ("--form", self.poem_filter.forms)]:
+            if values:
+                args += [flag, ",".join(values)]
         if self.max_poems:
             args += ["--max-poems", str(int(self.max_poems))]
+        if self.mixed_precision:
+            args.append("--mixed-precision")
         return args
 
 
@@ -257,6 +297,7 @@ class JobStatus:
     loss: float | None = None
     samples: list[tuple[int, list[str]]] = field(default_factory=list)
     message: str = ""
+    phase: str = ""  # what a stopping or finishing run is doing now
     log_tail: str = ""
     events: list[dict] = field(default_factory=list)
 
@@ -288,7 +329,10 @@ def job_status(job: Job) -> JobStatus:
             status.epoch, status.batch = event["epoch"], event["batch"]
             status.eta_s, status.loss = event.get("eta_s"), event.get("loss")
         elif kind == "epoch":
-            status.epoch, status.batch, status.eta_s = event["epoch"], status.steps, event.get("eta_s")
+            status.epoch, status.eta_s = event["epoch"], event.get("eta_s")
+            status.batch = event.get("batches", status.steps)  # a stopped epoch ends early
+        elif kind in ("stopping", "finishing"):
+            status.phase = event.get("step", "")
         elif kind == "samples":
             status.samples.append((event["epoch"], event.get("poems", [])))
     final = next((e for e in reversed(events) if e.get("event") in FINAL_EVENTS), None)
@@ -325,20 +369,26 @@ def _error_line(tail: str) -> str:
     return lines[-1] if lines else ""
 
 
+LOSS_SERIES = ("批损失", "训练损失", "验证损失")
+
+
 def loss_frame(events: list[dict]) -> pd.DataFrame:
-    """Loss per epoch (train and validation) and per logged batch, indexed by fractional epoch."""
-    frame = pd.DataFrame([e for e in events if e.get("event") in ("batch", "epoch")])
-    columns = ["epoch_pos", "批损失", "训练损失", "验证损失"]
-    if frame.empty:
-        return pd.DataFrame(columns=columns).set_index("epoch_pos")
+    """Long-form losses for a chart: one row per (position in epochs, series, loss).
+
+    Batch losses sit at fractional epochs; the training and validation loss of each finished epoch
+    sit at its end. Each series is its own rows, so every curve is continuous.
+    """
     steps = next((e.get("steps_per_epoch") for e in events if e.get("event") == "start"), None) or 1
-    is_batch = frame["event"] == "batch"
-    batch = frame["batch"] if "batch" in frame else pd.Series(math.nan, index=frame.index)
-    frame["epoch_pos"] = frame["epoch"] - 1 + batch.where(is_batch, steps) / steps
-    frame["批损失"] = frame["loss"].where(is_batch)
-    frame["训练损失"] = frame["loss"].where(~is_batch)
-    frame["验证损失"] = (frame["val_loss"] if "val_loss" in frame else pd.Series(math.nan, index=frame.index)).where(~is_batch)
-    return frame[columns].set_index("epoch_pos")
+    rows = []
+    for event in events:
+        kind = event.get("event")
+        if kind == "batch":
+            rows.append((event["epoch"] - 1 + event["batch"] / steps, LOSS_SERIES[0], event.get("loss")))
+        elif kind == "epoch":
+            rows.append((event["epoch"], LOSS_SERIES[1], event.get("loss")))
+            rows.append((event["epoch"], LOSS_SERIES[2], event.get("val_loss")))
+    frame = pd.DataFrame(rows, columns=["轮", "曲线", "损失"])
+    return frame[frame["损失"].notna() & (frame["损失"] == frame["损失"])].reset_index(drop=True)
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -25,14 +25,20 @@ import keras
 import numpy as np
 
 from poetry_lm import corpus as corpus_lib
+from poetry_lm.catalogue import PoemFilter, write_subset
 from poetry_lm.config import ModelConfig, RunInfo, TrainConfig
+from poetry_lm.dataset import batches_per_epoch, encode_poems, make_dataset
 from poetry_lm.errors import PoetryError
+from poetry_lm.evaluate import evaluate_loss
+from poetry_lm.keras_compat import patch_time_distributed
 from poetry_lm.model import (
     CONFIG_FILE,
     VOCAB_FILE,
     ModelDir,
     build_model,
     load_keras_file,
+    load_model_dir,
+    lstm_weights,
     save_model_atomic,
     save_model_dir,
 )
@@ -40,6 +46,7 @@ from poetry_lm.vocab import BOS, EOS, PAD, UNK, Vocabulary
 
 RUNS_DIR = ".runs"
 PROGRESS_FILE, STOP_FILE, BEST_FILE, HISTORY_FILE = "progress.jsonl", "STOP", "best.keras", "history.csv"
+SUBSET_DIR = "corpus"  # inside a run folder: the poems a filtered run reads
 LOCK_FILE = ".train.lock"
 _RUN_NAME_RE = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,64}$")
 
@@ -95,74 +102,21 @@ def is_training_running(models_dir: Path) -> bool:
         return False
 
 
-def encode_poems(poems: list[str], vocab: Vocabulary) -> list[np.ndarray]:
-    """<bos> poem <eos> as int32 ids, one array per poem."""
-    return [np.asarray(vocab.encode(poem, add_bounds=True), dtype=np.int32) for poem in poems]
-
-
-def pad_sequences(sequences: list[np.ndarray]) -> np.ndarray:
-    """[N, longest] int32, right-padded with 0 (<pad>)."""
-    padded = np.zeros((len(sequences), max(map(len, sequences))), dtype=np.int32)
-    for row, seq in enumerate(sequences):
-        padded[row, : len(seq)] = seq
-    return padded
-
-
-def make_dataset(
-    sequences: list[np.ndarray], batch_size: int, shuffle: bool, seed: int = 0, drop_remainder: bool = False
-):
-    """(inputs, targets) batches, right-padded to the corpus's longest poem.
-
-    Every batch has the same, static length on purpose: Keras 3.15's TimeDistributed maps over
-    the batch size instead of the time axis when the time axis is dynamic in a TF graph, which
-    silently breaks length-bucketed batches. Padding costs about 1.4x on the mixed Tang corpus.
-    tf.data when TensorFlow is installed; on a JAX-only machine (a GPU box) a PyDataset.
-    `drop_remainder` (tf.distribute runs) keeps only full batches, so every replica gets rows.
-    """
-    padded = pad_sequences(sequences)
-    try:
-        import tensorflow as tf
-    except ImportError:
-        return _NumpyBatches(padded, batch_size, shuffle, seed)
-    dataset = tf.data.Dataset.from_tensor_slices(padded)
-    if shuffle:
-        dataset = dataset.shuffle(len(padded), seed=seed, reshuffle_each_iteration=True)
-    return (
-        dataset.batch(batch_size, drop_remainder=drop_remainder)
-        .map(lambda seq: (seq[:, :-1], seq[:, 1:]), num_parallel_calls=tf.data.AUTOTUNE)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-
-
-class _NumpyBatches(keras.utils.PyDataset):
-    """The same padded batches as `make_dataset`, without TensorFlow."""
-
-    def __init__(self, padded: np.ndarray, batch_size: int, shuffle: bool, seed: int):
-        super().__init__()
-        self.padded, self.batch_size, self.shuffle = padded, batch_size, shuffle
-        self.rng = np.random.default_rng(seed)
-        self.order = np.arange(len(padded))
-        self.on_epoch_end()
-
-    def on_epoch_end(self):
-        if self.shuffle:
-            self.rng.shuffle(self.order)
-
-    def __len__(self):
-        return math.ceil(len(self.padded) / self.batch_size)
-
-    def __getitem__(self, index):
-        rows = self.padded[self.order[index * self.batch_size : (index + 1) * self.batch_size]]
-        return rows[:, :-1], rows[:, 1:]
-
-
 class ProgressLog(keras.callbacks.Callback):
-    """Appends JSON lines (start, batch, epoch, samples, done) that the app and other programs follow."""
+    """Appends JSON lines (start, batch, epoch, samples, stopping, finishing, done) that the app follows.
+
+    The ETA counts only measured steady-state time: the first batch of an epoch (which includes
+    tracing) is not timed, and the time between epochs (validation, samples, checkpoint) is added
+    once it has been seen. Until then `eta_s` is null rather than a wild guess.
+    """
 
     def __init__(self, path: Path, epochs: int, steps: int, tokens_per_epoch: int, every: int):
         super().__init__()
         self.path, self.epochs, self.steps, self.every = Path(path), epochs, steps, every
         self.tokens_per_epoch = tokens_per_epoch
+        self.seconds_per_batch: float | None = None
+        self.between_epochs_s = 0.0
+        self.last_batch_end: float | None = None
 
     def write(self, event: str, **fields) -> None:
         record = {"event": event, "time": round(time.time(), 3), **fields}
@@ -170,36 +124,43 @@ class ProgressLog(keras.callbacks.Callback):
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def on_train_begin(self, logs=None):
-        self.train_start = time.time()
-        self.first_epoch = None
         self.write("start", epochs=self.epochs, steps_per_epoch=self.steps, pid=os.getpid())
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch, self.epoch_start = epoch, time.time()
-        if self.first_epoch is None:
-            self.first_epoch = epoch  # after a resume, ETA counts only what is left
-
-    def _rates(self, batches_done: int) -> tuple[float, float]:
-        elapsed = max(time.time() - self.epoch_start, 1e-6)
-        seconds_per_batch = elapsed / max(batches_done, 1)
-        left = (self.steps - batches_done) + (self.epochs - self.epoch - 1) * self.steps
-        chars_per_s = batches_done / self.steps * self.tokens_per_epoch / elapsed
-        return chars_per_s, seconds_per_batch * max(left, 0)
+        now = time.time()
+        if self.last_batch_end is not None:
+            self.between_epochs_s = now - self.last_batch_end
+        self.epoch, self.epoch_start, self.batches_done = epoch, now, 0
+        self.timed_from: tuple[float, int] | None = None
 
     def on_train_batch_end(self, batch, logs=None):
+        now = self.last_batch_end = time.time()
+        self.batches_done = batch + 1
+        if self.timed_from is None:
+            self.timed_from = (now, batch + 1)  # the epoch's first batch carries tracing: not timed
+        else:
+            self.seconds_per_batch = (now - self.timed_from[0]) / (batch + 1 - self.timed_from[1])
         if batch % self.every == 0 or batch == self.steps - 1:
-            chars_per_s, eta = self._rates(batch + 1)
             self.write(
-                "batch", epoch=self.epoch + 1, batch=batch + 1, steps=self.steps,
-                loss=float(logs["loss"]), chars_per_s=round(chars_per_s, 1), eta_s=round(eta, 1),
+                "batch", epoch=self.epoch + 1, batch=batch + 1, steps=self.steps, loss=float(logs["loss"]),
+                chars_per_s=self._chars_per_s(), eta_s=self._eta(),
             )
 
+    def _chars_per_s(self) -> float:
+        elapsed = max((self.last_batch_end or time.time()) - self.epoch_start, 1e-6)
+        return round(self.batches_done / self.steps * self.tokens_per_epoch / elapsed, 1)
+
+    def _eta(self) -> float | None:
+        if self.seconds_per_batch is None:
+            return None
+        batches_left = self.steps - self.batches_done + (self.epochs - self.epoch - 1) * self.steps
+        return round(batches_left * self.seconds_per_batch + (self.epochs - self.epoch) * self.between_epochs_s, 1)
+
     def on_epoch_end(self, epoch, logs=None):
-        chars_per_s, eta = self._rates(self.steps)
         self.write(
-            "epoch", epoch=epoch + 1, epochs=self.epochs, loss=float(logs.get("loss", float("nan"))),
-            val_loss=float(logs.get("val_loss", float("nan"))), seconds=round(time.time() - self.epoch_start, 2),
-            chars_per_s=round(chars_per_s, 1), eta_s=round(eta, 1),
+            "epoch", epoch=epoch + 1, epochs=self.epochs, batches=self.batches_done,
+            loss=float(logs.get("loss", float("nan"))), val_loss=float(logs.get("val_loss", float("nan"))),
+            seconds=round(time.time() - self.epoch_start, 2), chars_per_s=self._chars_per_s(), eta_s=self._eta(),
         )
 
 
@@ -212,8 +173,8 @@ class SamplePoems(keras.callbacks.Callback):
         self.generator = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if keras.backend.backend() != "tensorflow":
-            return  # the compiled decoder is TensorFlow code; JAX runs (GPU) skip samples
+        if keras.backend.backend() != "tensorflow" or self.model.stop_training:
+            return  # JAX runs (GPU) skip samples (the decoder is TensorFlow code); a stop skips them too
         from poetry_lm.generate import PoemGenerator, Settings
 
         if self.generator is None:  # build (and trace) the decoder once, then refresh its weight copy
@@ -258,13 +219,15 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
 class StopOnFile(keras.callbacks.Callback):
     """Ends training cleanly after the current batch when the STOP file appears (the app's stop button)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, log: ProgressLog):
         super().__init__()
-        self.path = Path(path)
+        self.path, self.log = Path(path), log
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.path.exists():
+        if self.path.exists() and not self.model.stop_training:
             self.model.stop_training = True
+            # Keras still validates the part of the epoch that ran; say so, so the wait is explained.
+            self.log.write("stopping", epoch=self.log.epoch + 1, batch=batch + 1, step="验证本轮已训练的部分")
 
 
 def _distribution_scope(strategy: str | None):
@@ -385,25 +348,40 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
     (work / STOP_FILE).unlink(missing_ok=True)
     started = time.time()
 
-    train_poems = corpus_lib.load_split(corpus_dir, "train")[: train_config.max_poems]
-    valid_poems = corpus_lib.load_split(corpus_dir, "valid")
+    poem_filter = PoemFilter(train_config.poets, train_config.dynasties, train_config.forms)
+    data_dir = corpus_dir
+    if poem_filter:  # a fine-tuning subset, written into the run's own folder
+        data_dir = work / SUBSET_DIR
+        write_subset(corpus_dir, data_dir, poem_filter)
+    train_poems = corpus_lib.load_split(data_dir, "train")[: train_config.max_poems]
+    valid_poems = corpus_lib.load_split(data_dir, "valid")
+    test_poems = corpus_lib.load_split(data_dir, "test")  # read now: a missing split fails before training
     if not train_poems:
         raise PoetryError(f"{corpus_dir} 的训练集是空的")
+    source = load_model_dir(Path(train_config.init_from)) if train_config.init_from else None
+    if source is not None:
+        model_config = warm_start_model_config(source.info.model, model_config or {})
     vocab_path = work / VOCAB_FILE
     # A resumed run must reuse the exact vocabulary its backup was trained with.
-    vocab = Vocabulary.from_json(vocab_path) if vocab_path.exists() else Vocabulary.build(train_poems, train_config.min_count)
+    if vocab_path.exists():
+        vocab = Vocabulary.from_json(vocab_path)
+    elif source is not None:
+        vocab = source.vocab.extended(Vocabulary.build(train_poems, train_config.min_count))
+    else:
+        vocab = Vocabulary.build(train_poems, train_config.min_count)
     vocab.to_json(vocab_path)
     info = RunInfo(
         model=ModelConfig(vocab_size=len(vocab), **(model_config or {})),
         train=train_config,
         tokens={"pad": PAD, "unk": UNK, "bos": BOS, "eos": EOS},
-        corpus_hash=corpus_lib.corpus_hash(corpus_dir),
+        corpus_hash=corpus_lib.corpus_hash(data_dir),
         corpus_dir=str(corpus_dir),
         backend=keras.backend.backend(),
     )
     info.to_json(work / CONFIG_FILE)
 
     keras.utils.set_random_seed(train_config.seed)
+    patch_time_distributed()
     if train_config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     train_seqs, valid_seqs = encode_poems(train_poems, vocab), encode_poems(valid_poems, vocab)
@@ -413,6 +391,8 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
         model = build_model(info.model)
         if strategy == "multiworker":
             model._maybe_symbolic_build = functools.partial(_build_from_one_replica, model)
+        if source is not None:  # a resumed run then restores its own newer weights over these
+            copy_weights_by_token(source.model, source.vocab, model, vocab)
         model.compile(
             optimizer=keras.optimizers.Adam(train_config.learning_rate, clipnorm=1.0),
             loss="sparse_categorical_crossentropy",
@@ -427,7 +407,7 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
         BestCheckpoint(work / BEST_FILE, best=best_so_far),
         keras.callbacks.CSVLogger(str(work / HISTORY_FILE), append=True),
         SamplePoems(log, vocab, info, work),
-        StopOnFile(work / STOP_FILE),
+        StopOnFile(work / STOP_FILE, log),
     ]
     try:
         # shuffle=False: the datasets shuffle themselves; Keras would only warn that it ignores it.
@@ -441,7 +421,47 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
     stopped = (work / STOP_FILE).exists()
     elapsed = time.time() - started + _previous_train_time(work / PROGRESS_FILE)
     info = replace(info, train_time_s=round(elapsed, 1))
-    return _finish(work, out_dir, model, vocab, info, corpus_dir, log, steps, "stopped" if stopped else "done")
+    return _finish(work, out_dir, model, vocab, info, test_poems, log, steps, "stopped" if stopped else "done")
+
+
+def warm_start_model_config(source: ModelConfig, requested: dict) -> dict:
+    """The shape of a warm-started model is the source model's; only dropout may change."""
+    shape = {key: getattr(source, key) for key in ("units", "layers", "embedding_dim")}
+    clashes = {key: value for key, value in requested.items() if key in shape and value != shape[key]}
+    if clashes:
+        raise PoetryError(
+            f"从已有模型继续训练时模型结构由该模型决定（{shape}），不能改为 {clashes}"
+        )
+    return {**shape, "dropout": requested.get("dropout", source.dropout)}
+
+
+def copy_weights_by_token(source: keras.Model, source_vocab: Vocabulary, target: keras.Model, vocab: Vocabulary) -> None:
+    """Start `target` from `source`'s weights, matching embedding rows and output columns by token.
+
+    Tokens the source never saw keep their fresh embedding rows; their output bias starts at the
+    source's lowest bias, because a new character is a rare one and a zero bias would make it
+    suddenly likely. All other weights (the LSTMs) are copied as they are.
+    """
+    rows = np.asarray([source_vocab.index.get(token, -1) for token in vocab.tokens])
+    known = rows >= 0
+    source_embedding, _, (source_kernel, source_bias) = lstm_weights(source)
+    target_embedding, _, (target_kernel, target_bias) = lstm_weights(target)
+    by_token = {id(target_embedding): (source_embedding, 0), id(target_kernel): (source_kernel, 1), id(target_bias): (source_bias, 0)}
+    for target_weight, source_weight in zip(target.weights, source.weights, strict=True):
+        old = keras.ops.convert_to_numpy(source_weight)
+        if id(target_weight) in by_token:
+            source_weight, axis = by_token[id(target_weight)]
+            old = np.moveaxis(keras.ops.convert_to_numpy(source_weight), axis, 0)
+            new = np.moveaxis(keras.ops.convert_to_numpy(target_weight).copy(), axis, 0)
+            new[known] = old[rows[known]]
+            if new.ndim == 1:
+                new[~known] = old.min()
+            new = np.moveaxis(new, 0, axis)
+        elif old.shape != tuple(target_weight.shape):
+            raise PoetryError(f"无法从该模型继续训练：权重 {target_weight.path} 的形状 {old.shape} 与 {target_weight.shape} 不符")
+        else:
+            new = old
+        target_weight.assign(new)
 
 
 def _datasets(train_seqs, valid_seqs, train_config: TrainConfig, replicas: int):
@@ -457,7 +477,7 @@ def _datasets(train_seqs, valid_seqs, train_config: TrainConfig, replicas: int):
             f"分布式训练的 batch_size（{batch_size}）须是副本数 {replicas} 的整数倍，且不大于训练诗数 {len(train_seqs)}"
         )
     train_data = make_dataset(train_seqs, batch_size, shuffle=True, seed=train_config.seed, drop_remainder=distributed)
-    steps = len(train_seqs) // batch_size if distributed else math.ceil(len(train_seqs) / batch_size)
+    steps = batches_per_epoch(train_seqs, batch_size, drop_remainder=distributed)
     # Validation batches shrink to what the validation split fills (a multiple of the replicas).
     valid_batch = min(batch_size, len(valid_seqs) // replicas * replicas)
     valid_data = (
@@ -466,10 +486,9 @@ def _datasets(train_seqs, valid_seqs, train_config: TrainConfig, replicas: int):
     return train_data, valid_data, steps
 
 
-def _finish(work, out_dir, model, vocab, info, corpus_dir, log, steps, final_event) -> Path:
+def _finish(work, out_dir, model, vocab, info, test_poems, log, steps, final_event) -> Path:
     """Assemble the model directory in a staging folder, then rename it into place."""
-    from poetry_lm.evaluate import evaluate_loss
-
+    log.write("finishing", step="保存模型")
     best = load_keras_file(work / BEST_FILE) if (work / BEST_FILE).exists() else model
     # An uncompiled copy: the shipped file carries no optimizer state (half the size).
     final_model = build_model(info.model)
@@ -479,8 +498,11 @@ def _finish(work, out_dir, model, vocab, info, corpus_dir, log, steps, final_eve
     save_model_dir(staging, final_model, vocab, info)
     if (work / HISTORY_FILE).exists():
         shutil.copy(work / HISTORY_FILE, staging / HISTORY_FILE)
-    test_poems = corpus_lib.load_split(corpus_dir, "test")
+    log.write("finishing", step=f"在 {len(test_poems):,} 首测试诗上评估")
     metrics = {"test": evaluate_loss(final_model, vocab, test_poems) if test_poems else None}
+    if info.train.init_from and test_poems:  # what training changed, on the same held-out poems
+        base = load_model_dir(Path(info.train.init_from))
+        metrics["base_test"] = evaluate_loss(base.model, base.vocab, test_poems)
     epochs = [e for e in read_events(work / PROGRESS_FILE) if e["event"] == "epoch"]
     metrics.update(
         epochs_run=len(epochs),

@@ -35,6 +35,10 @@ class Vocabulary:
         chars = sorted((ch for ch, n in counts.items() if n >= min_count), key=lambda ch: (-counts[ch], ch))
         return cls([*SPECIAL_TOKENS, *PUNCTUATION, *chars])
 
+    def extended(self, other: Vocabulary) -> Vocabulary:
+        """This vocabulary with `other`'s tokens that it lacks appended: existing ids never move."""
+        return Vocabulary([*self.tokens, *(token for token in other.tokens if token not in self.index)])
+
     def __len__(self) -> int:
         return len(self.tokens)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -12,9 +13,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from poetry_lm import jobs
+from poetry_lm.catalogue import load_catalogue
+from poetry_lm.config import RunInfo
 from tests.conftest import FIXTURE_POEMS, REPO
 
 APP = str(REPO / "app.py")
+SCRATCH = "从头训练新模型（很慢）"
 TIMEOUT = 120
 
 
@@ -170,9 +174,9 @@ def test_corpus_tab_statistics(models):
     corpus = at.tabs[2]  # tables in order: forms, lengths, characters, words
     assert corpus.label == "语料" and len(corpus.dataframe) == 4
     forms = corpus.dataframe[0].value
-    assert forms.loc["合计", "合计"] == 36282
+    assert forms.loc["合计", "合计"] == 227_609
     lengths = corpus.dataframe[1].value
-    assert set(lengths["每首字数"]) == {20, 28, 40, 56} and lengths["首数"].sum() == 36282
+    assert set(lengths["每首字数"]) == {20, 28, 40, 56} and lengths["首数"].sum() == 227_609
     chars = corpus.dataframe[2].value
     assert len(chars) == 100 and chars["次数"].is_monotonic_decreasing
     words = corpus.dataframe[3].value
@@ -228,6 +232,8 @@ def test_training_job_runs_in_background_and_model_becomes_selectable(models, ti
         (tiny_corpus / f"{split}.txt").read_text(encoding="utf-8") for split in ("train", "valid", "test")
     ).encode("utf-8")
     at = start_app()
+    at.radio(key="train_mode").set_value(SCRATCH)
+    at.run()
     at.radio(key="train_corpus").set_value("上传文本文件")
     at.run()
     at.file_uploader(key="train_upload").set_value(("tiny.txt", data, "text/plain"))
@@ -268,8 +274,8 @@ def test_training_job_runs_in_background_and_model_becomes_selectable(models, ti
     assert "小试" in at.selectbox(key="model").options
     assert any("已完成" in s.value for s in at.success)
     assert len(status.samples) == 2  # sample poems after each epoch
-    frame = jobs.loss_frame(status.events)
-    assert frame["训练损失"].notna().sum() == 2 and frame["验证损失"].notna().sum() == 2
+    counts = jobs.loss_frame(status.events)["曲线"].value_counts()
+    assert counts["训练损失"] == 2 and counts["验证损失"] == 2
     at.selectbox(key="model").set_value("小试")
     at = write(at, "春风", num_candidates=2)
     assert [line[0] for line in poem_texts(at)[0].split("\n")] == ["春", "风"]
@@ -280,6 +286,10 @@ def test_training_job_runs_in_background_and_model_becomes_selectable(models, ti
 def test_stop_button_keeps_a_model(models, tiny_corpus):
     """The stop button ends the run cleanly; the stopped run still becomes a usable model."""
     at = start_app()
+    at.radio(key="train_mode").set_value(SCRATCH)
+    at.run()
+    at.radio(key="train_corpus").set_value("整个内置语料（唐宋格律诗）")
+    at.run()
     at.text_input(key="train_name").input("停一停")
     at.selectbox(key="train_size").set_value("mini")
     at.number_input(key="train_epochs").set_value(50)
@@ -317,3 +327,58 @@ def test_crashed_job_shows_error_with_log(models):
     errors = " ".join(e.value for e in at.error)
     assert "训练失败" in errors and "语料文件不存在" in errors
     assert any("Traceback" in c.value for c in at.sidebar.code)
+
+
+def small_poet_with_test_poems() -> str:
+    """A poet of the bundled corpus with a handful of poems, some of them in the test split."""
+    catalogue = load_catalogue(REPO / "corpus")
+    counts = catalogue.groupby("author").split.agg(total="size", test=lambda split: (split == "test").sum())
+    return counts[(counts.total.between(8, 20)) & (counts.test > 0)].index[0]
+
+
+def test_fine_tune_form_offers_poets_and_estimates_before_starting(models):
+    at = start_app()
+    assert at.radio(key="train_mode").value == "微调当前模型（推荐，几分钟）"  # the first choice
+    poets = at.multiselect(key="train_poets")
+    assert any(option.startswith("李白（唐，") for option in poets.options)
+    poets.set_value(["李白", "杜甫"])
+    at.run()
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "训练" in captions and "测试" in captions
+    assert any("预计用时约" in i.value for i in at.sidebar.info)
+    assert at.number_input(key="train_epochs").value == 3 and at.selectbox(key="train_lr").value == 5e-4
+    at.radio(key="train_mode").set_value(SCRATCH)
+    at.run()
+    assert at.number_input(key="train_epochs").value == 5 and at.selectbox(key="train_lr").value == 2e-3
+
+
+@pytest.mark.slow
+def test_fine_tune_one_poet_in_the_background(models):
+    """Fine-tune the selected (tiny) model on one poet's poems: a real job; the result records both."""
+    poet = small_poet_with_test_poems()
+    at = start_app()
+    at.selectbox(key="model").set_value("tiny")
+    at.run()
+    at.multiselect(key="train_poets").set_value([poet])
+    at.number_input(key="train_epochs").set_value(2)
+    at.selectbox(key="train_batch").set_value(16)
+    at.text_input(key="train_name").input("学一位诗人")
+    at.button(key="start_training").click()
+    try:
+        at.run()
+        assert not at.exception, at.exception
+        assert at.button(key="start_training").disabled  # while it runs, the button says so
+        job = jobs.latest_job(models)
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and jobs.job_status(job).running:
+            time.sleep(2)
+        status = jobs.job_status(job)
+        assert status.state == "done", f"{status.state}: {status.message}\n{status.log_tail}"
+    finally:
+        _kill_job(models)
+    info = RunInfo.from_json(models / "学一位诗人" / "config.json")
+    assert info.train.poets == (poet,) and Path(info.train.init_from) == (models / "tiny").resolve()
+    metrics = json.loads((models / "学一位诗人" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["test"]["poems"] == metrics["base_test"]["poems"] > 0
+    at.run()
+    assert "学一位诗人" in at.selectbox(key="model").options

@@ -42,10 +42,14 @@ def test_quick_bench_reports_every_figure(quick_result):
         assert key in decoding
     for key in ("pipeline", "this_model", "corpus_train_chars"):
         assert key in training
-    assert training["this_model"]["units"] == 32  # the tiny model's own configuration
+    variants = training["this_model"]
+    assert set(variants) == {"padded_float32", "grouped_float32", "grouped_bfloat16"}
+    assert {v["units"] for v in variants.values()} == {32}  # the tiny model's own configuration
+    assert variants["padded_float32"]["vs_padded_float32"] == 1.0 and variants["grouped_float32"]["pad_share"] == 0
+    assert 0 < variants["padded_float32"]["pad_share"] < 1  # mixed forms: padding is real work lost
     assert training["training_log"]["source"] == "from the training log"
     for path, value in numbers({k: v for k, v in quick_result.items() if k != "plan"}):
-        if "correctness" in path or "load_average" in path:
+        if "correctness" in path or "load_average" in path or "pad_share" in path:
             continue
         assert math.isfinite(value) and value > 0, path
 
@@ -139,8 +143,8 @@ def test_training_stays_eligible_for_fused_cudnn_lstm(tiny_corpus):
 
     from poetry_lm.config import ModelConfig
     from poetry_lm.corpus import load_split
+    from poetry_lm.dataset import encode_poems, make_dataset
     from poetry_lm.model import build_model
-    from poetry_lm.train import encode_poems, make_dataset
     from poetry_lm.vocab import Vocabulary
 
     lstms = [layer for layer in build_model(ModelConfig(vocab_size=50)).layers if isinstance(layer, keras.layers.LSTM)]
@@ -151,7 +155,10 @@ def test_training_stays_eligible_for_fused_cudnn_lstm(tiny_corpus):
         assert layer.cell.recurrent_dropout == 0 and layer.cell.use_bias and not layer.unroll
         assert layer.use_cudnn in ("auto", True)
     poems = load_split(tiny_corpus, "train")
-    inputs, _ = next(iter(make_dataset(encode_poems(poems, Vocabulary.build(poems)), 64, shuffle=True)))
+    sequences = encode_poems(poems, Vocabulary.build(poems))
+    for inputs, _ in make_dataset(sequences, 64, shuffle=True):  # one length per batch: no padding at all
+        assert (np.asarray(inputs) != 0).all()
+    inputs, _ = next(iter(make_dataset(sequences, 64, shuffle=True, by_length=False)))
     real = np.asarray(inputs) != 0
-    # Right-padded: once a row has a pad, everything after it is pad.
+    # The padded variant (bench): right-padded, once a row has a pad everything after it is pad.
     assert (real[:, 1:] <= real[:, :-1]).all() and real[:, 0].all() and not real.all()

@@ -140,9 +140,8 @@ def test_loss_frame_and_resumed_runs():
         {"event": "batch", "epoch": 2, "batch": 2, "loss": 6.0},
     ]
     frame = jobs.loss_frame(jobs.current_attempt(events))
-    assert list(frame.index) == [0.5, 1.0, 1.5]
-    assert frame["批损失"].dropna().tolist() == [7.0, 6.0]
-    assert frame["训练损失"].dropna().tolist() == [6.5] and frame["验证损失"].dropna().tolist() == [6.8]
+    series = {name: rows[["轮", "损失"]].values.tolist() for name, rows in frame.groupby("曲线")}
+    assert series == {"批损失": [[0.5, 7.0], [1.5, 6.0]], "训练损失": [[1.0, 6.5]], "验证损失": [[1.0, 6.8]]}
     assert jobs.loss_frame([]).empty
 
 

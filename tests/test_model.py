@@ -1,14 +1,18 @@
 """Model shapes, atomic save, safe-mode load, and the decoder step matching the full model."""
 
+import os
+import stat
 import zipfile
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from poetry_lm.config import ModelConfig
 from poetry_lm.decode import Decoder
 from poetry_lm.errors import PoetryError
+from poetry_lm.keras_compat import patch_time_distributed
 from poetry_lm.model import build_model, load_keras_file, load_model_dir, save_model_atomic
 from poetry_lm.vocab import Vocabulary
 
@@ -34,6 +38,28 @@ def test_atomic_save_and_plain_safe_load(tmp_path):
     loaded = keras.models.load_model(path, safe_mode=True)
     tokens = np.arange(1, 13, dtype="int32").reshape(2, 6)
     np.testing.assert_allclose(np.asarray(loaded(tokens)), np.asarray(model(tokens)), rtol=1e-6)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
+def test_saved_model_follows_the_umask(tmp_path, umask, mode):
+    """A saved model is as readable as any file the user creates (mkstemp alone would give 0600)."""
+    previous = os.umask(umask)
+    try:
+        save_model_atomic(build_model(CONFIG), tmp_path / "model.keras")
+        (tmp_path / "plain.txt").write_text("x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "model.keras").stat().st_mode) == mode
+    assert stat.S_IMODE((tmp_path / "plain.txt").stat().st_mode) == mode
+
+
+def test_time_distributed_fix_matches_static_steps():
+    """Length-grouped batches give TimeDistributed a dynamic time axis; with keras_compat it is the static result."""
+    patch_time_distributed()
+    model = build_model(CONFIG)
+    tokens = np.arange(1, 37, dtype="int32").reshape(3, 12)
+    run_dynamic = tf.function(model.__call__, input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    np.testing.assert_allclose(np.asarray(run_dynamic(tokens)), np.asarray(model(tokens)), rtol=1e-5, atol=1e-7)
 
 
 def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):

@@ -11,8 +11,8 @@ from poetry_lm import prosody, tones
 from poetry_lm.cli import main
 from poetry_lm.decode import free_cell_bias
 from poetry_lm.errors import PoetryError
-from poetry_lm.evaluate import poem_metrics
 from poetry_lm.prosody import ProsodyOptions
+from poetry_lm.quality import poem_metrics
 from poetry_lm.tones import PING, ZE
 from poetry_lm.vocab import Vocabulary
 
@@ -268,7 +268,7 @@ def test_evaluate_generated_reports_each_setting_next_to_real_poems(tiny_model_d
 
     from conftest import FIXTURE_POEMS
 
-    from poetry_lm.evaluate import evaluate_generated
+    from poetry_lm.quality import evaluate_generated
 
     corpus = shutil.copytree(tiny_corpus, tmp_path / "corpus")
     (corpus / "test.txt").write_text("\n".join(FIXTURE_POEMS[1:8]) + "\n", encoding="utf-8")  # simplified quatrains

@@ -1,15 +1,21 @@
-"""Training: a tiny run whose loss falls, its output directory, and resume after an interruption."""
+"""Training: a tiny run whose loss falls, its output directory, resume after an interruption, warm starts."""
 
 import csv
 import json
 
+import numpy as np
 import pytest
 
+from poetry_lm import cli
 from poetry_lm import train as train_module
-from poetry_lm.config import RunInfo, TrainConfig
+from poetry_lm.catalogue import load_catalogue
+from poetry_lm.config import ModelConfig, RunInfo, TrainConfig
+from poetry_lm.corpus import load_split, write_corpus
 from poetry_lm.errors import PoetryError
-from poetry_lm.train import PROGRESS_FILE, check_run_name, read_events, run_dir, train
-from tests.conftest import TINY_MODEL
+from poetry_lm.model import build_model, lstm_weights
+from poetry_lm.train import PROGRESS_FILE, check_run_name, copy_weights_by_token, read_events, run_dir, train
+from poetry_lm.vocab import Vocabulary
+from tests.conftest import REPO, TINY_MODEL
 
 
 def test_tiny_run_loss_falls_and_writes_model_dir(tiny_model_dir):
@@ -24,8 +30,9 @@ def test_tiny_run_loss_falls_and_writes_model_dir(tiny_model_dir):
     log = read_events(tiny_model_dir / "train_log.jsonl")
     kinds = {e["event"] for e in log}
     assert {"start", "batch", "epoch", "samples", "done"} <= kinds
-    batch = next(e for e in log if e["event"] == "batch")
-    assert batch["chars_per_s"] > 0 and batch["eta_s"] >= 0
+    batches = [e for e in log if e["event"] == "batch"]
+    assert batches[0]["eta_s"] is None  # the first batch includes tracing: no guess yet
+    assert all(b["chars_per_s"] > 0 for b in batches) and batches[-1]["eta_s"] >= 0
     samples = [e for e in log if e["event"] == "samples"]
     assert len(samples) == 2 and samples[0]["poems"][0].startswith("春")
 
@@ -74,3 +81,93 @@ def test_resume_after_interruption(tmp_path, tiny_corpus, monkeypatch):
     assert (out / "model.keras").is_file() and not (run_dir(out) / "backup").exists()
     assert log[-1]["event"] == "done"
     assert (run_dir(out) / PROGRESS_FILE).exists()
+
+
+# ----- warm start and fine-tuning on a slice of the corpus ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def catalogued_corpus(tmp_path_factory):
+    """The tiny poems with metadata: alternately by 甲 (唐) and 乙 (宋)."""
+    poems = [poem for split, count in [("train", 300), ("valid", 40), ("test", 60)]
+             for poem in load_split(REPO / "corpus", split)[:count]]  # poems of every split
+    metas = [("唐", "甲", f"诗{i}") if i % 2 == 0 else ("宋", "乙", f"诗{i}") for i in range(len(poems))]
+    out = tmp_path_factory.mktemp("catalogued")
+    write_corpus(poems, out, metas)
+    return out
+
+
+def test_copy_weights_by_token_keeps_known_rows_and_gives_new_tokens_a_low_bias():
+    base_vocab = Vocabulary.build(["春风，花月。"])
+    vocab = base_vocab.extended(Vocabulary.build(["雪夜，春山。"]))
+    assert vocab.tokens[: len(base_vocab)] == base_vocab.tokens and {"雪", "夜", "山"} <= set(vocab.tokens)
+    config = {"embedding_dim": 4, "units": 8, "layers": 2, "dropout": 0.0}
+    source = build_model(ModelConfig(vocab_size=len(base_vocab), **config))
+    target = build_model(ModelConfig(vocab_size=len(vocab), **config))
+    copy_weights_by_token(source, base_vocab, target, vocab)
+    src_emb, src_cells, (src_kernel, src_bias) = lstm_weights(source)
+    emb, cells, (kernel, bias) = lstm_weights(target)
+    known = len(base_vocab)
+    np.testing.assert_array_equal(np.asarray(emb)[:known], np.asarray(src_emb))
+    np.testing.assert_array_equal(np.asarray(kernel)[:, :known], np.asarray(src_kernel))
+    np.testing.assert_array_equal(np.asarray(bias)[known:], np.asarray(src_bias).min())
+    for cell, src_cell in zip(cells, src_cells, strict=True):  # the LSTMs are copied as they are
+        for weight, src_weight in zip(cell, src_cell, strict=True):
+            np.testing.assert_array_equal(np.asarray(weight), np.asarray(src_weight))
+
+
+def test_warm_start_model_shape_comes_from_the_source(tiny_model_dir, catalogued_corpus, tmp_path):
+    with pytest.raises(PoetryError, match="模型结构由该模型决定"):
+        train(catalogued_corpus, tmp_path / "m" / "bigger", {"units": 64},
+              TrainConfig(epochs=1, init_from=str(tiny_model_dir)))
+    assert not (tmp_path / "m" / "bigger").exists()
+
+
+@pytest.mark.slow
+def test_fine_tune_on_one_poet_from_the_cli(tiny_model_dir, catalogued_corpus, tmp_path, capsys):
+    out = tmp_path / "models" / "jia"
+    code = cli.main(["train", "--corpus", str(catalogued_corpus), "--out", str(out), "--init-from", str(tiny_model_dir),
+                     "--poets", "甲", "--epochs", "2", "--batch-size", "16", "--learning-rate", "0.001"])
+    assert code == 0, capsys.readouterr().err
+    info = RunInfo.from_json(out / "config.json")
+    assert info.train.poets == ("甲",) and info.train.init_from == str(tiny_model_dir)
+    assert info.model.units == TINY_MODEL["units"]
+    base_tokens = json.loads((tiny_model_dir / "vocab.json").read_text(encoding="utf-8"))
+    assert json.loads((out / "vocab.json").read_text(encoding="utf-8"))[: len(base_tokens)] == base_tokens
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    poet_test = load_catalogue(catalogued_corpus).query("split == 'test' and author == '甲'")
+    assert metrics["test"]["poems"] == metrics["base_test"]["poems"] == len(poet_test) > 0
+    # Two epochs on 甲's poems: the held-out poems of 甲 are more likely than under the base model.
+    assert metrics["test"]["loss_per_han"] < metrics["base_test"]["loss_per_han"]
+
+
+def test_unknown_poet_is_one_clear_error(tiny_model_dir, catalogued_corpus, tmp_path, capsys):
+    code = cli.main(["train", "--corpus", str(catalogued_corpus), "--out", str(tmp_path / "m" / "x"),
+                     "--init-from", str(tiny_model_dir), "--poets", "甲,丙丁"])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and err == ["error: 语料中没有这些诗人：丙丁"]
+
+
+def test_progress_eta_uses_steady_batches_and_time_between_epochs(tmp_path, monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(train_module.time, "time", lambda: now[0])
+    log = train_module.ProgressLog(tmp_path / PROGRESS_FILE, epochs=2, steps=4, tokens_per_epoch=400, every=1)
+
+    def at(t, call, *args):
+        now[0] = t
+        call(*args)
+
+    at(0, log.on_train_begin)
+    at(0, log.on_epoch_begin, 0)
+    for t, batch in [(30, 0), (31, 1), (32, 2), (33, 3)]:  # the first batch took 30 s: tracing
+        at(t, log.on_train_batch_end, batch, {"loss": 5.0})
+    at(40, log.on_epoch_end, 0, {"loss": 5.0, "val_loss": 5.5})
+    at(45, log.on_epoch_begin, 1)  # 12 s from the last batch to the next epoch (validation, samples)
+    at(50, log.on_train_batch_end, 0, {"loss": 4.0})
+    at(51, log.on_train_batch_end, 1, {"loss": 4.0})
+    at(52, log.on_epoch_end, 1, {"loss": 4.0, "val_loss": 4.5})  # stopped after 2 of 4 batches
+    events = read_events(tmp_path / PROGRESS_FILE)
+    # 1 s per batch once tracing is over, plus 12 s per epoch end still to come once that was seen.
+    assert [e["eta_s"] for e in events if e["event"] == "batch"] == [None, 6.0, 5.0, 4.0, 3.0 + 12.0, 2.0 + 12.0]
+    last_epoch = [e for e in events if e["event"] == "epoch"][-1]
+    assert (last_epoch["epoch"], last_epoch["batches"]) == (2, 2)

@@ -1,0 +1,84 @@
+"""Character n-gram baseline: interpolated Kneser-Ney, one discount per order.
+
+The yardstick beside the LSTM in `evaluate`: trained on the same train split, scored on the same
+tokens (every character, `，`/`。` and the end mark, each poem starting from <bos>).
+
+For order n, the top order uses raw counts and every lower order k uses continuation counts
+N1+(• g) (how many different tokens precede g), except n-grams that start with <bos>, which
+nothing can precede and which keep their raw counts (the KenLM convention). With adjusted counts
+c, D_k = n1 / (n1 + 2·n2) from the count-of-counts of order k, and a context h seen in training,
+
+    P_k(w | h) = max(c(hw) − D_k, 0) / c(h•)  +  D_k · N1+(h•) / c(h•) · P_{k−1}(w | h')
+
+where h' drops the oldest token; an unseen context backs off entirely (P_k = P_{k−1}), and below
+the unigrams sits the uniform 1 / V. Tokens are single characters: <bos>, <eos> and unknown
+characters are mapped to control characters, so n-grams are plain string slices.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Iterable
+
+BOS_MARK, EOS_MARK, UNK_MARK = "\x02", "\x03", "\x01"
+
+
+class KneserNey:
+    """Counts for orders 1..`max_order`; `log_prob` scores with any order up to it."""
+
+    def __init__(self, poems: Iterable[str], max_order: int, vocab_size: int):
+        if max_order < 1:
+            raise ValueError("max_order must be at least 1")
+        self.max_order, self.vocab_size = max_order, vocab_size
+        texts = [BOS_MARK + poem + EOS_MARK for poem in poems]
+        self.known = {ch for text in texts for ch in text}
+        self.raw = [collections.Counter()] + [
+            collections.Counter(text[i : i + k] for text in texts for i in range(len(text) - k + 1))
+            for k in range(1, max_order + 1)
+        ]
+        # Continuation counts of order k: distinct tokens seen before each k-gram.
+        self.continuation = [collections.Counter(gram[1:] for gram in self.raw[k + 1]) for k in range(max_order)]
+        self._tables: dict[int, list] = {}
+
+    def _table(self, order: int) -> list[tuple[dict, dict, float]]:
+        """Per order k ≤ `order`: (adjusted counts, context → (total, types), discount)."""
+        if order not in self._tables:
+            table = [({}, {}, 0.0)]
+            for k in range(1, order + 1):
+                if k == order:
+                    counts = self.raw[k]
+                else:
+                    counts = {g: (n if g[0] == BOS_MARK else self.continuation[k][g]) for g, n in self.raw[k].items()}
+                counts = {g: n for g, n in counts.items() if g != BOS_MARK}  # never predicted
+                contexts: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
+                for gram, count in counts.items():
+                    entry = contexts[gram[:-1]]
+                    entry[0] += count
+                    entry[1] += 1
+                count_of_counts = collections.Counter(n for n in counts.values() if n <= 2)
+                n1, n2 = count_of_counts[1], count_of_counts[2]
+                discount = n1 / (n1 + 2 * n2) if n1 else 0.5
+                table.append((counts, dict(contexts), discount))
+            self._tables[order] = table
+        return self._tables[order]
+
+    def prob(self, context: str, token: str, order: int) -> float:
+        """P(token | the last order−1 tokens of context) with the order-`order` model."""
+        table = self._table(order)
+        probability = 1.0 / self.vocab_size
+        for k in range(1, order + 1):
+            if k - 1 > len(context):
+                break
+            history = context[len(context) - (k - 1) :] if k > 1 else ""
+            counts, contexts, discount = table[k]
+            total, types = contexts.get(history, (0, 0))
+            if total:
+                probability = (max(counts.get(history + token, 0) - discount, 0) + discount * types * probability) / total
+        return probability
+
+    def score_poem(self, poem: str, order: int) -> list[tuple[str, float]]:
+        """(target token, natural log-probability) for every predicted token of a poem (characters,
+        punctuation and the end mark), each conditioned on <bos> and what came before."""
+        text = BOS_MARK + "".join(ch if ch in self.known else UNK_MARK for ch in poem) + EOS_MARK
+        return [(text[i], math.log(self.prob(text[max(0, i - order + 1) : i], text[i], order))) for i in range(1, len(text))]
