@@ -24,7 +24,7 @@ import_tensorflow_quietly()  # before poetry_lm.generate imports TensorFlow: no 
 
 from poetry_lm import jobs, prosody
 from poetry_lm.catalogue import PoemFilter, load_catalogue, poet_table, select, with_forms
-from poetry_lm.config import RunInfo
+from poetry_lm.config import CONFIG_FILE, MODEL_FILE, RunInfo
 from poetry_lm.corpus import (
     FORM_NAMES,
     SPLITS,
@@ -36,7 +36,6 @@ from poetry_lm.corpus import (
 )
 from poetry_lm.errors import PoetryError, read_json_file
 from poetry_lm.generate import Poem, PoemGenerator
-from poetry_lm.model import CONFIG_FILE, MODEL_FILE
 from poetry_lm.settings import MAX_HEADS, Settings
 
 FORMS = {"七言": 7, "五言": 5}
@@ -127,8 +126,12 @@ def model_selector(models: Path) -> str | None:
     if not names:
         st.error(f"在 {models} 中没有找到模型（需要 <名称>/{MODEL_FILE}）")
         return None
-    name = st.selectbox("选择模型", names, key="model", help="训练完成的新模型会出现在这里")
+    problems = {name: jobs.model_problem(models / name) for name in names}
+    name = st.selectbox("选择模型", names, key="model", help="训练完成的新模型会出现在这里",
+                        format_func=lambda n: f"{n}（无法使用）" if problems[n] else n)
     st.caption(model_summary(models / name))
+    if problems[name]:
+        st.warning(f"这个模型无法使用：{problems[name]}")
     return name
 
 

@@ -41,7 +41,7 @@ def _cmd_train(args) -> None:
         backup_every_batches=args.backup_every, log_every_batches=args.log_every, init_from=args.init_from,
         poets=_names(args.poets), dynasties=_names(args.dynasty), forms=_names(args.form),
     )
-    out = train(Path(args.corpus), Path(args.out), model_config, train_config, strategy=args.strategy)
+    out = train(Path(args.corpus), Path(args.out), model_config, train_config, strategy=args.strategy, fresh=args.fresh)
     print(json.dumps(json.loads((out / "metrics.json").read_text(encoding="utf-8")), ensure_ascii=False))
 
 
@@ -153,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--form", help="only these forms: 五言绝句,七言绝句,五言律诗,七言律诗")
     train.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute (float32 softmax)")
     train.add_argument("--strategy", choices=["mirrored", "multiworker"], help="tf.distribute strategy")
+    train.add_argument("--fresh", action="store_true",
+                       help="discard the saved state of an interrupted run of this name instead of resuming it")
     train.set_defaults(run=_cmd_train)
 
     gen = commands.add_parser("generate", help="write acrostic poems")
@@ -175,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--corpus", default="corpus")
     ev.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                     help="also fit the Kneser-Ney n-gram on the train split (order chosen on valid)")
-    ev.add_argument("--max-order", type=int, default=6, help="highest n-gram order tried for the baseline")
+    ev.add_argument("--max-order", type=int, default=5, help="highest n-gram order tried for the baseline")
     ev.add_argument("--format", choices=["table", "json"], default="table")
     ev.add_argument("--generated", type=int, metavar="N",
                     help="instead: generate N quatrains per prosody setting; rhyme/tone/copy/diversity metrics vs test poems")

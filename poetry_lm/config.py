@@ -9,6 +9,8 @@ from pathlib import Path
 from poetry_lm.errors import PoetryError, read_json_file
 
 CONFIG_VERSION = 1
+# A model directory: the network, its vocabulary and this configuration.
+MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocab.json", "config.json"
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,18 @@ class RunInfo:
     @classmethod
     def from_json(cls, path: Path) -> RunInfo:
         data = read_json_file(path, "配置文件")
-        version = data.get("version", 0) if isinstance(data, dict) else 0
+        if not isinstance(data, dict):
+            raise PoetryError(f"配置文件格式不对（应为 JSON 对象）：{path}")
+        version = data.get("version", 0)
+        if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+            raise PoetryError(f"配置文件的 version 应为非负整数，收到 {version!r}：{path}")
         if version > CONFIG_VERSION:
             raise PoetryError(f"{path} 来自更新的版本（{version} > {CONFIG_VERSION}），请升级 poetry_lm")
         try:
             model = ModelConfig(**_known(ModelConfig, data["model"]))
+            sizes = (model.vocab_size, model.embedding_dim, model.units, model.layers)
+            if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
+                raise PoetryError(f"配置文件中的模型尺寸应为正整数，收到 {sizes}：{path}")
             train_fields = _known(TrainConfig, data.get("train", {}))
             for name in ("sample_heads", "poets", "dynasties", "forms"):  # JSON lists back to tuples
                 if name in train_fields:

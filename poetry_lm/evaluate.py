@@ -77,7 +77,7 @@ def benchmark_sets(corpus_dir: Path) -> dict[str, list[str]]:
     return sets
 
 
-def fit_ngram_baseline(corpus_dir: Path, vocab_size: int, max_order: int = 6) -> tuple[KneserNey, int, dict]:
+def fit_ngram_baseline(corpus_dir: Path, vocab_size: int, max_order: int = 5) -> tuple[KneserNey, int, dict]:
     """Kneser-Ney on the train split, its order chosen by per-token loss on the valid split."""
     if max_order < 2:
         raise PoetryError(f"n-gram 基线的最高阶数至少为 2，收到 {max_order}")
@@ -88,7 +88,7 @@ def fit_ngram_baseline(corpus_dir: Path, vocab_size: int, max_order: int = 6) ->
     return ngram, best, {order: round(loss, 4) for order, loss in valid_loss.items()}
 
 
-def benchmark(model_dir: ModelDir, corpus_dir: Path, baseline: bool = True, max_order: int = 6) -> dict:
+def benchmark(model_dir: ModelDir, corpus_dir: Path, baseline: bool = True, max_order: int = 5) -> dict:
     """The model (and the n-gram baseline) on every benchmark set of `corpus_dir`."""
     sets = benchmark_sets(corpus_dir)
     result = {"model": str(model_dir.path), "corpus": str(corpus_dir), "sets": {}}

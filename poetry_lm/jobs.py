@@ -16,17 +16,17 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from poetry_lm.catalogue import PoemFilter
-from poetry_lm.config import RunInfo
+from poetry_lm.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
 from poetry_lm.corpus import write_corpus
-from poetry_lm.errors import PoetryError
-from poetry_lm.model import CONFIG_FILE, MODEL_FILE
-from poetry_lm.train import (
+from poetry_lm.errors import PoetryError, read_json_file
+from poetry_lm.runs import (
     PROGRESS_FILE,
     RUNS_DIR,
     STOP_FILE,
@@ -93,6 +93,24 @@ def list_models(models: Path) -> list[str]:
         return []
     names = sorted(p.name for p in models.iterdir() if not p.name.startswith(".") and (p / MODEL_FILE).is_file())
     return sorted(names, key=lambda name: name != BUNDLED_MODEL)
+
+
+def model_problem(path: Path) -> str | None:
+    """Why a model folder cannot be used, found without loading it (None: it looks usable)."""
+    path = Path(path)
+    try:
+        info = RunInfo.from_json(path / CONFIG_FILE)
+        tokens = read_json_file(path / VOCAB_FILE, "词表文件")
+        if not isinstance(tokens, list) or len(tokens) != info.model.vocab_size:
+            return "词表与配置不符"
+        with open(path / MODEL_FILE, "rb") as handle:
+            if not zipfile.is_zipfile(handle):
+                return "model.keras 已损坏"
+    except PoetryError as err:
+        return str(err)
+    except OSError as err:
+        return f"无法读取 {MODEL_FILE}（{err.strerror or type(err).__name__}）"
+    return None
 
 
 def save_uploaded_corpus(models: Path, name: str, poems: list[str]) -> Path:

@@ -10,11 +10,9 @@ from pathlib import Path
 
 import keras
 
-from poetry_lm.config import ModelConfig, RunInfo
+from poetry_lm.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, ModelConfig, RunInfo
 from poetry_lm.errors import PoetryError
-from poetry_lm.vocab import Vocabulary
-
-MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocab.json", "config.json"
+from poetry_lm.vocab import PUNCTUATION, Vocabulary
 
 
 def build_model(config: ModelConfig) -> keras.Model:
@@ -61,14 +59,58 @@ def current_umask() -> int:
     return mask
 
 
+# What a .keras archive of this tool holds, unpacked: weights of at most a few hundred MB, and small JSON.
+MAX_WEIGHTS_BYTES = 2 * 2**30
+MAX_JSON_ENTRY_BYTES = 4 * 2**20
+
+
+def check_archive_sizes(path: Path) -> None:
+    """Refuse an archive whose entries would unpack far beyond what a model of this tool needs (a zip bomb)."""
+    with zipfile.ZipFile(path) as archive:
+        for entry in archive.infolist():
+            limit = MAX_JSON_ENTRY_BYTES if entry.filename.endswith(".json") else MAX_WEIGHTS_BYTES
+            if entry.file_size > limit:
+                raise PoetryError(
+                    f"模型文件中的 {entry.filename} 解压后有 {entry.file_size:,} 字节，超出上限 {limit:,}：{path}"
+                )
+
+
+def check_architecture(model: keras.Model, vocab: Vocabulary, path: Path) -> None:
+    """The decoder needs Embedding → LSTMs → TimeDistributed(Dense) over this vocabulary; say so if not."""
+    layers = {type(layer).__name__ for layer in model.layers}
+    problems = []
+    try:
+        embedding = model.get_layer("embedding")
+        if not isinstance(embedding, keras.layers.Embedding) or embedding.input_dim != len(vocab):
+            problems.append(f"embedding 层应有 {len(vocab)} 行")
+        output = model.get_layer("next_char_dist")
+        if not isinstance(output, keras.layers.TimeDistributed) or not isinstance(output.layer, keras.layers.Dense):
+            problems.append("输出层应为 TimeDistributed(Dense)")
+    except ValueError as err:
+        problems.append(str(err)[:80])
+    if "LSTM" not in layers or layers & {"GRU", "SimpleRNN", "Bidirectional"}:
+        problems.append("循环层应为 LSTM")
+    missing = [mark for mark in PUNCTUATION if mark not in vocab]
+    if missing:
+        problems.append(f"词表缺少标点 {''.join(missing)}")
+    if problems:
+        raise PoetryError(f"{path} 不是本工具能用的模型：{'；'.join(problems)}")
+
+
 def load_keras_file(path: Path) -> keras.Model:
     """Open a `.keras` file with safe_mode on; corrupt or missing files raise PoetryError naming the file."""
     path = Path(path)
     if not path.is_file():
         raise PoetryError(f"找不到模型文件：{path}")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise PoetryError(f"无法读取模型文件（{err.strerror or type(err).__name__}）：{path}") from None
     # Keras reports a truncated archive as "File not found"; check the zip first to say what is wrong.
     if not zipfile.is_zipfile(path):
         raise PoetryError(f"模型文件已损坏（不是有效的 .keras 压缩包）：{path}")
+    check_archive_sizes(path)
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # keras raises many types for a bad archive
@@ -103,6 +145,7 @@ def load_model_dir(path: Path) -> ModelDir:
             f"{path / VOCAB_FILE} 有 {len(vocab)} 个符号，但模型输出 {output_size} 类"
             f"（config.json 记为 {info.model.vocab_size}）：词表与模型不匹配"
         )
+    check_architecture(model, vocab, path)
     return ModelDir(path=path, model=model, vocab=vocab, info=info)
 
 

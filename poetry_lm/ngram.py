@@ -39,42 +39,46 @@ class KneserNey:
         ]
         # Continuation counts of order k: distinct tokens seen before each k-gram.
         self.continuation = [collections.Counter(gram[1:] for gram in self.raw[k + 1]) for k in range(max_order)]
-        self._tables: dict[int, list] = {}
+        self._contexts: dict[tuple[int, bool], tuple[dict[str, int], float]] = {}
 
-    def _table(self, order: int) -> list[tuple[dict, dict, float]]:
-        """Per order k ≤ `order`: (adjusted counts, context → (total, types), discount)."""
-        if order not in self._tables:
-            table = [({}, {}, 0.0)]
-            for k in range(1, order + 1):
-                if k == order:
-                    counts = self.raw[k]
-                else:
-                    counts = {g: (n if g[0] == BOS_MARK else self.continuation[k][g]) for g, n in self.raw[k].items()}
-                counts = {g: n for g, n in counts.items() if g != BOS_MARK}  # never predicted
-                contexts: dict[str, list[int]] = collections.defaultdict(lambda: [0, 0])
-                for gram, count in counts.items():
-                    entry = contexts[gram[:-1]]
-                    entry[0] += count
-                    entry[1] += 1
-                count_of_counts = collections.Counter(n for n in counts.values() if n <= 2)
-                n1, n2 = count_of_counts[1], count_of_counts[2]
-                discount = n1 / (n1 + 2 * n2) if n1 else 0.5
-                table.append((counts, dict(contexts), discount))
-            self._tables[order] = table
-        return self._tables[order]
+    def count(self, gram: str, top: bool) -> int:
+        """The count P uses for `gram`: raw at the top order and for <bos>-initial grams, else continuation."""
+        if top or gram[0] == BOS_MARK:
+            return self.raw[len(gram)].get(gram, 0)
+        return self.continuation[len(gram)].get(gram, 0)
+
+    def _context_table(self, k: int, top: bool) -> tuple[dict[str, int], float]:
+        """Per context of order k: total count and number of types packed in one int (total << 32 | types),
+        which keeps the table small; and the order's discount D = n1 / (n1 + 2·n2)."""
+        key = (k, top)
+        if key not in self._contexts:
+            contexts: dict[str, int] = collections.defaultdict(int)
+            count_of_counts = collections.Counter()
+            for gram in self.raw[k]:
+                if gram == BOS_MARK:
+                    continue  # never predicted
+                count = self.count(gram, top)
+                contexts[gram[:-1]] += (count << 32) | 1
+                if count <= 2:
+                    count_of_counts[count] += 1
+            n1, n2 = count_of_counts[1], count_of_counts[2]
+            self._contexts[key] = (dict(contexts), n1 / (n1 + 2 * n2) if n1 else 0.5)
+        return self._contexts[key]
 
     def prob(self, context: str, token: str, order: int) -> float:
         """P(token | the last order−1 tokens of context) with the order-`order` model."""
-        table = self._table(order)
         probability = 1.0 / self.vocab_size
         for k in range(1, order + 1):
             if k - 1 > len(context):
                 break
             history = context[len(context) - (k - 1) :] if k > 1 else ""
-            counts, contexts, discount = table[k]
-            total, types = contexts.get(history, (0, 0))
+            top = k == order
+            contexts, discount = self._context_table(k, top)
+            packed = contexts.get(history, 0)
+            total, types = packed >> 32, packed & 0xFFFFFFFF
             if total:
-                probability = (max(counts.get(history + token, 0) - discount, 0) + discount * types * probability) / total
+                count = self.count(history + token, top)
+                probability = (max(count - discount, 0) + discount * types * probability) / total
         return probability
 
     def score_poem(self, poem: str, order: int) -> list[tuple[str, float]]:

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import functools
 import json
 import math
 import os
-import re
 import shutil
 import tempfile
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import keras
@@ -42,64 +40,23 @@ from poetry_lm.model import (
     save_model_atomic,
     save_model_dir,
 )
+from poetry_lm.multiworker_compat import build_from_one_replica, multiworker_strategy
+from poetry_lm.runs import (
+    BEST_FILE,
+    HISTORY_FILE,
+    PROGRESS_FILE,
+    STOP_FILE,
+    check_run_name,
+    read_events,
+    run_dir,
+    training_lock,
+)
 from poetry_lm.vocab import BOS, EOS, PAD, UNK, Vocabulary
 
-RUNS_DIR = ".runs"
-PROGRESS_FILE, STOP_FILE, BEST_FILE, HISTORY_FILE = "progress.jsonl", "STOP", "best.keras", "history.csv"
 SUBSET_DIR = "corpus"  # inside a run folder: the poems a filtered run reads
-LOCK_FILE = ".train.lock"
-_RUN_NAME_RE = re.compile(r"^[A-Za-z0-9_\-\u4e00-\u9fff]{1,64}$")
-
-
-def check_run_name(name: str) -> str:
-    """A run name is a plain folder name: letters, digits, _ and -, or Chinese; nothing path-like."""
-    if not _RUN_NAME_RE.fullmatch(name or "") or name.startswith(("-", ".")):
-        raise PoetryError(f"模型名称只能包含字母、数字、下划线、短横线或汉字（最多 64 个），收到 {name!r}")
-    return name
-
-
-def run_dir(out_dir: Path) -> Path:
-    """Working directory of the run whose finished model goes to `out_dir`."""
-    out_dir = Path(out_dir)
-    return out_dir.parent / RUNS_DIR / out_dir.name
-
-
-@contextlib.contextmanager
-def training_lock(models_dir: Path):
-    """Hold the one-training-at-a-time lock of a models directory, or raise PoetryError.
-
-    An flock on `<models>/.runs/.train.lock`: the kernel releases it when the process dies,
-    so a killed run never leaves a stale lock behind.
-    """
-    lock_dir = Path(models_dir) / RUNS_DIR
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / LOCK_FILE, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PoetryError("已有一个训练任务在运行：同一时间只能训练一个模型") from None
-        try:
-            handle.seek(0)
-            handle.truncate()
-            handle.write(str(os.getpid()))
-            handle.flush()
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def is_training_running(models_dir: Path) -> bool:
-    """True while some process holds the training lock of `models_dir`."""
-    lock_path = Path(models_dir) / RUNS_DIR / LOCK_FILE
-    if not lock_path.exists():
-        return False
-    with open(lock_path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
+TRAINED_FILE = "trained.keras"  # the weights fit() ended with, kept until the model folder is in place
+# Settings a resumed run may change: how long it runs and how often it logs and saves.
+RESUMABLE_CHANGES = ("epochs", "log_every_batches", "backup_every_batches")
 
 
 class ProgressLog(keras.callbacks.Callback):
@@ -232,7 +189,6 @@ class StopOnFile(keras.callbacks.Callback):
 
 def _distribution_scope(strategy: str | None):
     """A tf.distribute strategy scope for building and compiling the model (None: default)."""
-    import contextlib
 
     if not strategy:
         return contextlib.nullcontext(), 1
@@ -241,46 +197,10 @@ def _distribution_scope(strategy: str | None):
     if strategy == "mirrored":
         chosen = tf.distribute.MirroredStrategy()
     elif strategy == "multiworker":
-        chosen = _multiworker_strategy()
+        chosen = multiworker_strategy()
     else:
         raise PoetryError(f"未知的分布式策略 {strategy!r}（可选 mirrored / multiworker）")
     return chosen.scope(), chosen.num_replicas_in_sync
-
-
-def _multiworker_strategy():
-    """MultiWorkerMirroredStrategy over the cluster in TF_CONFIG, with the Keras 3.15 `fit` workaround.
-
-    Keras 3.15 `fit` crashes under this strategy ("Attempt to convert a value (PerReplica...)",
-    keras-team/keras#20585). Its multi-worker shortcut in `reduce_per_replica` is switched off
-    here, and `_build_from_one_replica` replaces the symbolic build: private API, so keras is
-    pinned to 3.15.1 in requirements.txt and tests/test_distributed.py runs two real workers.
-    """
-    import tensorflow as tf
-    from keras.src.backend.tensorflow import trainer as tf_trainer
-
-    if "TF_CONFIG" not in os.environ:
-        raise PoetryError("multiworker 策略需要环境变量 TF_CONFIG（集群地址与本机序号），见 README「多机训练」")
-    if not hasattr(tf_trainer, "_collective_all_reduce_multi_worker"):
-        raise PoetryError(f"multiworker 的兼容补丁只适用于 keras 3.15（当前 {keras.__version__}）")
-    chosen = tf.distribute.MultiWorkerMirroredStrategy()
-    tf_trainer._collective_all_reduce_multi_worker = lambda strategy: False
-    return chosen
-
-
-def _build_from_one_replica(model: keras.Model, iterator=None, data_batch=None) -> None:
-    """Keras's symbolic build, fed one replica's batch instead of a cross-worker reduction."""
-    import tensorflow as tf
-
-    if iterator is not None:
-        for _, _, batches in iterator:
-            data_batch = tf.nest.map_structure(
-                lambda value: model.distribute_strategy.experimental_local_results(value)[0]
-                if isinstance(value, tf.distribute.DistributedValues) else value,
-                next(batches),
-            )
-            break
-    with model.distribute_strategy.scope():
-        model._symbolic_build(data_batch=data_batch)
 
 
 def train(
@@ -289,11 +209,13 @@ def train(
     model_config: dict | None = None,
     train_config: TrainConfig = TrainConfig(),
     strategy: str | None = None,
+    fresh: bool = False,
 ) -> Path:
     """Train a model on a corpus directory and write the finished model directory to `out_dir`.
 
     `model_config` holds ModelConfig fields other than vocab_size. Re-running after an
-    interruption resumes from the last backup. Returns `out_dir`.
+    interruption resumes from the last backup (same settings only); `fresh` discards it instead.
+    Returns `out_dir`.
     """
     out_dir = Path(out_dir)
     check_run_name(out_dir.name)
@@ -301,6 +223,8 @@ def train(
     try:
         check_writable(out_dir.parent)
         with training_lock(out_dir.parent):
+            if fresh and not out_dir.exists():
+                discard_interrupted_run(out_dir)
             return _train_locked(Path(corpus_dir), out_dir, model_config, train_config, strategy)
     except OSError as err:
         # Disk full or a vanished/unwritable folder mid-run: the finished model only ever
@@ -344,7 +268,17 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
     if out_dir.exists():
         raise PoetryError(f"{out_dir} 已存在：换一个模型名称（已有模型不会被覆盖）")
     work = run_dir(out_dir)
+    created = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
+    try:
+        return _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy)
+    except PoetryError:
+        if created and not (work / PROGRESS_FILE).exists():
+            shutil.rmtree(work, ignore_errors=True)  # refused before training: leave no empty run folder
+        raise
+
+
+def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -> Path:
     (work / STOP_FILE).unlink(missing_ok=True)
     started = time.time()
 
@@ -361,6 +295,7 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
     source = load_model_dir(Path(train_config.init_from)) if train_config.init_from else None
     if source is not None:
         model_config = warm_start_model_config(source.info.model, model_config or {})
+    check_resume_matches(work, out_dir.name, model_config or {}, train_config, corpus_lib.corpus_hash(data_dir))
     vocab_path = work / VOCAB_FILE
     # A resumed run must reuse the exact vocabulary its backup was trained with.
     if vocab_path.exists():
@@ -390,7 +325,7 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
     with scope:
         model = build_model(info.model)
         if strategy == "multiworker":
-            model._maybe_symbolic_build = functools.partial(_build_from_one_replica, model)
+            model._maybe_symbolic_build = functools.partial(build_from_one_replica, model)
         if source is not None:  # a resumed run then restores its own newer weights over these
             copy_weights_by_token(source.model, source.vocab, model, vocab)
         model.compile(
@@ -409,19 +344,58 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
         SamplePoems(log, vocab, info, work),
         StopOnFile(work / STOP_FILE, log),
     ]
-    try:
-        # shuffle=False: the datasets shuffle themselves; Keras would only warn that it ignores it.
-        model.fit(
-            train_data, validation_data=valid_data, epochs=train_config.epochs, callbacks=callbacks, verbose=0,
-            shuffle=False,
-        )
-    except KeyboardInterrupt:
-        log.write("stopped", reason="interrupted")
-        raise
-    stopped = (work / STOP_FILE).exists()
+    trained_path = work / TRAINED_FILE
+    if trained_path.exists():  # an earlier attempt finished training and died while finishing
+        model.set_weights(load_keras_file(trained_path).get_weights())
+    else:
+        try:
+            # shuffle=False: the datasets shuffle themselves; Keras would only warn that it ignores it.
+            model.fit(
+                train_data, validation_data=valid_data, epochs=train_config.epochs, callbacks=callbacks, verbose=0,
+                shuffle=False,
+            )
+        except KeyboardInterrupt:
+            log.write("stopped", reason="interrupted")
+            raise
+        # Keras has just deleted its backup: keep the trained weights until the model folder is in place.
+        save_model_atomic(model, trained_path)
+    stopped = (work / STOP_FILE).exists() or any(e["event"] == "stopping" for e in read_events(work / PROGRESS_FILE))
     elapsed = time.time() - started + _previous_train_time(work / PROGRESS_FILE)
     info = replace(info, train_time_s=round(elapsed, 1))
     return _finish(work, out_dir, model, vocab, info, test_poems, log, steps, "stopped" if stopped else "done")
+
+
+def check_resume_matches(work: Path, name: str, model_config: dict, train_config: TrainConfig, corpus_hash: str) -> None:
+    """Refuse to resume an interrupted run under different settings or data: its state would not fit."""
+    if not (work / CONFIG_FILE).exists():
+        return
+    try:
+        previous = RunInfo.from_json(work / CONFIG_FILE)
+    except PoetryError:
+        previous = None
+    if previous is None:
+        differences = ["上次的配置文件已损坏"]
+    else:
+        before = {k: v for k, v in asdict(previous.model).items() if k != "vocab_size"}
+        now = asdict(ModelConfig(vocab_size=0, **model_config))
+        differences = [f"{key}: {before[key]} → {now[key]}" for key in before if before[key] != now[key]]
+        before_train, now_train = asdict(previous.train), asdict(train_config)
+        differences += [f"{key}: {before_train[key]} → {now_train[key]}" for key in before_train
+                        if key not in RESUMABLE_CHANGES and before_train[key] != now_train[key]]
+        if previous.corpus_hash != corpus_hash:
+            differences.append("语料内容不同")
+    if differences:
+        raise PoetryError(
+            f"「{name}」有一次中断的训练，但这次的设置不同（{'；'.join(differences)}）：要接着训练请用相同的设置；"
+            f"要重新开始请换一个名称，或加 --fresh 丢弃上次的进度"
+        )
+
+
+def discard_interrupted_run(out_dir: Path) -> None:
+    """Delete the saved state of an interrupted run (`train --fresh`); a finished model is never touched."""
+    work = run_dir(out_dir)
+    if work.is_dir():
+        shutil.rmtree(work)
 
 
 def warm_start_model_config(source: ModelConfig, requested: dict) -> dict:
@@ -518,23 +492,12 @@ def _finish(work, out_dir, model, vocab, info, test_poems, log, steps, final_eve
     log.write(final_event, out=str(out_dir), train_time_s=info.train_time_s)
     shutil.copy(work / PROGRESS_FILE, staging / "train_log.jsonl")
     os.replace(staging, out_dir)
-    shutil.rmtree(work / "backup", ignore_errors=True)
+    # The model folder is in place: the run's checkpoints are no longer needed (progress.jsonl stays for the app).
+    for leftover in (BEST_FILE, TRAINED_FILE):
+        (work / leftover).unlink(missing_ok=True)
+    for folder in ("backup", SUBSET_DIR):
+        shutil.rmtree(work / folder, ignore_errors=True)
     return out_dir
-
-
-def read_events(path: Path) -> list[dict]:
-    """The JSON events of a progress log, skipping a line cut short by a kill (no file: none)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError:
-        return []
-    events = []
-    for line in text.splitlines():
-        try:
-            events.append(json.loads(line))
-        except ValueError:
-            continue
-    return events
 
 
 def _best_val_loss(progress_path: Path) -> float:

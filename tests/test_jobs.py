@@ -11,7 +11,7 @@ import pytest
 
 from poetry_lm import jobs
 from poetry_lm.errors import PoetryError
-from poetry_lm.train import PROGRESS_FILE, STOP_FILE, training_lock
+from poetry_lm.runs import PROGRESS_FILE, STOP_FILE, training_lock
 
 
 def make_model(models, name):

@@ -26,7 +26,8 @@ from poetry_lm.corpus import MAX_UPLOAD_BYTES, parse_uploaded_corpus
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import PoemGenerator, Settings, normalise_heads
 from poetry_lm.model import load_model_dir
-from poetry_lm.train import check_run_name, is_training_running, read_events, train, training_lock
+from poetry_lm.runs import check_run_name, is_training_running, read_events, training_lock
+from poetry_lm.train import train
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_ARGS = ["--units", "32", "--embedding-dim", "16", "--layers", "2", "--dropout", "0"]
@@ -312,6 +313,72 @@ def _garbled_vocab(model_dir: Path) -> None:
     (model_dir / "vocab.json").write_bytes(b"\xff\xfe[broken")
 
 
+def _config_version_string(model_dir: Path) -> None:
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    (model_dir / "config.json").write_text(json.dumps({**config, "version": "2"}), encoding="utf-8")
+
+
+def _config_version_null(model_dir: Path) -> None:
+    config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+    (model_dir / "config.json").write_text(json.dumps({**config, "version": None}), encoding="utf-8")
+
+
+def _config_is_a_directory(model_dir: Path) -> None:
+    (model_dir / "config.json").unlink()
+    (model_dir / "config.json").mkdir()
+
+
+def _vocab_symlink_loop(model_dir: Path) -> None:
+    (model_dir / "vocab.json").unlink()
+    (model_dir / "vocab.json").symlink_to(model_dir / "vocab.json")
+
+
+def _same_model_with(model_dir: Path, build) -> None:
+    """Replace model.keras by another network over the same vocabulary size (built by `build(vocab_size, inputs)`)."""
+    import keras
+
+    vocab_size = len(json.loads((model_dir / "vocab.json").read_text(encoding="utf-8")))
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    keras.Model(inputs, build(vocab_size, inputs)).save(model_dir / "model.keras")
+
+
+def _gru_model(model_dir: Path) -> None:
+    import keras
+
+    _same_model_with(model_dir, lambda v, x: keras.layers.TimeDistributed(keras.layers.Dense(v), name="next_char_dist")(
+        keras.layers.GRU(8, return_sequences=True)(keras.layers.Embedding(v, 4, name="embedding")(x))))
+
+
+def _no_embedding_layer(model_dir: Path) -> None:
+    import keras
+
+    _same_model_with(model_dir, lambda v, x: keras.layers.TimeDistributed(keras.layers.Dense(v), name="next_char_dist")(
+        keras.layers.LSTM(8, return_sequences=True)(keras.layers.Embedding(v, 4, name="emb")(x))))
+
+
+def _small_embedding(model_dir: Path) -> None:
+    import keras
+
+    _same_model_with(model_dir, lambda v, x: keras.layers.TimeDistributed(keras.layers.Dense(v), name="next_char_dist")(
+        keras.layers.LSTM(8, return_sequences=True)(keras.layers.Embedding(v - 2, 4, name="embedding")(x))))
+
+
+def _vocab_without_comma(model_dir: Path) -> None:
+    tokens = json.loads((model_dir / "vocab.json").read_text(encoding="utf-8"))
+    tokens[tokens.index("，")] = "㐀"  # same size, no comma
+    (model_dir / "vocab.json").write_text(json.dumps(tokens, ensure_ascii=False), encoding="utf-8")
+
+
+def _zip_bomb_config(model_dir: Path) -> None:
+    path = model_dir / "model.keras"
+    with zipfile.ZipFile(path) as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    entries["config.json"] = b" " * (64 * 2**20) + entries["config.json"]  # 64 MB of spaces: ~60 kB compressed
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+
+
 def _unsafe_lambda_model(model_dir: Path) -> None:
     """A .keras archive with a Lambda layer: arbitrary code that safe_mode must refuse."""
     import keras
@@ -330,6 +397,15 @@ BROKEN_MODELS = [
     (_short_vocab, "{dir}/vocab.json 有"),
     (_newer_config, "{dir}/config.json 来自更新的版本（99 > 1）"),
     (_garbled_vocab, "词表文件已损坏：{dir}/vocab.json"),
+    (_config_version_string, "配置文件的 version 应为非负整数，收到 '2'"),
+    (_config_version_null, "配置文件的 version 应为非负整数，收到 None"),
+    (_config_is_a_directory, "无法读取配置文件：{dir}/config.json"),
+    (_vocab_symlink_loop, "无法读取词表文件：{dir}/vocab.json"),
+    (_gru_model, "不是本工具能用的模型：循环层应为 LSTM"),
+    (_no_embedding_layer, "不是本工具能用的模型：No such layer: embedding"),
+    (_small_embedding, "不是本工具能用的模型：embedding 层应有"),
+    (_vocab_without_comma, "不是本工具能用的模型：词表缺少标点 ，"),
+    (_zip_bomb_config, "模型文件中的 config.json 解压后有"),
 ]
 
 

@@ -2,6 +2,7 @@
 
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ from poetry_lm.config import ModelConfig, RunInfo, TrainConfig
 from poetry_lm.corpus import load_split, write_corpus
 from poetry_lm.errors import PoetryError
 from poetry_lm.model import build_model, lstm_weights
-from poetry_lm.train import PROGRESS_FILE, check_run_name, copy_weights_by_token, read_events, run_dir, train
+from poetry_lm.runs import PROGRESS_FILE, check_run_name, read_events, run_dir
+from poetry_lm.train import copy_weights_by_token, train
 from poetry_lm.vocab import Vocabulary
 from tests.conftest import REPO, TINY_MODEL
 
@@ -171,3 +173,64 @@ def test_progress_eta_uses_steady_batches_and_time_between_epochs(tmp_path, monk
     assert [e["eta_s"] for e in events if e["event"] == "batch"] == [None, 6.0, 5.0, 4.0, 3.0 + 12.0, 2.0 + 12.0]
     last_epoch = [e for e in events if e["event"] == "epoch"][-1]
     assert (last_epoch["epoch"], last_epoch["batches"]) == (2, 2)
+
+
+# ----- interrupted runs: nothing trained is lost, nothing mismatched is resumed ----------------------
+
+
+def _interrupt_in_first_epoch(monkeypatch):
+    original = train_module.ProgressLog.on_train_batch_end
+
+    def interrupt(self, batch, logs=None):
+        original(self, batch, logs)
+        if batch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module.ProgressLog, "on_train_batch_end", interrupt)
+    return original
+
+
+def test_a_failure_while_finishing_keeps_the_trained_weights(tmp_path, tiny_corpus, monkeypatch):
+    out = tmp_path / "models" / "finish"
+    config = TrainConfig(epochs=2, batch_size=64, log_every_batches=1)
+    original = train_module._finish
+    monkeypatch.setattr(train_module, "_finish", lambda *args: (_ for _ in ()).throw(RuntimeError("killed")))
+    with pytest.raises(RuntimeError):
+        train(tiny_corpus, out, TINY_MODEL, config)
+    assert (run_dir(out) / train_module.TRAINED_FILE).is_file() and not out.exists()
+    monkeypatch.setattr(train_module, "_finish", original)
+    train(tiny_corpus, out, TINY_MODEL, config)
+    epochs = [e for e in read_events(out / "train_log.jsonl") if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2]  # the rerun trained nothing again
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["epochs_run"] == 2
+    leftovers = {p.name for p in run_dir(out).iterdir()}
+    assert not leftovers & {"best.keras", train_module.TRAINED_FILE, "backup", "staging"}, leftovers
+
+
+def test_resuming_with_other_settings_is_refused_and_fresh_starts_over(tmp_path, tiny_corpus, monkeypatch):
+    out = tmp_path / "models" / "resum"
+    config = TrainConfig(epochs=1, batch_size=32, log_every_batches=1, backup_every_batches=1)
+    original = _interrupt_in_first_epoch(monkeypatch)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_corpus, out, TINY_MODEL, config)
+    monkeypatch.setattr(train_module.ProgressLog, "on_train_batch_end", original)
+    with pytest.raises(PoetryError, match=r"「resum」有一次中断的训练，但这次的设置不同（units: 32 → 48.*--fresh"):
+        train(tiny_corpus, out, {**TINY_MODEL, "units": 48}, config)
+    other_corpus = tmp_path / "other"
+    write_corpus(load_split(tiny_corpus, "train")[:100], other_corpus)
+    with pytest.raises(PoetryError, match="语料内容不同"):
+        train(other_corpus, out, TINY_MODEL, config)
+    train(tiny_corpus, out, {**TINY_MODEL, "units": 48}, config, fresh=True)
+    assert RunInfo.from_json(out / "config.json").model.units == 48
+    assert len([e for e in read_events(out / "train_log.jsonl") if e["event"] == "start"]) == 1
+
+
+def test_a_missing_split_is_refused_before_any_training(tmp_path, tiny_corpus):
+    corpus = tmp_path / "no_test"
+    shutil.copytree(tiny_corpus, corpus)
+    (corpus / "test.txt").unlink()
+    out = tmp_path / "models" / "early"
+    with pytest.raises(PoetryError, match="test.txt"):
+        train(corpus, out, TINY_MODEL, TrainConfig(epochs=1))
+    assert not run_dir(out).exists()  # no empty run folder left behind
