@@ -120,6 +120,9 @@ class _OneLineParser(argparse.ArgumentParser):
 def _cmd_bench(args) -> None:
     from poetry_lm.bench import format_table, run_bench
 
+    if args.json and not Path(args.json).resolve().parent.is_dir():  # before minutes of timing, not after
+        raise PoetryError(f"--json 的目录不存在：{Path(args.json).resolve().parent}")
+
     result = run_bench(args.model, Path(args.corpus), quick=args.quick)
     print(format_table(result))
     print(json.dumps(result, ensure_ascii=False))

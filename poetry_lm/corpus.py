@@ -13,6 +13,7 @@ import io
 import json
 import re
 import tarfile
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,11 +39,21 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _SPLIT_RE = re.compile(f"[{LINE_END_MARKS}]")
 T = TypeVar("T")
+_HAN_CLASS = _HAN_RE.pattern[1:-1]
+# A canonical poem: 2 or 4 couplets of 5- or 7-character lines, "，" inside a couplet and "。" after it.
+_CANONICAL_RE = re.compile(
+    "|".join(f"(?:[{_HAN_CLASS}]{{{n}}}，[{_HAN_CLASS}]{{{n}}}。){{{k}}}" for n in LINE_LENGTHS for k in (2, 4))
+)
 
 
 def is_han(char: str) -> bool:
-    """True for a single CJK ideograph (basic block, extensions A-G, compatibility)."""
-    return len(char) == 1 and _HAN_RE.fullmatch(char) is not None
+    """True for a single assigned CJK ideograph (basic block, extensions A-G, compatibility)."""
+    return len(char) == 1 and _HAN_RE.fullmatch(char) is not None and unicodedata.category(char) == "Lo"
+
+
+def shown_char(char: str) -> str:
+    """A character as an error message can show it: invisible, combining or direction marks by code point."""
+    return f"U+{ord(char):04X}" if unicodedata.category(char)[0] in "MCZ" else char
 
 
 @functools.cache
@@ -248,11 +259,19 @@ Size on disk: {size_mb:.1f} MB (the six split files).
 
 
 def load_split(corpus_dir: Path, split: str) -> list[str]:
-    """The poems of one split of a processed corpus directory."""
+    """The poems of one split of a processed corpus directory, each checked to be a canonical poem."""
     path = Path(corpus_dir) / f"{split}.txt"
     if not path.is_file():
         raise PoetryError(f"语料文件不存在：{path}")
-    return [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+    try:
+        poems = [line for line in path.read_text(encoding="utf-8").splitlines() if line]
+    except UnicodeDecodeError as err:
+        raise PoetryError(f"语料文件不是 UTF-8 编码（第 {err.start} 字节出错）：{path}") from None
+    for number, poem in enumerate(poems, 1):
+        if not _CANONICAL_RE.fullmatch(poem):
+            shown = poem if len(poem) <= 40 else f"{poem[:40]}…（共 {len(poem):,} 个字符）"
+            raise PoetryError(f"{path} 第 {number} 行不是规范的绝句或律诗（每行一首，，/。交替）：{shown}")
+    return poems
 
 
 def corpus_hash(corpus_dir: Path) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from poetry_lm.corpus import FORM_NAMES, LINE_LENGTHS, is_han, to_simplified
+from poetry_lm.corpus import FORM_NAMES, LINE_LENGTHS, is_han, shown_char, to_simplified
 from poetry_lm.errors import PoetryError
 from poetry_lm.tones import PING, ZE, tone_fits, tone_of
 from poetry_lm.vocab import Vocabulary
@@ -365,7 +365,7 @@ def parse_poem(text: str) -> list[str]:
         raise PoetryError("请输入一首诗（五言或七言，句间用标点或换行分开）")
     bad = sorted({ch for line in lines for ch in line if not is_han(ch)})
     if bad:
-        raise PoetryError(f"诗中只能有汉字和标点，请去掉：{'、'.join(bad)}")
+        raise PoetryError(f"诗中只能有汉字和标点，请去掉：{'、'.join(map(shown_char, bad))}")
     lengths = sorted({len(line) for line in lines})
     if len(lengths) != 1 or lengths[0] not in LINE_LENGTHS:
         raise PoetryError(f"每句须同为五字或七字，现在各句字数为 {'/'.join(map(str, lengths))}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from poetry_lm import prosody
-from poetry_lm.corpus import LINE_LENGTHS, is_han, to_simplified
+from poetry_lm.corpus import LINE_LENGTHS, is_han, shown_char, to_simplified
 from poetry_lm.errors import PoetryError
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
@@ -45,7 +45,7 @@ def normalise_heads(raw: str) -> str:
         raise PoetryError(f"藏头字最多 {MAX_HEADS} 个，现在有 {len(heads)} 个字符")
     bad = [ch for ch in heads if not is_han(ch)]
     if bad:
-        shown = "、".join(dict.fromkeys(repr(ch)[1:-1] for ch in bad))
+        shown = "、".join(dict.fromkeys(shown_char(ch) for ch in bad))
         raise PoetryError(f"藏头字只能是汉字，请去掉：{shown}")
     return to_simplified(heads)
 

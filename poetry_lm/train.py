@@ -246,6 +246,10 @@ def check_writable(models_dir: Path) -> None:
         raise PoetryError(f"模型目录不可写（{_os_reason(err)}）：{models_dir}") from None
 
 
+# Upper bounds far above any sensible run, so absurd values fail here instead of deep inside TensorFlow.
+TRAIN_LIMITS = {"epochs": 10_000, "batch_size": 65_536, "units": 8_192, "layers": 16, "embedding_dim": 8_192}
+
+
 def check_train_config(train_config: TrainConfig, model_config: dict) -> None:
     """Raise PoetryError for a training setting that cannot work (zero epochs, negative sizes...)."""
     positive = {
@@ -256,8 +260,9 @@ def check_train_config(train_config: TrainConfig, model_config: dict) -> None:
         **{key: model_config[key] for key in ("units", "layers", "embedding_dim") if key in model_config},
     }
     for name, value in positive.items():
-        if not isinstance(value, int) or value < 1:
-            raise PoetryError(f"训练参数 {name} 须是正整数，收到 {value!r}")
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= TRAIN_LIMITS.get(name, 2**31 - 1):
+            limit = TRAIN_LIMITS.get(name, 2**31 - 1)
+            raise PoetryError(f"训练参数 {name} 须是 1 到 {limit:,} 之间的整数，收到 {value!r}")
     if not 0 < train_config.learning_rate <= 1:
         raise PoetryError(f"学习率须在 0 到 1 之间，收到 {train_config.learning_rate}")
     if not 0 <= model_config.get("dropout", 0.0) < 1:
@@ -304,6 +309,8 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
         vocab = source.vocab.extended(Vocabulary.build(train_poems, train_config.min_count))
     else:
         vocab = Vocabulary.build(train_poems, train_config.min_count)
+    if len(vocab) <= vocab.first_char_id:
+        raise PoetryError(f"min_count {train_config.min_count} 太大：训练集中没有一个字出现这么多次")
     vocab.to_json(vocab_path)
     info = RunInfo(
         model=ModelConfig(vocab_size=len(vocab), **(model_config or {})),

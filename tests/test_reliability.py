@@ -28,6 +28,7 @@ from poetry_lm.generate import PoemGenerator, Settings, normalise_heads
 from poetry_lm.model import load_model_dir
 from poetry_lm.runs import check_run_name, is_training_running, read_events, training_lock
 from poetry_lm.train import train
+from tests.conftest import TINY_MODEL
 
 REPO = Path(__file__).resolve().parent.parent
 TINY_ARGS = ["--units", "32", "--embedding-dim", "16", "--layers", "2", "--dropout", "0"]
@@ -42,6 +43,10 @@ BAD_HEADS = [
     ("春，花！", "请去掉：，、！"),
     ("春天的花开得很好看啊真的太好看了呀", "藏头字最多 16 个，现在有 17 个字符"),
     ("床前明月光疑是地上霜" * 1000, "藏头字最多 16 个，现在有 10000 个字符"),
+    ("春\ufa6e", "请去掉：U+FA6E"),  # unassigned code points inside the CJK blocks
+    ("春\U0002ffff", "请去掉：U+2FFFF"),
+    ("春\u0301花", "请去掉：U+0301"),  # a combining mark is named, not echoed invisibly
+    ("春\ufe0f", "请去掉：U+FE0F"),
 ]
 # (settings overrides, fragment of the expected message)
 BAD_SETTINGS = [
@@ -457,9 +462,11 @@ def test_plain_run_names_are_accepted(name):
 @pytest.mark.parametrize(
     ("config", "model", "message"),
     [
-        (TrainConfig(epochs=0), {}, "训练参数 epochs 须是正整数，收到 0"),
-        (TrainConfig(batch_size=-8), {}, "训练参数 batch_size 须是正整数"),
-        (TrainConfig(), {"units": 0}, "训练参数 units 须是正整数"),
+        (TrainConfig(epochs=0), {}, "训练参数 epochs 须是 1 到 10,000 之间的整数，收到 0"),
+        (TrainConfig(batch_size=-8), {}, "训练参数 batch_size 须是 1 到 65,536 之间的整数"),
+        (TrainConfig(batch_size=99999999999999999999), {}, "训练参数 batch_size 须是 1 到 65,536 之间的整数"),
+        (TrainConfig(), {"units": 0}, "训练参数 units 须是 1 到 8,192 之间的整数"),
+        (TrainConfig(min_count=1_000_000), {}, "min_count 1000000 太大"),
         (TrainConfig(learning_rate=0.0), {}, "学习率须在 0 到 1 之间"),
         (TrainConfig(), {"dropout": 1.0}, "dropout 须在 0 到 1 之间"),
     ],
@@ -606,3 +613,33 @@ def test_sigkill_twice_mid_epoch_resumes_from_saved_epoch(tiny_corpus, tmp_path)
     poem = PoemGenerator(model_dir).generate(Settings("春山", 5, 1, seed=0))[0]
     assert [line[0] for line in poem.lines] == ["春", "山"]
     assert sorted(p.name for p in models.iterdir()) == [".runs", "resumed"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("春" * 1_000_000 + "\n", "第 1 行不是规范的绝句或律诗"),
+        (b"\xff\xfe\x00poem\n", "语料文件不是 UTF-8 编码"),
+        ("床前明月光，疑是地上霜。\n", "第 1 行不是规范的绝句或律诗"),  # half a poem
+    ],
+    ids=["one_megabyte_line", "invalid_utf8", "half_a_poem"],
+)
+def test_corpus_files_are_checked_before_training(tiny_corpus, tmp_path, content, message):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus, corpus)
+    path = corpus / "train.txt"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    started = time.monotonic()
+    with pytest.raises(PoetryError, match=message):
+        train(corpus, tmp_path / "models" / "x", TINY_MODEL, TrainConfig(epochs=1))
+    assert time.monotonic() - started < 30 and not (tmp_path / "models" / ".runs" / "x").exists()
+
+
+def test_bench_json_path_is_checked_first(tiny_model_dir, capsys):
+    code, err = run_cli_in_process(["bench", "--quick", "--model", str(tiny_model_dir), "--json", "/nonexistent/dir/x.json"], capsys)
+    assert code == 2 and err == ["error: --json 的目录不存在：/nonexistent/dir"]
+
+
+def test_analyse_names_direction_marks_by_code_point(capsys):
+    code, err = run_cli_in_process(["analyse", "床前明月光\u202e，疑是地上霜。"], capsys)
+    assert code == 2 and err == ["error: 诗中只能有汉字和标点，请去掉：U+202E"]
