@@ -54,6 +54,7 @@ DROP_REASONS = {
     "not_regulated": "不是五言/七言的绝句或律诗",
 }
 AUTO_RHYME = "自动选择"
+NO_COMPARISON = "不对比"
 BUNDLED_CORPUS_LABEL = "整个内置语料（唐宋格律诗）"
 BUNDLED_SUBSET_LABEL = "内置语料中的诗人、朝代或体裁"
 TRAIN_MODES = {"finetune": "微调当前模型（推荐，几分钟）", "scratch": "从头训练新模型（很慢）"}
@@ -226,7 +227,7 @@ def show_poems(result: dict) -> None:
     )
 
 
-def write_controls(model_name: str | None) -> tuple[bool, dict]:
+def write_controls(models: Path, model_name: str | None) -> tuple[bool, dict]:
     """The input column: heads, form, sampling settings, 格律, the 写诗 button."""
     values = {
         "heads": st.text_input(
@@ -248,20 +249,34 @@ def write_controls(model_name: str | None) -> tuple[bool, dict]:
         values["seed"] = st.number_input("随机种子（可选）", min_value=0, value=None, step=1, key="seed",
                                          help="留空则每次不同；填同一个数字会得到同样的诗")
     values["prosody"] = prosody_controls()
+    others = [name for name in jobs.list_models(models) if name != model_name]
+    values["compare"] = st.selectbox(
+        "与另一个模型对比", [NO_COMPARISON, *others], key="compare_model",
+        help="用同样的藏头字、设置和随机种子，让两个模型各写一遍（例如基础模型与微调后的模型），并排比较",
+    )
     clicked = st.button("写诗", key="generate", type="primary", disabled=model_name is None, width="stretch")
     return clicked, values
 
 
-def generate_poems(generator: PoemGenerator, model_name: str, values: dict) -> None:
-    """Run the generator for the form values; keep the result in the session, or show why not."""
+def generate_poems(models: Path, generator: PoemGenerator, model_name: str, values: dict) -> None:
+    """Run the generator (and the comparison model, with the same seed) for the form values; keep the
+    result in the session, or show why not."""
     try:
+        seed = None if values["seed"] is None else int(values["seed"])
+        if seed is None and values["compare"] != NO_COMPARISON:
+            seed = random.randrange(2**31)  # both models must draw the same random numbers
         settings = Settings(
             heads=values["heads"], line_length=FORMS[values["form"]], num_candidates=int(values["candidates"]),
             temperature=float(values["temperature"]), top_k=int(values["top_k"]) or None,
-            seed=None if values["seed"] is None else int(values["seed"]), prosody=values["prosody"],
+            seed=seed, prosody=values["prosody"],
         )
         started = time.perf_counter()
-        poems = generator.generate(settings)
+        result = {"model": model_name, "poems": generator.generate(settings), "seconds": 0.0, "seed": seed}
+        result["seconds"] = time.perf_counter() - started
+        if values["compare"] != NO_COMPARISON:
+            other = selected_generator(models, values["compare"])
+            if other is not None:
+                result["compare"] = {"model": values["compare"], "poems": other.generate(settings)}
     except PoetryError as err:
         st.session_state.pop("result", None)
         st.warning(str(err))
@@ -269,14 +284,30 @@ def generate_poems(generator: PoemGenerator, model_name: str, values: dict) -> N
         st.session_state.pop("result", None)
         st.error(f"写诗时出错：{type(err).__name__}: {err}")
     else:
-        st.session_state["result"] = {"model": model_name, "poems": poems, "seconds": time.perf_counter() - started}
+        st.session_state["result"] = result
+
+
+def show_comparison(result: dict) -> None:
+    """Two models side by side: the same heads, settings and seed; candidates in rank order."""
+    vertical = st.toggle("竖排（从右到左）", key="vertical")
+    st.caption(f"同样的藏头字、设置与随机种子 {result['seed']}：左边是「{result['model']}」，右边是"
+               f"「{result['compare']['model']}」，各自按模型得分排列。")
+    columns = st.columns(2)
+    for column, side in zip(columns, (result, result["compare"]), strict=True):
+        with column:
+            st.markdown(f"**{side['model']}**")
+            for poem in side["poems"]:
+                with st.container(border=True):
+                    st.markdown(poem_html(poem, vertical), unsafe_allow_html=True)
+                    st.caption(poem_notes(poem))
+                    st.code("\n".join(poem.display_lines()), language=None)
 
 
 def write_tab(models: Path, model_name: str | None) -> None:
     """Main area: settings on the left, candidate cards on the right."""
     controls, results = st.columns([5, 8], gap="medium")
     with controls:
-        clicked, values = write_controls(model_name)
+        clicked, values = write_controls(models, model_name)
     with results:
         if model_name is None:
             st.info("侧栏中还没有可用的模型。")
@@ -285,9 +316,13 @@ def write_tab(models: Path, model_name: str | None) -> None:
         if generator is None:
             return
         if clicked:
-            generate_poems(generator, model_name, values)
+            generate_poems(models, generator, model_name, values)
         if "result" in st.session_state:
-            show_poems(st.session_state["result"])
+            result = st.session_state["result"]
+            if "compare" in result:
+                show_comparison(result)
+            else:
+                show_poems(result)
         elif not clicked:
             st.info("输入藏头字，选好诗体和温度，点「写诗」。每个藏头字会成为一句诗的第一个字。")
 

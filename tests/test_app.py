@@ -382,3 +382,17 @@ def test_fine_tune_one_poet_in_the_background(models):
     assert metrics["test"]["poems"] == metrics["base_test"]["poems"] > 0
     at.run()
     assert "学一位诗人" in at.selectbox(key="model").options
+
+
+def test_side_by_side_uses_the_same_heads_settings_and_seed(models):
+    """Two copies of one model, compared: with the same seed the two columns must be identical."""
+    shutil.copytree(models / "tiny", models / "tiny-copy")
+    at = start_app()
+    at.selectbox(key="model").set_value("tiny")
+    at.run()
+    at.selectbox(key="compare_model").set_value("tiny-copy")
+    at = write(at, "春风", form="五言", num_candidates=3)  # no seed given: one is drawn for both
+    texts = poem_texts(at)
+    assert len(texts) == 6 and texts[:3] == texts[3:]
+    assert all([line[0] for line in text.split("\n")] == ["春", "风"] for text in texts)
+    assert any("随机种子" in c.value and "tiny-copy" in c.value for c in at.caption)
