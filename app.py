@@ -736,7 +736,8 @@ def main() -> None:
         st.divider()
         training_sidebar(models, model_name)
     st.title("藏头诗工坊")
-    st.caption("字级 LSTM 语言模型写藏头诗：五言、七言，可控温度、押韵与平仄；侧栏可以用自己的语料训练新模型。")
+    st.caption("字级 LSTM 语言模型（读过 22 万首唐宋格律诗）写藏头诗：五言、七言，可控温度、押韵与平仄；"
+               "侧栏可以把模型微调成某位诗人或你自己语料的风格。它模仿用字与格式，并不懂诗意。")
     write, analysis, corpus = st.tabs(["写诗", "诗词分析", "语料"])
     with write:
         write_tab(models, model_name)

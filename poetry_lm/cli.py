@@ -37,7 +37,7 @@ def _cmd_train(args) -> None:
     }
     train_config = train_config_from_args(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, min_count=args.min_count,
-        seed=args.seed, max_poems=args.max_poems, mixed_precision=args.mixed_precision or None,
+        seed=args.seed, max_poems=args.max_poems, mixed_precision=args.mixed_precision,
         backup_every_batches=args.backup_every, log_every_batches=args.log_every, init_from=args.init_from,
         poets=_names(args.poets), dynasties=_names(args.dynasty), forms=_names(args.form),
     )
@@ -154,7 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--poets", help="train only on these poets' poems of the corpus, e.g. 李白,杜甫")
     train.add_argument("--dynasty", help="only these dynasties: 唐 and/or 宋")
     train.add_argument("--form", help="only these forms: 五言绝句,七言绝句,五言律诗,七言律诗")
-    train.add_argument("--mixed-precision", action="store_true", help="bfloat16 compute (float32 softmax)")
+    train.add_argument("--mixed-precision", action=argparse.BooleanOptionalAction, default=None,
+                       help="bfloat16 compute, float32 weights and softmax (default: on where the CPU has "
+                            "AVX512_BF16 or AMX, off elsewhere)")
     train.add_argument("--strategy", choices=["mirrored", "multiworker"], help="tf.distribute strategy")
     train.add_argument("--fresh", action="store_true",
                        help="discard the saved state of an interrupted run of this name instead of resuming it")

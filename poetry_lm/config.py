@@ -37,7 +37,7 @@ class TrainConfig:
     backup_every_batches: int = 200  # resumable-state save interval
     log_every_batches: int = 10
     sample_heads: tuple[str, ...] = ("春花秋月", "山水")
-    mixed_precision: bool = False
+    mixed_precision: bool | None = None  # bfloat16 compute; None: on where the CPU does bf16 in hardware
     init_from: str | None = None  # model directory whose weights start this run (warm start)
     # Train only on these poems of the corpus (catalogue.PoemFilter); empty: all of it.
     poets: tuple[str, ...] = ()

@@ -133,7 +133,7 @@ class JobRequest:
     max_poems: int | None = None
     init_from: str | None = None  # fine-tune: the base model directory
     poem_filter: PoemFilter = field(default_factory=PoemFilter)
-    mixed_precision: bool = False
+    mixed_precision: bool | None = None  # None: the trainer decides from the CPU
 
     def command(self, models: Path) -> list[str]:
         """The trainer's command line."""
@@ -159,8 +159,8 @@ class JobRequest:
                 args += [flag, ",".join(values)]
         if self.max_poems:
             args += ["--max-poems", str(int(self.max_poems))]
-        if self.mixed_precision:
-            args.append("--mixed-precision")
+        if self.mixed_precision is not None:
+            args.append("--mixed-precision" if self.mixed_precision else "--no-mixed-precision")
         return args
 
 

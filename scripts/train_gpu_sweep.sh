@@ -1,7 +1,7 @@
 #!/bin/bash
-# How the bundled model was chosen and trained: run on a lent H100 (Keras 3 on JAX, wheels carried in .whl/).
-# Usage there: scripts/train_gpu_sweep.sh full EPOCHS SECONDS  (SECONDS: when to touch STOP for a clean, budgeted stop)
-# Train on the lent GPU with Keras 3 on JAX. Usage: .gpu/run.sh MODE
+# How the first bundled model (Tang only) was chosen and trained: run on a lent H100 (Keras 3 on JAX, wheels in .whl/).
+# Usage there: scripts/train_gpu_sweep.sh smoke | scripts/train_gpu_sweep.sh full EPOCHS SECONDS
+# (SECONDS: when to touch STOP for a clean, budgeted stop). Today's bundled model: scripts/measure_release.sh.
 set -u
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD KERAS_BACKEND=jax XLA_PYTHON_CLIENT_PREALLOCATE=false PYTHONUNBUFFERED=1
@@ -28,6 +28,6 @@ import json
 m={n: json.load(open(f'/tmp/models/{n}/metrics.json')) for n in ('big2','big3')}
 print(min(m, key=lambda n: m[n]['best_val_loss']))")
 echo "best: $best"
-cd /tmp/models && tar cf - $best | gzip -1 > /tmp/best.tgz && tar czf $OUT/seed.tgz seed && cp */metrics.json /dev/null
+cd /tmp/models && tar cf - $best | gzip -1 > /tmp/best.tgz && tar czf $OUT/seed.tgz seed
 for n in seed big2 big3; do echo "$n $(cat $n/metrics.json | tr -d '\n ')"; done > $OUT/all_metrics.txt
 split -b 15m /tmp/best.tgz $OUT/best.tgz.part-; ls -la $OUT

@@ -234,3 +234,27 @@ def test_a_missing_split_is_refused_before_any_training(tmp_path, tiny_corpus):
     with pytest.raises(PoetryError, match="test.txt"):
         train(corpus, out, TINY_MODEL, TrainConfig(epochs=1))
     assert not run_dir(out).exists()  # no empty run folder left behind
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [("fpu avx2 fma", False), ("fpu avx2 avx512f avx512_bf16", True), ("fpu amx_bf16 amx_tile", True), (None, False)],
+    ids=["avx2_only", "avx512_bf16", "amx", "no_cpuinfo"],
+)
+def test_mixed_precision_default_follows_the_cpu(tmp_path, flags, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    if flags is not None:
+        cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+    assert train_module.cpu_has_fast_bfloat16(cpuinfo) is expected
+
+
+def test_the_decided_precision_is_recorded(tiny_model_dir):
+    recorded = RunInfo.from_json(tiny_model_dir / "config.json").train.mixed_precision
+    assert recorded is train_module.cpu_has_fast_bfloat16()
+
+
+def test_shipped_model_is_float32_whatever_the_training_precision(tiny_model_dir):
+    import keras
+
+    model = keras.models.load_model(tiny_model_dir / "model.keras", safe_mode=True)
+    assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}

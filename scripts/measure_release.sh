@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Every README figure that depends on the bundled model, re-measured on this machine in one go.
+# Usage: scripts/measure_release.sh [MODEL_DIR]   (default models/default; results in docs/results/)
+# Takes about 40 minutes on 2 CPU cores; run it with nothing else busy, timings depend on it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+model=${1:-models/default}
+out=docs/results
+mkdir -p "$out" /tmp/poetry-measure
+
+# Held-out benchmark: valid, test and the fixed Tang test set, beside the Kneser-Ney n-gram (order chosen on valid).
+python -m poetry_lm evaluate --model "$model" --format json > "$out/benchmark.json"
+
+# Fine-tuning the bundled model on one poet for 3 epochs: wall time, and held-out perplexity before/after.
+for poet in 李白 杜甫; do
+  rm -rf "/tmp/poetry-measure/$poet" "/tmp/poetry-measure/.runs/$poet"
+  start=$(date +%s.%N)
+  python -m poetry_lm train --init-from "$model" --corpus corpus --poets "$poet" --epochs 3 \
+      --out "/tmp/poetry-measure/$poet" > /dev/null
+  python - "$poet" "$start" <<'PY' > "$out/finetune_$poet.json"
+import json, sys, time
+poet, start = sys.argv[1], float(sys.argv[2])
+metrics = json.load(open(f"/tmp/poetry-measure/{poet}/metrics.json"))
+print(json.dumps({"poet": poet, "wall_s": round(time.time() - start, 1), **metrics}, ensure_ascii=False, indent=2))
+PY
+done
+
+# Decoder speed, training speed (padded vs length-grouped, float32 vs bfloat16) and bf16's quality cost.
+python -m poetry_lm bench --model "$model" --json "$out/bench_cpu.json"
+
+# Rhyme / tones / copying / diversity of 200 generated quatrains per prosody setting.
+python -m poetry_lm evaluate --model "$model" --generated 200 --seed 0 > "$out/generated_200.json"
+
+# Many sessions at once through one cached generator.
+python scripts/load_test.py engine --model "$model" | tail -1 > "$out/load_engine.json"
