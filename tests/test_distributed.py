@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from poetry_lm.config import TrainConfig
+from poetry_lm.corpus import load_split
 from poetry_lm.errors import PoetryError
 from poetry_lm.model import load_model_dir
 from poetry_lm.train import train
@@ -67,8 +69,11 @@ def test_mirrored_strategy_on_two_cpu_devices_lowers_the_loss(tiny_corpus, tmp_p
     events = [json.loads(line) for line in (out / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
     losses = [e["loss"] for e in events if e["event"] == "epoch"]
     assert len(losses) == 3 and losses[0] > losses[1] > losses[2] and losses[2] < losses[0] - 0.2, losses
-    # batch_size 32 is global: 160 poems give 5 full steps (16 rows per replica), the remainder dropped.
-    assert next(e for e in events if e["event"] == "start")["steps_per_epoch"] == 5
+    # batch_size 32 is global (16 rows per replica); batches hold one poem length, and with two replicas only full
+    # batches are kept, so each length contributes count // 32 steps.
+    lengths = collections.Counter(len(poem) for poem in load_split(tiny_corpus, "train")[:160])
+    steps = next(e for e in events if e["event"] == "start")["steps_per_epoch"]
+    assert steps == sum(count // 32 for count in lengths.values()) > 0
     assert (out / "model.keras").is_file()
 
 
@@ -129,11 +134,12 @@ def test_multiworker_two_processes_on_localhost(tiny_corpus, tmp_path):
         assert code == 0, stderr[-3000:]
         assert json.loads(stdout.strip().splitlines()[-1])["replicas"] == [2]
     losses = []
+    expected_steps = sum(n // 32 for n in collections.Counter(map(len, load_split(tiny_corpus, "train")[:160])).values())
     for out in outs:
         events = [json.loads(line) for line in (out / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
         losses.append([e["loss"] for e in events if e["event"] == "epoch"])
-        # 160 poems at a global batch of 32: 5 steps per epoch on every worker (16 rows each).
-        assert next(e for e in events if e["event"] == "start")["steps_per_epoch"] == 5
+        # 160 poems at a global batch of 32 (16 rows per worker), full one-length batches only: same steps everywhere.
+        assert next(e for e in events if e["event"] == "start")["steps_per_epoch"] == expected_steps
     assert losses[0][0] > losses[0][1] > losses[0][2], losses
     # Different seeds, yet identical weights: initial values are broadcast and gradients all-reduced.
     weights = [load_model_dir(out).model.get_weights() for out in outs]
