@@ -220,6 +220,23 @@ def test_analysis_tab_on_a_famous_poem_and_a_candidate(models):
     assert at.tabs[1].metric[0].value.startswith("五言绝句")
 
 
+def click_start(at: AppTest, name: str, epochs: int, batch_size: int) -> None:
+    """Fill the sidebar's run name, epochs and batch size, click 开始训练 and run the page."""
+    at.number_input(key="train_epochs").set_value(epochs)
+    at.selectbox(key="train_batch").set_value(batch_size)
+    at.text_input(key="train_name").input(name)
+    at.button(key="start_training").click()
+    at.run()
+    assert not at.exception, at.exception
+
+
+def wait_until_finished(job: jobs.Job, deadline: float) -> jobs.JobStatus:
+    """Poll the job's files until it is no longer running (or the monotonic deadline passes)."""
+    while time.monotonic() < deadline and jobs.job_status(job).running:
+        time.sleep(1)
+    return jobs.job_status(job)
+
+
 def _kill_job(models: Path) -> None:
     job = jobs.latest_job(models)
     if job is not None and jobs.process_alive(job.pid):
@@ -239,13 +256,8 @@ def test_training_job_runs_in_background_and_model_becomes_selectable(models, ti
     at.run()
     at.file_uploader(key="train_upload").set_value(("tiny.txt", data, "text/plain"))
     at.selectbox(key="train_size").set_value("mini")
-    at.number_input(key="train_epochs").set_value(2)
-    at.selectbox(key="train_batch").set_value(32)
-    at.text_input(key="train_name").input("小试")
-    at.button(key="start_training").click()
+    click_start(at, "小试", epochs=2, batch_size=32)
     try:
-        at.run()
-        assert not at.exception, at.exception
         job = jobs.latest_job(models)
         assert job is not None and job.name == "小试"
         assert (models / ".corpora" / "小试" / "train.txt").is_file()
@@ -292,14 +304,10 @@ def test_stop_button_keeps_a_model(models, tiny_corpus):
     at.run()
     at.radio(key="train_corpus").set_value("整个内置语料（唐宋格律诗）")
     at.run()
-    at.text_input(key="train_name").input("停一停")
     at.selectbox(key="train_size").set_value("mini")
-    at.number_input(key="train_epochs").set_value(50)
     at.number_input(key="train_max_poems").set_value(300)
-    at.selectbox(key="train_batch").set_value(16)
-    at.button(key="start_training").click()
+    click_start(at, "停一停", epochs=50, batch_size=16)
     try:
-        at.run()
         job = jobs.latest_job(models)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline and jobs.job_status(job).state != "running":
@@ -308,9 +316,7 @@ def test_stop_button_keeps_a_model(models, tiny_corpus):
         at.button(key="stop_training").click()
         at.run()
         assert "已请求停止" in " ".join(i.value for i in at.info)
-        while time.monotonic() < deadline and jobs.job_status(job).running:
-            time.sleep(1)
-        status = jobs.job_status(job)
+        status = wait_until_finished(job, deadline)
         assert status.state == "stopped", f"{status.state}: {status.message}\n{status.log_tail}"
     finally:
         _kill_job(models)
@@ -362,19 +368,10 @@ def test_fine_tune_one_poet_in_the_background(models):
     at.selectbox(key="model").set_value("tiny")
     at.run()
     at.multiselect(key="train_poets").set_value([poet])
-    at.number_input(key="train_epochs").set_value(2)
-    at.selectbox(key="train_batch").set_value(16)
-    at.text_input(key="train_name").input("学一位诗人")
-    at.button(key="start_training").click()
+    click_start(at, "学一位诗人", epochs=2, batch_size=16)
     try:
-        at.run()
-        assert not at.exception, at.exception
         assert at.button(key="start_training").disabled  # while it runs, the button says so
-        job = jobs.latest_job(models)
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and jobs.job_status(job).running:
-            time.sleep(2)
-        status = jobs.job_status(job)
+        status = wait_until_finished(jobs.latest_job(models), time.monotonic() + 240)
         assert status.state == "done", f"{status.state}: {status.message}\n{status.log_tail}"
     finally:
         _kill_job(models)
