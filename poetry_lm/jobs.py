@@ -26,6 +26,7 @@ from poetry_lm.catalogue import PoemFilter
 from poetry_lm.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
 from poetry_lm.corpus import write_corpus
 from poetry_lm.errors import PoetryError, read_json_file
+from poetry_lm.hardware import cpu_has_fast_bfloat16
 from poetry_lm.runs import (
     PROGRESS_FILE,
     RUNS_DIR,
@@ -60,6 +61,7 @@ MODEL_SIZES: dict[str, dict] = {
 CPU_MACS_PER_S = 65e9
 CPU_SECONDS_PER_BATCH = 0.05
 CPU_RUN_OVERHEAD_S = 30.0
+CPU_BF16_SPEEDUP = 1.5  # mixed bfloat16 on CPUs with AVX512_BF16 (bench)
 
 
 def model_shape(model_path: Path) -> dict | None:
@@ -70,15 +72,21 @@ def model_shape(model_path: Path) -> dict | None:
         return None
 
 
-def estimate_training_seconds(poems: list[str], epochs: int, shape: dict, batch_size: int = 64) -> float:
+def estimate_training_seconds(
+    poems: list[str], epochs: int, shape: dict, batch_size: int = 64, bfloat16: bool | None = None
+) -> float:
     """How long training `poems` for `epochs` takes on a 2-core CPU: multiply-adds per token of the
-    LSTMs and the output layer (×3 for the backward pass), plus per-batch and per-run costs."""
+    LSTMs and the output layer (×3 for the backward pass), plus per-batch and per-run costs.
+    `bfloat16` (default: what the trainer will choose on this CPU) uses the measured bf16 speed."""
+    if bfloat16 is None:
+        bfloat16 = cpu_has_fast_bfloat16()
     units, layers, embedding = shape["units"], shape["layers"], shape["embedding_dim"]
     vocab = shape.get("vocab_size") or len({ch for poem in poems for ch in poem}) + 6
     macs_per_token = 4 * units * (embedding + units) + (layers - 1) * 4 * units * 2 * units + units * vocab
     tokens = sum(len(poem) + 1 for poem in poems) * epochs
     batches = math.ceil(len(poems) / batch_size) * epochs
-    return 3 * macs_per_token * tokens / CPU_MACS_PER_S + batches * CPU_SECONDS_PER_BATCH + CPU_RUN_OVERHEAD_S
+    macs_per_s = CPU_MACS_PER_S * (CPU_BF16_SPEEDUP if bfloat16 else 1.0)
+    return 3 * macs_per_token * tokens / macs_per_s + batches * CPU_SECONDS_PER_BATCH + CPU_RUN_OVERHEAD_S
 
 
 def models_dir() -> Path:

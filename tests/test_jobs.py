@@ -157,3 +157,16 @@ def test_format_seconds():
     assert jobs.format_seconds(5.4) == "5 秒"
     assert jobs.format_seconds(125) == "2 分 5 秒"
     assert jobs.format_seconds(3725) == "1 小时 2 分"
+
+
+def test_training_estimate_scales_with_work_and_precision():
+    poems = ["床前明月光，疑是地上霜。举头望明月，低头思故乡。"] * 1000
+    shape = {"units": 512, "layers": 2, "embedding_dim": 256, "vocab_size": 9624}
+    one = jobs.estimate_training_seconds(poems, 1, shape, bfloat16=False)
+    # 1,000 poems × 25 tokens × 3 × (4·512·768 + 4·512·1024 + 512·9624) multiply-adds, 16 batches, one start-up.
+    macs = 3 * (4 * 512 * 768 + 4 * 512 * 1024 + 512 * 9624) * 25_000
+    assert one == pytest.approx(macs / jobs.CPU_MACS_PER_S + 16 * jobs.CPU_SECONDS_PER_BATCH + jobs.CPU_RUN_OVERHEAD_S)
+    assert jobs.estimate_training_seconds(poems, 3, shape, bfloat16=False) > 2.5 * one - 2 * jobs.CPU_RUN_OVERHEAD_S
+    assert jobs.estimate_training_seconds(poems, 1, shape, bfloat16=True) < one
+    smaller = jobs.estimate_training_seconds(poems, 1, {**shape, "units": 128}, bfloat16=False)
+    assert smaller - jobs.CPU_RUN_OVERHEAD_S < (one - jobs.CPU_RUN_OVERHEAD_S) / 2

@@ -13,6 +13,7 @@ from poetry_lm.catalogue import load_catalogue
 from poetry_lm.config import ModelConfig, RunInfo, TrainConfig
 from poetry_lm.corpus import load_split, write_corpus
 from poetry_lm.errors import PoetryError
+from poetry_lm.hardware import cpu_has_fast_bfloat16
 from poetry_lm.model import build_model, lstm_weights
 from poetry_lm.runs import PROGRESS_FILE, check_run_name, read_events, run_dir
 from poetry_lm.train import copy_weights_by_token, train
@@ -245,12 +246,12 @@ def test_mixed_precision_default_follows_the_cpu(tmp_path, flags, expected):
     cpuinfo = tmp_path / "cpuinfo"
     if flags is not None:
         cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-    assert train_module.cpu_has_fast_bfloat16(cpuinfo) is expected
+    assert cpu_has_fast_bfloat16(cpuinfo) is expected
 
 
 def test_the_decided_precision_is_recorded(tiny_model_dir):
     recorded = RunInfo.from_json(tiny_model_dir / "config.json").train.mixed_precision
-    assert recorded is train_module.cpu_has_fast_bfloat16()
+    assert recorded is cpu_has_fast_bfloat16()
 
 
 def test_shipped_model_is_float32_whatever_the_training_precision(tiny_model_dir):
