@@ -7,6 +7,7 @@ import math
 import keras
 import numpy as np
 
+from poetry_lm.keras_compat import patch_time_distributed
 from poetry_lm.vocab import Vocabulary
 
 
@@ -49,6 +50,7 @@ def make_dataset(
     `by_length=False` pads every poem to the longest instead (the old way; `bench` compares the two).
     """
     groups = group_by_length(sequences) if by_length else {0: pad_to_longest(sequences)}
+    patch_time_distributed()  # whoever feeds these batches to a model needs the dynamic-time-axis fix
     try:
         import tensorflow as tf
     except ImportError:

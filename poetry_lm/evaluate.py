@@ -15,7 +15,6 @@ from poetry_lm.catalogue import load_catalogue
 from poetry_lm.corpus import is_han, load_split
 from poetry_lm.dataset import encode_poems, make_dataset
 from poetry_lm.errors import PoetryError
-from poetry_lm.keras_compat import patch_time_distributed
 from poetry_lm.model import ModelDir
 from poetry_lm.ngram import UNK_MARK, KneserNey
 from poetry_lm.vocab import Vocabulary
@@ -29,7 +28,6 @@ def lstm_token_scores(model: keras.Model, vocab: Vocabulary, poems: list[str], b
     """
     not_han = {vocab.eos_id, vocab.pad_id, *vocab.punctuation_ids}
     losses, is_han = [], []
-    patch_time_distributed()  # predict_on_batch compiles once for all poem lengths
     for inputs, targets in make_dataset(encode_poems(poems, vocab), batch_size, shuffle=False):
         probs = np.asarray(model.predict_on_batch(inputs))
         targets = np.asarray(targets)

@@ -29,7 +29,6 @@ from poetry_lm.dataset import batches_per_epoch, encode_poems, make_dataset
 from poetry_lm.errors import PoetryError
 from poetry_lm.evaluate import evaluate_loss
 from poetry_lm.hardware import cpu_has_fast_bfloat16
-from poetry_lm.keras_compat import patch_time_distributed
 from poetry_lm.model import (
     CONFIG_FILE,
     VOCAB_FILE,
@@ -326,7 +325,6 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
     info.to_json(work / CONFIG_FILE)
 
     keras.utils.set_random_seed(train_config.seed)
-    patch_time_distributed()
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if train_config.mixed_precision else "float32")
     train_seqs, valid_seqs = encode_poems(train_poems, vocab), encode_poems(valid_poems, vocab)
     scope, replicas = _distribution_scope(strategy)

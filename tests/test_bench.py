@@ -6,6 +6,8 @@ a finite positive number, the correctness checks agree to float precision, and n
 
 import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ from poetry_lm.bench import NumpyLSTM, format_table
 from poetry_lm.decode import free_cell_bias, poem_template
 from poetry_lm.generate import PoemGenerator, Settings
 from poetry_lm.model import load_model_dir
+from tests.conftest import REPO
 
 
 def numbers(tree, path=""):
@@ -162,3 +165,23 @@ def test_training_stays_eligible_for_fused_cudnn_lstm(tiny_corpus):
     real = np.asarray(inputs) != 0
     # The padded variant (bench): right-padded, once a row has a pad everything after it is pad.
     assert (real[:, 1:] <= real[:, :-1]).all() and real[:, 0].all() and not real.all()
+
+
+def test_length_grouped_batches_train_in_a_fresh_process(tiny_corpus):
+    """make_dataset alone makes its batches safe for Keras (no train/evaluate import installs the fix first)."""
+    code = f"""
+import keras
+from poetry_lm.config import ModelConfig
+from poetry_lm.corpus import load_split
+from poetry_lm.dataset import encode_poems, make_dataset
+from poetry_lm.model import build_model
+from poetry_lm.vocab import Vocabulary
+poems = load_split({str(tiny_corpus)!r}, "train")
+vocab = Vocabulary.build(poems)
+data = make_dataset(encode_poems(poems, vocab), 64, shuffle=True)
+model = build_model(ModelConfig(vocab_size=len(vocab), embedding_dim=8, units=8, layers=1, dropout=0.0))
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+model.fit(data, epochs=1, verbose=0, shuffle=False)
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
