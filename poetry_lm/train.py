@@ -220,6 +220,7 @@ def train(
     out_dir = Path(out_dir)
     check_run_name(out_dir.name)
     check_train_config(train_config, model_config or {})
+    policy = keras.mixed_precision.global_policy()  # a run sets its own; the caller's comes back afterwards
     try:
         check_writable(out_dir.parent)
         with training_lock(out_dir.parent):
@@ -230,6 +231,8 @@ def train(
         # Disk full or a vanished/unwritable folder mid-run: the finished model only ever
         # appears by rename, so nothing half-written is visible and existing models are untouched.
         raise PoetryError(f"训练时读写文件失败（{_os_reason(err)}）：{err.filename or out_dir.parent}；已有模型未受影响") from None
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
 
 
 def _os_reason(err: OSError) -> str:

@@ -259,3 +259,12 @@ def test_shipped_model_is_float32_whatever_the_training_precision(tiny_model_dir
 
     model = keras.models.load_model(tiny_model_dir / "model.keras", safe_mode=True)
     assert {layer.dtype_policy.name for layer in model.layers} == {"float32"}
+
+
+def test_a_failed_run_leaves_the_callers_precision_policy(tmp_path, tiny_corpus, monkeypatch):
+    import keras
+
+    monkeypatch.setattr(train_module, "_finish", lambda *args: (_ for _ in ()).throw(RuntimeError("killed")))
+    with pytest.raises(RuntimeError):
+        train(tiny_corpus, tmp_path / "m" / "p", TINY_MODEL, TrainConfig(epochs=1, mixed_precision=True))
+    assert keras.mixed_precision.global_policy().name == "float32"
