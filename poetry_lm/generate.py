@@ -60,7 +60,9 @@ class PoemGenerator:
         self.vocab = model_dir.vocab
         self.decoder = Decoder(model_dir.model, self.vocab)
         self._free_bias = free_cell_bias(self.vocab)
-        self._lock = threading.Lock()  # TF is thread-safe; the lock only serialises the first trace
+        # Every call holds it, so one model decodes one request at a time (sessions queue); whether
+        # concurrent calls would be safe and faster was not measured.
+        self._lock = threading.Lock()
 
     @classmethod
     def load(cls, path: Path | None = None, warm_up: bool = True) -> PoemGenerator:
@@ -111,27 +113,3 @@ class PoemGenerator:
             lines.append(head + self.vocab.decode(cells[1:]))
         report = prosody.describe(lines, rhyme_group, settings.prosody)
         return Poem(heads, lines, log_prob, unknown, report.rhyme, report.tone_ok_ratio)
-
-
-_generators: dict[Path, PoemGenerator] = {}
-_generators_lock = threading.Lock()
-
-
-def generate(
-    heads: str,
-    line_length: int = 7,
-    num_candidates: int = 5,
-    temperature: float = 0.8,
-    top_k: int | None = None,
-    seed: int | None = None,
-    model_dir: Path | None = None,
-    **options,
-) -> list[Poem]:
-    """One-call API: acrostic candidates from a model directory (cached per process)."""
-    path = Path(model_dir or DEFAULT_MODEL_DIR).resolve()
-    with _generators_lock:
-        if path not in _generators:
-            _generators[path] = PoemGenerator.load(path)
-    prosody_options = prosody.ProsodyOptions(**options.pop("prosody", {}))
-    settings = Settings(heads, line_length, num_candidates, temperature, top_k, seed, prosody=prosody_options, **options)
-    return _generators[path].generate(settings)

@@ -220,6 +220,8 @@ def train(
     out_dir = Path(out_dir)
     check_run_name(out_dir.name)
     check_train_config(train_config, model_config or {})
+    if out_dir.exists():  # before anything is created next to it (run folder, lock file)
+        raise PoetryError(f"{out_dir} 已存在：换一个模型名称（已有模型不会被覆盖）")
     policy = keras.mixed_precision.global_policy()  # a run sets its own; the caller's comes back afterwards
     try:
         check_writable(out_dir.parent)

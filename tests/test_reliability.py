@@ -643,3 +643,11 @@ def test_bench_json_path_is_checked_first(tiny_model_dir, capsys):
 def test_analyse_names_direction_marks_by_code_point(capsys):
     code, err = run_cli_in_process(["analyse", "床前明月光\u202e，疑是地上霜。"], capsys)
     assert code == 2 and err == ["error: 诗中只能有汉字和标点，请去掉：U+202E"]
+
+
+def test_refused_existing_out_dir_creates_nothing_beside_it(tiny_corpus, tmp_path):
+    existing = tmp_path / "parent" / "taken"
+    existing.mkdir(parents=True)
+    with pytest.raises(PoetryError, match="已存在"):
+        train(tiny_corpus, existing, TINY_MODEL, TrainConfig(epochs=1))
+    assert sorted(p.name for p in (tmp_path / "parent").iterdir()) == ["taken"]  # no .runs/ or lock file
