@@ -24,6 +24,7 @@ from poetry_lm.decode import FREE, free_cell_bias, poem_template
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import DEFAULT_MODEL_DIR, PoemGenerator, Settings
 from poetry_lm.model import ModelDir, build_model, lstm_weights
+from poetry_lm.runs import read_events
 
 # The classic Keras tang-poetry example's shape; its quality is in docs/results/seed_2x128_2ep_metrics.json.
 SEED_CONFIG = {"units": 128, "embedding_dim": 128, "layers": 2, "dropout": 0.2, "batch_size": 64}
@@ -303,7 +304,7 @@ def training_log_figures(path: Path) -> dict | None:
     metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
     figures = {"source": "from the training log", "backend": metrics.get("backend"), "chars_per_s": metrics.get("chars_per_s")}
     if log_path.is_file():
-        events = [json.loads(line) for line in log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        events = read_events(log_path)
         epoch_seconds = [e["seconds"] for e in events if e.get("event") == "epoch" and "seconds" in e]
         if epoch_seconds:
             figures["median_epoch_s"] = round(statistics.median(epoch_seconds), 2)

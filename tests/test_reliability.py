@@ -629,10 +629,9 @@ def test_corpus_files_are_checked_before_training(tiny_corpus, tmp_path, content
     shutil.copytree(tiny_corpus, corpus)
     path = corpus / "train.txt"
     path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    started = time.monotonic()
     with pytest.raises(PoetryError, match=message):
         train(corpus, tmp_path / "models" / "x", TINY_MODEL, TrainConfig(epochs=1))
-    assert time.monotonic() - started < 30 and not (tmp_path / "models" / ".runs" / "x").exists()
+    assert not (tmp_path / "models" / ".runs" / "x").exists()  # refused before a run folder, let alone a batch
 
 
 def test_bench_json_path_is_checked_first(tiny_model_dir, capsys):
