@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from poetry_lm.corpus import FORM_NAMES, META_COLUMNS, META_SUFFIX, SPLITS, form_of, load_split
+from poetry_lm.corpus import FORM_NAMES, META_COLUMNS, META_SUFFIX, SPLITS, form_of, load_split, write_split
 from poetry_lm.errors import PoetryError
 
 
@@ -91,7 +91,6 @@ def write_subset(corpus_dir: Path, out_dir: Path, poem_filter: PoemFilter) -> di
     counts = {}
     for split in SPLITS:
         rows = selected[selected.split == split]
-        (out_dir / f"{split}.txt").write_text("".join(poem + "\n" for poem in rows.poem), encoding="utf-8")
-        rows[list(META_COLUMNS)].to_csv(out_dir / f"{split}{META_SUFFIX}", sep="\t", index=False, quoting=3)
+        write_split(out_dir, split, rows.poem.tolist(), list(rows[list(META_COLUMNS)].itertuples(index=False, name=None)))
         counts[split] = len(rows)
     return counts

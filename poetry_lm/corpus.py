@@ -319,8 +319,14 @@ def write_corpus(poems: list[str], out_dir: Path, metas: list[tuple[str, ...]] |
         if not by_split[split] and len(by_split["train"]) > 1:
             by_split[split].append(by_split["train"].pop())
     for split, items in by_split.items():
-        (out_dir / f"{split}.txt").write_text("".join(poem + "\n" for poem, _ in items), encoding="utf-8")
-        if metas is not None:
-            lines = ["\t".join(META_COLUMNS), *("\t".join(meta) for _, meta in items)]
-            (out_dir / f"{split}{META_SUFFIX}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_split(out_dir, split, [poem for poem, _ in items], None if metas is None else [meta for _, meta in items])
     return {split: len(items) for split, items in by_split.items()}
+
+
+def write_split(out_dir: Path, split: str, poems: list[str], metas: list[tuple[str, ...]] | None = None) -> None:
+    """`<split>.txt` (one poem per line) and, with `metas`, `<split>.meta.tsv` line for line."""
+    out_dir = Path(out_dir)
+    (out_dir / f"{split}.txt").write_text("".join(poem + "\n" for poem in poems), encoding="utf-8")
+    if metas is not None:
+        lines = ["\t".join(META_COLUMNS), *("\t".join(meta) for meta in metas)]
+        (out_dir / f"{split}{META_SUFFIX}").write_text("\n".join(lines) + "\n", encoding="utf-8")

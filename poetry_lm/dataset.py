@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import math
 
 import keras
@@ -30,10 +31,15 @@ def pad_to_longest(sequences: list[np.ndarray]) -> np.ndarray:
     return padded
 
 
+def batch_count(rows: int, batch_size: int, drop_remainder: bool) -> int:
+    """Batches of `batch_size` from `rows` rows: the last short one counts unless dropped."""
+    return rows // batch_size if drop_remainder else math.ceil(rows / batch_size)
+
+
 def batches_per_epoch(sequences: list[np.ndarray], batch_size: int, drop_remainder: bool = False) -> int:
     """How many length-grouped batches `make_dataset` yields per pass."""
-    rounding = math.floor if drop_remainder else math.ceil
-    return sum(rounding(len(rows) / batch_size) for rows in group_by_length(sequences).values())
+    per_length = collections.Counter(map(len, sequences))
+    return sum(batch_count(rows, batch_size, drop_remainder) for rows in per_length.values())
 
 
 def make_dataset(
@@ -61,7 +67,7 @@ def make_dataset(
         if shuffle:
             dataset = dataset.shuffle(len(rows), seed=seed + i, reshuffle_each_iteration=True)
         per_length.append(dataset.batch(batch_size, drop_remainder=drop_remainder))
-        order += [i] * (len(rows) // batch_size if drop_remainder else math.ceil(len(rows) / batch_size))
+        order += [i] * batch_count(len(rows), batch_size, drop_remainder)
     choices = tf.data.Dataset.from_tensor_slices(tf.constant(order, dtype=tf.int64))
     if shuffle:
         choices = choices.shuffle(len(order), seed=seed, reshuffle_each_iteration=True)
@@ -87,7 +93,7 @@ class _NumpyBatches(keras.utils.PyDataset):
         self.batches = []
         for group, rows in enumerate(self.groups):
             order = self.rng.permutation(len(rows)) if self.shuffle else np.arange(len(rows))
-            starts = range(0, len(rows) - (self.batch_size - 1 if self.drop_remainder else 0), self.batch_size)
+            starts = range(0, batch_count(len(rows), self.batch_size, self.drop_remainder) * self.batch_size, self.batch_size)
             self.batches += [(group, order[start : start + self.batch_size]) for start in starts]
         if self.shuffle:
             self.rng.shuffle(self.batches)

@@ -27,15 +27,15 @@ def lstm_token_scores(model: keras.Model, vocab: Vocabulary, poems: list[str], b
     An unknown character is still a character: its target is <unk>.
     """
     not_han = {vocab.eos_id, vocab.pad_id, *vocab.punctuation_ids}
-    losses, is_han = [], []
+    losses, han = [], []
     for inputs, targets in make_dataset(encode_poems(poems, vocab), batch_size, shuffle=False):
         probs = np.asarray(model.predict_on_batch(inputs))
         targets = np.asarray(targets)
         picked = np.take_along_axis(probs, targets[..., None], axis=-1)[..., 0]
         real = targets != vocab.pad_id
         losses.append(-np.log(np.maximum(picked[real].astype(np.float64), 1e-12)))
-        is_han.append(~np.isin(targets[real], list(not_han)))
-    return np.concatenate(losses or [np.zeros(0)]), np.concatenate(is_han or [np.zeros(0, bool)])
+        han.append(~np.isin(targets[real], list(not_han)))
+    return np.concatenate(losses or [np.zeros(0)]), np.concatenate(han or [np.zeros(0, bool)])
 
 
 def ngram_token_scores(ngram: KneserNey, order: int, poems: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -46,10 +46,10 @@ def ngram_token_scores(ngram: KneserNey, order: int, poems: list[str]) -> tuple[
     return losses, han
 
 
-def summarise_losses(losses: np.ndarray, is_han: np.ndarray, poems: int) -> dict:
+def summarise_losses(losses: np.ndarray, han: np.ndarray, poems: int) -> dict:
     """Loss and perplexity per token (everything predicted) and per Han character (punctuation and end excluded)."""
     per_token = float(losses.mean()) if losses.size else math.nan
-    per_han = float(losses[is_han].mean()) if is_han.any() else math.nan
+    per_han = float(losses[han].mean()) if han.any() else math.nan
     return {
         "loss": round(per_token, 4),
         "bits_per_char": round(per_token / math.log(2), 4),
@@ -57,7 +57,7 @@ def summarise_losses(losses: np.ndarray, is_han: np.ndarray, poems: int) -> dict
         "loss_per_han": round(per_han, 4),
         "perplexity_per_han": round(math.exp(per_han), 1),
         "tokens": int(losses.size),
-        "han_chars": int(is_han.sum()),
+        "han_chars": int(han.sum()),
         "poems": poems,
     }
 

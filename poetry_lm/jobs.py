@@ -413,8 +413,7 @@ def loss_frame(events: list[dict]) -> pd.DataFrame:
         elif kind == "epoch":
             rows.append((event["epoch"], LOSS_SERIES[1], event.get("loss")))
             rows.append((event["epoch"], LOSS_SERIES[2], event.get("val_loss")))
-    frame = pd.DataFrame(rows, columns=["轮", "曲线", "损失"])
-    return frame[frame["损失"].notna() & (frame["损失"] == frame["损失"])].reset_index(drop=True)
+    return pd.DataFrame(rows, columns=["轮", "曲线", "损失"]).dropna().reset_index(drop=True)
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -220,13 +220,12 @@ def train(
     out_dir = Path(out_dir)
     check_run_name(out_dir.name)
     check_train_config(train_config, model_config or {})
-    if out_dir.exists():  # before anything is created next to it (run folder, lock file)
-        raise PoetryError(f"{out_dir} 已存在：换一个模型名称（已有模型不会被覆盖）")
+    refuse_existing(out_dir)  # before anything is created next to it (run folder, lock file)
     policy = keras.mixed_precision.global_policy()  # a run sets its own; the caller's comes back afterwards
     try:
         check_writable(out_dir.parent)
         with training_lock(out_dir.parent):
-            if fresh and not out_dir.exists():
+            if fresh:
                 discard_interrupted_run(out_dir)
             return _train_locked(Path(corpus_dir), out_dir, model_config, train_config, strategy)
     except OSError as err:
@@ -265,8 +264,8 @@ def check_train_config(train_config: TrainConfig, model_config: dict) -> None:
         **{key: model_config[key] for key in ("units", "layers", "embedding_dim") if key in model_config},
     }
     for name, value in positive.items():
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= TRAIN_LIMITS.get(name, 2**31 - 1):
-            limit = TRAIN_LIMITS.get(name, 2**31 - 1)
+        limit = TRAIN_LIMITS.get(name, 2**31 - 1)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
             raise PoetryError(f"训练参数 {name} 须是 1 到 {limit:,} 之间的整数，收到 {value!r}")
     if not 0 < train_config.learning_rate <= 1:
         raise PoetryError(f"学习率须在 0 到 1 之间，收到 {train_config.learning_rate}")
@@ -274,9 +273,14 @@ def check_train_config(train_config: TrainConfig, model_config: dict) -> None:
         raise PoetryError(f"dropout 须在 0 到 1 之间（不含 1），收到 {model_config['dropout']}")
 
 
-def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> Path:
+def refuse_existing(out_dir: Path) -> None:
+    """A finished model is never overwritten: its name cannot be trained again."""
     if out_dir.exists():
         raise PoetryError(f"{out_dir} 已存在：换一个模型名称（已有模型不会被覆盖）")
+
+
+def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> Path:
+    refuse_existing(out_dir)  # again under the lock: another process may have finished it meanwhile
     work = run_dir(out_dir)
     created = not work.exists()
     work.mkdir(parents=True, exist_ok=True)
@@ -374,7 +378,8 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
     stopped = (work / STOP_FILE).exists() or any(e["event"] == "stopping" for e in read_events(work / PROGRESS_FILE))
     elapsed = time.time() - started + _previous_train_time(work / PROGRESS_FILE)
     info = replace(info, train_time_s=round(elapsed, 1))
-    return _finish(work, out_dir, model, vocab, info, test_poems, log, steps, "stopped" if stopped else "done")
+    final_event = "stopped" if stopped else "done"
+    return _finish(work, out_dir, model, vocab, info, test_poems, source, log, steps, final_event)
 
 
 def check_resume_matches(work: Path, name: str, model_config: dict, train_config: TrainConfig, corpus_hash: str) -> None:
@@ -430,14 +435,13 @@ def copy_weights_by_token(source: keras.Model, source_vocab: Vocabulary, target:
     """
     rows = np.asarray([source_vocab.index.get(token, -1) for token in vocab.tokens])
     known = rows >= 0
-    source_embedding, _, (source_kernel, source_bias) = lstm_weights(source)
-    target_embedding, _, (target_kernel, target_bias) = lstm_weights(target)
-    by_token = {id(target_embedding): (source_embedding, 0), id(target_kernel): (source_kernel, 1), id(target_bias): (source_bias, 0)}
+    embedding, _, (kernel, bias) = lstm_weights(target)
+    token_axis = {id(embedding): 0, id(kernel): 1, id(bias): 0}  # the axis that is indexed by token id
     for target_weight, source_weight in zip(target.weights, source.weights, strict=True):
         old = keras.ops.convert_to_numpy(source_weight)
-        if id(target_weight) in by_token:
-            source_weight, axis = by_token[id(target_weight)]
-            old = np.moveaxis(keras.ops.convert_to_numpy(source_weight), axis, 0)
+        axis = token_axis.get(id(target_weight))
+        if axis is not None:
+            old = np.moveaxis(old, axis, 0)
             new = np.moveaxis(keras.ops.convert_to_numpy(target_weight).copy(), axis, 0)
             new[known] = old[rows[known]]
             if new.ndim == 1:
@@ -472,8 +476,11 @@ def _datasets(train_seqs, valid_seqs, train_config: TrainConfig, replicas: int):
     return train_data, valid_data, steps
 
 
-def _finish(work, out_dir, model, vocab, info, test_poems, log, steps, final_event) -> Path:
-    """Assemble the model directory in a staging folder, then rename it into place."""
+def _finish(work, out_dir, model, vocab, info, test_poems, base, log, steps, final_event) -> Path:
+    """Assemble the model directory in a staging folder, then rename it into place.
+
+    `base` is the warm start's source model (or None): it is scored on the same test poems.
+    """
     log.write("finishing", step="保存模型")
     best = load_keras_file(work / BEST_FILE) if (work / BEST_FILE).exists() else model
     # An uncompiled float32 copy: the shipped file carries no optimizer state (half the size), and no
@@ -488,8 +495,7 @@ def _finish(work, out_dir, model, vocab, info, test_poems, log, steps, final_eve
         shutil.copy(work / HISTORY_FILE, staging / HISTORY_FILE)
     log.write("finishing", step=f"在 {len(test_poems):,} 首测试诗上评估")
     metrics = {"test": evaluate_loss(final_model, vocab, test_poems) if test_poems else None}
-    if info.train.init_from and test_poems:  # what training changed, on the same held-out poems
-        base = load_model_dir(Path(info.train.init_from))
+    if base is not None and test_poems:  # what training changed, on the same held-out poems
         metrics["base_test"] = evaluate_loss(base.model, base.vocab, test_poems)
     epochs = [e for e in read_events(work / PROGRESS_FILE) if e["event"] == "epoch"]
     metrics.update(
