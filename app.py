@@ -64,7 +64,8 @@ UPLOAD_LABEL = "上传文本文件"
 LEARNING_RATES = [1e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2]
 BATCH_SIZES = [16, 32, 64, 128, 256]
 JIEBA_SAMPLES = {"抽样 2,000 首": 2000, "抽样 5,000 首": 5000, "全部": None}
-POLL_SECONDS = 2.0
+POLL_SECONDS = 2.0  # while a job runs
+IDLE_POLL_SECONDS = 5.0  # otherwise: notice a job started from another tab
 
 CSS = """
 <style>
@@ -271,7 +272,10 @@ def generate_poems(models: Path, generator: PoemGenerator, model_name: str, valu
             seed=seed, prosody=values["prosody"],
         )
         started = time.perf_counter()
-        result = {"model": model_name, "poems": generator.generate(settings), "seconds": 0.0, "seed": seed}
+        result = {
+            "model": model_name, "poems": generator.generate(settings), "seconds": 0.0, "seed": seed,
+            "typed_heads": typed_heads(values["heads"]),
+        }
         result["seconds"] = time.perf_counter() - started
         if values["compare"] != NO_COMPARISON:
             other = selected_generator(models, values["compare"])
@@ -303,6 +307,20 @@ def show_comparison(result: dict) -> None:
                     st.code("\n".join(poem.display_lines()), language=None)
 
 
+def typed_heads(raw: str) -> str:
+    """The heads as the user typed them, whitespace aside."""
+    return "".join(str(raw or "").split())
+
+
+def result_notes(result: dict, heads_now: str) -> None:
+    """Say when traditional heads were simplified, and when the poems shown belong to other heads."""
+    typed, used = result.get("typed_heads", ""), result["poems"][0].heads if result["poems"] else ""
+    if used and typed != used:
+        st.info(f"藏头字已按简体处理：{typed} → {used}（模型学的是简体语料）")
+    if typed_heads(heads_now) != typed:
+        st.caption(f"下面是藏头字「{typed}」的结果；点「写诗」按新的藏头字重写。")
+
+
 def write_tab(models: Path, model_name: str | None) -> None:
     """Main area: settings on the left, candidate cards on the right."""
     controls, results = st.columns([5, 8], gap="medium")
@@ -319,6 +337,7 @@ def write_tab(models: Path, model_name: str | None) -> None:
             generate_poems(models, generator, model_name, values)
         if "result" in st.session_state:
             result = st.session_state["result"]
+            result_notes(result, values["heads"])
             if "compare" in result:
                 show_comparison(result)
             else:
@@ -416,7 +435,9 @@ def corpus_choice(fine_tune: bool) -> tuple[Path | None, list[str] | None, PoemF
     return None, poems, PoemFilter(), poems
 
 
-def start_training(models: Path, corpus_dir: Path | None, poems: list[str] | None, request: jobs.JobRequest) -> None:
+def start_training(
+    models: Path, corpus_dir: Path | None, poems: list[str] | None, request: jobs.JobRequest, notice
+) -> None:
     """Start the background job (saving an uploaded corpus first); refusals are shown, not raised."""
     try:
         jobs.check_can_start(models, request.name)
@@ -425,11 +446,10 @@ def start_training(models: Path, corpus_dir: Path | None, poems: list[str] | Non
                 raise PoetryError("请先选择语料：内置语料中的诗人/朝代/体裁、整个内置语料，或上传一个有效的诗歌文本文件")
             corpus_dir = jobs.save_uploaded_corpus(models, request.name, poems)
         request.corpus_dir = corpus_dir
-        job = jobs.start_job(models, request)
+        jobs.start_job(models, request)
     except PoetryError as err:
-        st.error(str(err))
+        notice.error(str(err))
         return
-    st.session_state["watching"] = job.name
     st.rerun()
 
 
@@ -438,7 +458,7 @@ def mode_defaults() -> None:
     st.session_state.update(MODE_DEFAULTS[st.session_state["train_mode"] == TRAIN_MODES["finetune"]])
 
 
-def training_form(models: Path, base_model: str | None, busy: bool) -> None:
+def training_form(models: Path, base_model: str | None, busy: bool, notice) -> None:
     """Fine-tune the current model (first choice) or train from scratch, with the duration estimated up front."""
     with st.expander("训练 / 微调模型", expanded=not busy):
         modes = [TRAIN_MODES["finetune"], TRAIN_MODES["scratch"]] if base_model else [TRAIN_MODES["scratch"]]
@@ -475,9 +495,7 @@ def training_form(models: Path, base_model: str | None, busy: bool) -> None:
                 max_poems=int(max_poems) or None, init_from=str(models / base_model) if fine_tune else None,
                 poem_filter=poem_filter,
             )
-            start_training(models, corpus_dir, poems, request)
-        if busy:
-            st.caption("已有训练任务在运行：等它结束或先停止它，才能开始新的任务。")
+            start_training(models, corpus_dir, poems, request, notice)
 
 
 def show_progress(status: jobs.JobStatus) -> None:
@@ -526,15 +544,22 @@ def show_curves_and_samples(status: jobs.JobStatus) -> None:
 
 
 def job_panel(models: Path) -> None:
-    """The latest job: live while it runs (polled every few seconds), then its outcome."""
-    job = jobs.latest_job(models)
-    if job is None:
-        return
-    running = jobs.job_status(job).running
+    """The latest job: live while it runs, then its outcome.
 
-    @st.fragment(run_every=POLL_SECONDS if running else None)
+    The panel polls even when no job runs (more slowly), so a page opened before someone starts
+    a job in another tab picks the new job up; whenever the job or its running state differs from
+    what the page was drawn with, the whole page is redrawn (model list, start button).
+    """
+    drawn = jobs.latest_job(models)
+    drawn_key = job_key(drawn)
+
+    @st.fragment(run_every=POLL_SECONDS if drawn_key[1] else IDLE_POLL_SECONDS)
     def panel() -> None:
         current = jobs.latest_job(models)
+        if job_key(current) != drawn_key:
+            st.rerun(scope="app")
+        if current is None:
+            return
         status = jobs.job_status(current)
         st.markdown(f"**训练任务「{current.name}」**")
         if status.running:
@@ -544,7 +569,6 @@ def job_panel(models: Path) -> None:
             elif st.button("停止训练", key="stop_training"):
                 jobs.stop_job(current)
                 st.info("已请求停止：训练会在当前批次结束后停下，保留最佳检查点并生成模型。")
-            st.session_state["watching"] = current.name
         elif status.state in jobs.FINAL_EVENTS:
             verb = "已完成" if status.state == "done" else "已停止（保留了最佳检查点）"
             st.success(f"训练{verb}：模型「{current.name}」已加入上方的模型列表。")
@@ -552,16 +576,25 @@ def job_panel(models: Path) -> None:
             st.error(f"训练失败：{status.message}")
             st.code(status.log_tail or "（没有日志）", language=None)
         show_curves_and_samples(status)
-        if not status.running and st.session_state.pop("watching", None) == current.name:
-            st.rerun()  # the whole page: the model list now has the new model
 
     panel()
+
+
+def job_key(job: jobs.Job | None) -> tuple[str | None, bool]:
+    """What the page shows of the training jobs: the latest job's name and whether it runs."""
+    return (None, False) if job is None else (job.name, jobs.job_status(job).running)
 
 
 def training_sidebar(models: Path, base_model: str | None) -> None:
     st.header("训练")
     job_panel(models)
-    training_form(models, base_model, busy=jobs.active_job(models) is not None)
+    # Refusals go above the form: its expander may be collapsed in this tab.
+    notice = st.container()
+    active = jobs.active_job(models)
+    if active is not None:
+        # Also the answer to a click that raced another tab's start: a disabled button's click is dropped.
+        notice.warning(f"训练任务「{active.name}」正在运行：等它结束或先停止它，才能开始新的任务。")
+    training_form(models, base_model, busy=active is not None, notice=notice)
 
 
 # ---------- corpus ----------

@@ -31,6 +31,7 @@ from poetry_lm.runs import (
     PROGRESS_FILE,
     RUNS_DIR,
     STOP_FILE,
+    attempts,
     check_run_name,
     is_training_running,
     read_events,
@@ -305,9 +306,8 @@ def process_alive(pid: int) -> bool:
 
 
 def current_attempt(events: list[dict]) -> list[dict]:
-    """Events from the last `start` on (a resumed run has several)."""
-    starts = [i for i, event in enumerate(events) if event.get("event") == "start"]
-    return events[starts[-1] :] if starts else []
+    """Events of the latest attempt (a resumed run has several)."""
+    return (attempts(events) or [[]])[-1]
 
 
 @dataclass

@@ -85,3 +85,20 @@ def read_events(path: Path) -> list[dict]:
         except ValueError:
             continue
     return events
+
+
+def attempts(events: list[dict]) -> list[list[dict]]:
+    """The events split into attempts, each from its `start` on (a resumed run has several)."""
+    starts = [i for i, event in enumerate(events) if event.get("event") == "start"]
+    ends = [*starts[1:], len(events)]
+    return [events[begin:end] for begin, end in zip(starts, ends, strict=False)]
+
+
+def finished_epochs(events: list[dict]) -> list[dict]:
+    """One `epoch` event per finished epoch, in order.
+
+    A kill between logging an epoch and backing it up makes the resumed run repeat that epoch;
+    its later record replaces the earlier one, so the history never counts an epoch twice.
+    """
+    by_epoch = {event["epoch"]: event for event in events if event.get("event") == "epoch"}
+    return [by_epoch[epoch] for epoch in sorted(by_epoch)]

@@ -8,6 +8,7 @@ so a half-written model directory is never visible. Running the same command aga
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
 import functools
 import json
@@ -46,7 +47,9 @@ from poetry_lm.runs import (
     HISTORY_FILE,
     PROGRESS_FILE,
     STOP_FILE,
+    attempts,
     check_run_name,
+    finished_epochs,
     read_events,
     run_dir,
     training_lock,
@@ -160,11 +163,19 @@ class BestCheckpoint(keras.callbacks.Callback):
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore that re-reads the epoch after a restore.
+    """BackupAndRestore that re-reads the epoch after a restore and commits every finished epoch.
 
     Keras 3.15 restores the weights but leaves `_current_epoch` at 0, so batch-level saves during
-    the resumed epoch record epoch 0 and a second kill restarts from scratch.
+    the resumed epoch record epoch 0 and a second kill restarts from scratch. With a batch
+    `save_freq` it also never saves at an epoch's end, so a kill between two epochs repeats the
+    finished one; this callback runs last and saves there, so an epoch counts as done exactly when
+    its logs, best checkpoint and backup are all written.
     """
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.save_freq != "epoch":
+            self._save_model()
 
     def _load_model(self):
         super()._load_model()
@@ -352,13 +363,18 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
         work / PROGRESS_FILE, train_config.epochs, steps, sum(len(s) - 1 for s in train_seqs), train_config.log_every_batches
     )
     best_so_far = _best_val_loss(work / PROGRESS_FILE)
+    remove_partial_saves(work)  # temp files of saves a kill interrupted
     callbacks = [
-        ResumableBackup(work / "backup", save_freq=train_config.backup_every_batches, double_checkpoint=True),
         log,
         BestCheckpoint(work / BEST_FILE, best=best_so_far),
-        keras.callbacks.CSVLogger(str(work / HISTORY_FILE), append=True),
         SamplePoems(log, vocab, info, work),
         StopOnFile(work / STOP_FILE, log),
+        # Last, so its end-of-epoch save commits an epoch whose other records are written. It keeps
+        # its backup when fit returns: the folder goes only once the model folder is in place.
+        ResumableBackup(
+            work / "backup", save_freq=train_config.backup_every_batches, double_checkpoint=True,
+            delete_checkpoint=False,
+        ),
     ]
     trained_path = work / TRAINED_FILE
     if trained_path.exists():  # an earlier attempt finished training and died while finishing
@@ -373,7 +389,8 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
         except KeyboardInterrupt:
             log.write("stopped", reason="interrupted")
             raise
-        # Keras has just deleted its backup: keep the trained weights until the model folder is in place.
+        # The end of training, kept until the model folder is in place (a stop ends mid-epoch,
+        # after the last backup).
         save_model_atomic(model, trained_path)
     stopped = (work / STOP_FILE).exists() or any(e["event"] == "stopping" for e in read_events(work / PROGRESS_FILE))
     elapsed = time.time() - started + _previous_train_time(work / PROGRESS_FILE)
@@ -491,13 +508,12 @@ def _finish(work, out_dir, model, vocab, info, test_poems, base, log, steps, fin
     staging = work / "staging"
     shutil.rmtree(staging, ignore_errors=True)
     save_model_dir(staging, final_model, vocab, info)
-    if (work / HISTORY_FILE).exists():
-        shutil.copy(work / HISTORY_FILE, staging / HISTORY_FILE)
+    epochs = finished_epochs(read_events(work / PROGRESS_FILE))
+    write_history(epochs, staging / HISTORY_FILE)
     log.write("finishing", step=f"在 {len(test_poems):,} 首测试诗上评估")
     metrics = {"test": evaluate_loss(final_model, vocab, test_poems) if test_poems else None}
     if base is not None and test_poems:  # what training changed, on the same held-out poems
         metrics["base_test"] = evaluate_loss(base.model, base.vocab, test_poems)
-    epochs = [e for e in read_events(work / PROGRESS_FILE) if e["event"] == "epoch"]
     metrics.update(
         epochs_run=len(epochs),
         best_val_loss=min((e["val_loss"] for e in epochs if e["val_loss"] == e["val_loss"]), default=None),
@@ -517,23 +533,33 @@ def _finish(work, out_dir, model, vocab, info, test_poems, base, log, steps, fin
         (work / leftover).unlink(missing_ok=True)
     for folder in ("backup", SUBSET_DIR):
         shutil.rmtree(work / folder, ignore_errors=True)
+    remove_partial_saves(work)
     return out_dir
+
+
+def remove_partial_saves(work: Path) -> None:
+    """Delete temp files of atomic saves that a kill cut short (`.best-*.keras` and the like)."""
+    for partial in work.glob(".*.keras"):
+        partial.unlink(missing_ok=True)
+
+
+def write_history(epochs: list[dict], path: Path) -> None:
+    """history.csv: one row per finished epoch (1-based), its training and validation loss."""
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "loss", "val_loss"])
+        writer.writerows([e["epoch"], e["loss"], e["val_loss"]] for e in epochs)
 
 
 def _best_val_loss(progress_path: Path) -> float:
     """Best validation loss of an interrupted run, so a resume does not overwrite a better best.keras."""
-    losses = [e["val_loss"] for e in read_events(progress_path) if e["event"] == "epoch" and e["val_loss"] == e["val_loss"]]
+    losses = [e["val_loss"] for e in finished_epochs(read_events(progress_path)) if e["val_loss"] == e["val_loss"]]
     return min(losses, default=math.inf)
 
 
 def _previous_train_time(progress_path: Path) -> float:
     """Seconds spent in earlier (interrupted) attempts of this run."""
-    events = read_events(progress_path)
-    starts = [i for i, e in enumerate(events) if e["event"] == "start"]
-    total = 0.0
-    for begin, end in zip(starts, starts[1:], strict=False):
-        total += events[end - 1]["time"] - events[begin]["time"]
-    return total
+    return sum(attempt[-1]["time"] - attempt[0]["time"] for attempt in attempts(read_events(progress_path))[:-1])
 
 
 def train_config_from_args(**values) -> TrainConfig:

@@ -57,3 +57,29 @@ def tiny_model_dir(tiny_corpus, tmp_path_factory) -> Path:
 
     out = tmp_path_factory.mktemp("models") / "tiny"
     return train(tiny_corpus, out, TINY_MODEL, TrainConfig(epochs=2, batch_size=32, log_every_batches=2))
+
+
+@pytest.fixture
+def job_from_another_tab():
+    """Start a stand-in training job in a models dir, as another tab or a CLI would: a live
+    process whose command line names poetry_lm (what jobs.process_alive checks), killed afterwards."""
+    import subprocess
+    import sys
+    import time
+
+    from poetry_lm import jobs
+
+    processes = []
+
+    def start(models: Path, name: str) -> jobs.Job:
+        process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "poetry_lm"])
+        processes.append(process)
+        jobs.run_dir(models / name).mkdir(parents=True, exist_ok=True)
+        job = jobs.Job(name, pid=process.pid, args=[], started=time.time(), models=str(models))
+        job.save()
+        return job
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait()

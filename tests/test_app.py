@@ -84,7 +84,16 @@ def test_generate_puts_heads_at_line_starts(models):
     at.run()
     assert poem_texts(at) == first
     assert any("poem-vertical" in md.value for md in at.markdown)
-    assert write(at, "春花秋月", num_candidates=3, seed=7) and poem_texts(at) == first
+    write(at, "春花秋月", num_candidates=3, seed=7)
+    assert poem_texts(at) == first
+
+
+def test_simplified_heads_and_stale_poems_are_pointed_out(models):
+    at = write(start_app(), "書劍", num_candidates=1, seed=3)
+    assert "書劍 → 书剑" in messages(at)
+    assert [line[0] for line in poem_texts(at)[0].split("\n")] == ["书", "剑"]
+    at.text_input(key="heads").input("春山").run()  # typed, not yet written
+    assert "下面是藏头字「書劍」的结果" in " ".join(c.value for c in at.caption)
 
 
 def test_five_character_form_and_downloads(models):
@@ -265,7 +274,7 @@ def test_training_job_runs_in_background_and_model_becomes_selectable(models, ti
         # says why, and the engine still refuses a start that races past the page.
         other = start_app()
         assert other.button(key="start_training").disabled
-        assert any("已有训练任务在运行" in c.value for c in other.sidebar.caption)
+        assert any("正在运行：等它结束或先停止它" in w.value for w in other.sidebar.warning)
         with pytest.raises(PoetryError, match="已有训练任务"):
             jobs.check_can_start(models, "第二个")
         assert not (models / ".runs" / "第二个" / "job.json").exists()
@@ -395,3 +404,20 @@ def test_side_by_side_uses_the_same_heads_settings_and_seed(models):
     assert len(texts) == 6 and texts[:3] == texts[3:]
     assert all([line[0] for line in text.split("\n")] == ["春", "风"] for text in texts)
     assert any("随机种子" in c.value and "tiny-copy" in c.value for c in at.caption)
+
+
+def test_a_refused_start_is_shown_above_the_form(models, job_from_another_tab):
+    """This tab was drawn while nothing ran; meanwhile another tab started a job; 开始训练 here starts
+    nothing, and why shows outside the (possibly collapsed) training expander."""
+    at = start_app()
+    at.radio(key="train_mode").set_value(SCRATCH).run()
+    at.text_input(key="train_name").input("我的").run()
+    job_from_another_tab(models, "别的标签页")  # after this tab was drawn: its button is still enabled
+    at.button(key="start_training").click().run()
+    assert not at.exception, at.exception
+    refusal = [w.value for w in at.sidebar.warning if "训练任务「别的标签页」正在运行" in w.value]
+    assert refusal, messages(at)
+    in_form = [w.value for w in at.sidebar.expander[0].warning]
+    assert not [text for text in in_form if "正在运行" in text]
+    assert at.button(key="start_training").disabled
+    assert not (models / ".runs" / "我的" / "job.json").exists()

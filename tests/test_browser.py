@@ -131,3 +131,22 @@ def test_write_acrostic_in_chromium(app_url, tmp_path):
     console = log.read_text(errors="replace")
     assert "URL: http://localhost:" in console, console
     assert not [line for line in console.splitlines() if any(mark in line for mark in ALARMING)], console
+
+
+def test_an_open_page_picks_up_a_job_started_elsewhere(app_url, tmp_path, job_from_another_tab):
+    """A page drawn while nothing trains notices a job that another tab (or the CLI) starts later."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = app_url
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(url, wait_until="domcontentloaded")
+            expect(page.get_by_label("藏头字", exact=False)).to_be_visible(timeout=120_000)
+            assert page.get_by_text("训练任务「别处」").count() == 0
+            job_from_another_tab(tmp_path / "models", "别处")
+            expect(page.get_by_text("训练任务「别处」", exact=False).first).to_be_visible(timeout=30_000)
+            expect(page.get_by_role("button", name="开始训练")).to_be_disabled()
+        finally:
+            browser.close()

@@ -26,7 +26,7 @@ from poetry_lm.corpus import MAX_UPLOAD_BYTES, parse_uploaded_corpus
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import PoemGenerator, Settings, normalise_heads
 from poetry_lm.model import load_model_dir
-from poetry_lm.runs import check_run_name, is_training_running, read_events, training_lock
+from poetry_lm.runs import attempts, check_run_name, is_training_running, read_events, training_lock
 from poetry_lm.train import train
 from tests.conftest import TINY_MODEL
 
@@ -553,31 +553,26 @@ def test_two_simultaneous_cli_trainings_exactly_one_runs(tiny_corpus, tmp_path):
 
 
 def _attempts(progress: Path) -> list[list[dict]]:
-    """Progress events split at each "start": one list per attempt of the run."""
-    attempts: list[list[dict]] = []
-    for event in read_events(progress):
-        if event["event"] == "start":
-            attempts.append([])
-        if attempts:
-            attempts[-1].append(event)
-    return attempts
+    return attempts(read_events(progress))
 
 
-def _kill_when(process: subprocess.Popen, progress: Path, attempt: int, epoch: int, batch: int) -> None:
-    """SIGKILL `process` once attempt number `attempt` logs batch >= `batch` of `epoch`."""
+def _kill_when(process: subprocess.Popen, progress: Path, attempt: int, reached) -> None:
+    """SIGKILL `process` as soon as attempt number `attempt` has logged an event for which `reached` is true."""
     deadline = time.time() + 240
     while time.time() < deadline:
         runs = _attempts(progress)
-        if len(runs) > attempt and any(
-            e["event"] == "batch" and e["epoch"] == epoch and e["batch"] >= batch for e in runs[attempt]
-        ):
+        if len(runs) > attempt and any(reached(e) for e in runs[attempt]):
             process.send_signal(signal.SIGKILL)
             process.wait()
             return
         assert process.poll() is None, process.communicate()
-        time.sleep(0.05)
+        time.sleep(0.01)
     process.kill()
     raise AssertionError("training never reached the kill point")
+
+
+def _batch(epoch: int, batch: int):
+    return lambda e: e["event"] == "batch" and e["epoch"] == epoch and e["batch"] >= batch
 
 
 @pytest.mark.slow
@@ -588,11 +583,11 @@ def test_sigkill_twice_mid_epoch_resumes_from_saved_epoch(tiny_corpus, tmp_path)
     argv = _train_argv(tiny_corpus, out, epochs=3)
 
     # Kill 1: a few batches into epoch 2 (backups every 2 batches exist by then).
-    _kill_when(_popen_cli(argv), progress, attempt=0, epoch=2, batch=6)
+    _kill_when(_popen_cli(argv), progress, 0, _batch(2, 6))
     assert not out.exists()
     assert not is_training_running(models)  # the kernel dropped the dead run's lock
     # Kill 2: a few batches into the resumed epoch; Keras's own callback would then restart at epoch 1.
-    _kill_when(_popen_cli(argv), progress, attempt=1, epoch=2, batch=6)
+    _kill_when(_popen_cli(argv), progress, 1, _batch(2, 6))
     assert not out.exists()
 
     result = run_cli(argv, timeout=300)
@@ -613,6 +608,23 @@ def test_sigkill_twice_mid_epoch_resumes_from_saved_epoch(tiny_corpus, tmp_path)
     poem = PoemGenerator(model_dir).generate(Settings("春山", 5, 1, seed=0))[0]
     assert [line[0] for line in poem.lines] == ["春", "山"]
     assert sorted(p.name for p in models.iterdir()) == [".runs", "resumed"]
+
+
+@pytest.mark.slow
+def test_sigkill_at_an_epoch_boundary_counts_every_epoch_once(tiny_corpus, tmp_path):
+    """Killed the moment epoch 1 is logged (its checkpoint and backup may be half written)."""
+    models = tmp_path / "models"
+    out = models / "boundary"
+    progress = models / ".runs" / "boundary" / "progress.jsonl"
+    argv = _train_argv(tiny_corpus, out, epochs=2)
+    _kill_when(_popen_cli(argv), progress, 0, lambda e: e["event"] == "epoch")
+
+    result = run_cli(argv, timeout=300)
+    assert result.returncode == 0, result.stderr
+    history = (out / "history.csv").read_text(encoding="utf-8").splitlines()
+    assert [row.split(",")[0] for row in history] == ["epoch", "1", "2"]
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["epochs_run"] == 2
+    assert not [p.name for p in (models / ".runs" / "boundary").iterdir() if p.suffix == ".keras"]
 
 
 @pytest.mark.parametrize(

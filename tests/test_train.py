@@ -15,7 +15,7 @@ from poetry_lm.corpus import load_split, write_corpus
 from poetry_lm.errors import PoetryError
 from poetry_lm.hardware import cpu_has_fast_bfloat16
 from poetry_lm.model import build_model, lstm_weights
-from poetry_lm.runs import PROGRESS_FILE, check_run_name, read_events, run_dir
+from poetry_lm.runs import PROGRESS_FILE, attempts, check_run_name, read_events, run_dir
 from poetry_lm.train import copy_weights_by_token, train
 from poetry_lm.vocab import Vocabulary
 from tests.conftest import REPO, TINY_MODEL
@@ -207,6 +207,56 @@ def test_a_failure_while_finishing_keeps_the_trained_weights(tmp_path, tiny_corp
     assert metrics["epochs_run"] == 2
     leftovers = {p.name for p in run_dir(out).iterdir()}
     assert not leftovers & {"best.keras", train_module.TRAINED_FILE, "backup", "staging"}, leftovers
+
+
+def _history_epochs(model_dir) -> list[int]:
+    return [int(row["epoch"]) for row in csv.DictReader(open(model_dir / "history.csv", encoding="utf-8"))]
+
+
+def test_a_kill_between_logging_an_epoch_and_backing_it_up_counts_it_once(tmp_path, tiny_corpus, monkeypatch):
+    """Killed while epoch 1's best checkpoint is half written: epoch 1 is logged, not yet backed up."""
+    out = tmp_path / "models" / "boundary"
+    config = TrainConfig(epochs=2, batch_size=32, log_every_batches=1, backup_every_batches=2)
+    original = train_module.save_model_atomic
+
+    def killed_mid_save(model, path):
+        (path.parent / f".{path.stem}-half.keras").write_bytes(b"PK")  # what a SIGKILL leaves behind
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "save_model_atomic", killed_mid_save)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_corpus, out, TINY_MODEL, config)
+    logged = [e["epoch"] for e in read_events(run_dir(out) / PROGRESS_FILE) if e["event"] == "epoch"]
+    assert logged == [1]
+    monkeypatch.setattr(train_module, "save_model_atomic", original)
+    train(tiny_corpus, out, TINY_MODEL, config)
+
+    assert _history_epochs(out) == [1, 2]  # the repeated epoch replaces its first record
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["epochs_run"] == 2
+    assert not list(run_dir(out).glob(".*.keras")) and not list(out.glob(".*"))
+
+
+def test_a_kill_after_an_epoch_is_backed_up_does_not_repeat_it(tmp_path, tiny_corpus, monkeypatch):
+    """Epoch 1 fully committed (logs, best, backup), then killed at the start of epoch 2."""
+    out = tmp_path / "models" / "committed"
+    config = TrainConfig(epochs=2, batch_size=32, log_every_batches=1, backup_every_batches=1000)
+    original = train_module.ProgressLog.on_epoch_begin
+
+    def killed_at_epoch_2(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+        original(self, epoch, logs)
+
+    monkeypatch.setattr(train_module.ProgressLog, "on_epoch_begin", killed_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_corpus, out, TINY_MODEL, config)
+    monkeypatch.setattr(train_module.ProgressLog, "on_epoch_begin", original)
+    train(tiny_corpus, out, TINY_MODEL, config)
+    log = read_events(out / "train_log.jsonl")
+    resumed = attempts(log)[-1]
+    assert [e["epoch"] for e in resumed if e["event"] == "epoch"] == [2]  # epoch 1 was not trained again
+    assert _history_epochs(out) == [1, 2]
 
 
 def test_resuming_with_other_settings_is_refused_and_fresh_starts_over(tmp_path, tiny_corpus, monkeypatch):
