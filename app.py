@@ -22,7 +22,8 @@ from poetry_lm.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()  # before poetry_lm.generate imports TensorFlow: no native start-up lines
 
-from poetry_lm import jobs, prosody
+from poetry_lm import jobs
+from poetry_lm.analysis import Analysis, analyse
 from poetry_lm.catalogue import PoemFilter, load_catalogue, poet_table, select, with_forms
 from poetry_lm.config import CONFIG_FILE, MODEL_FILE, RunInfo
 from poetry_lm.corpus import (
@@ -36,7 +37,15 @@ from poetry_lm.corpus import (
 )
 from poetry_lm.errors import PoetryError, read_json_file
 from poetry_lm.generate import Poem, PoemGenerator
-from poetry_lm.settings import MAX_HEADS, Settings
+from poetry_lm.rhyme import RHYME_GROUPS
+from poetry_lm.settings import (
+    DEFAULT_TEMPERATURE,
+    MAX_HEADS,
+    RHYME_SCHEMES,
+    TONE_MODES,
+    ProsodyOptions,
+    Settings,
+)
 
 FORMS = {"七言": 7, "五言": 5}
 SIZE_LABELS = {
@@ -45,8 +54,8 @@ SIZE_LABELS = {
     "medium": "中（256 单元）",
     "large": "大（512 单元）",
 }
-TONE_LABELS = {"off": "不限平仄", "soft": "宽：倾向合律", "strict": "严：必须合律"}
-SCHEME_LABELS = {"even": "偶数句押韵", "first_and_even": "首句和偶数句押韵"}
+TONE_LABELS = dict(zip(TONE_MODES, ["不限平仄", "宽：倾向合律", "严：必须合律"], strict=True))
+SCHEME_LABELS = dict(zip(RHYME_SCHEMES, ["偶数句押韵", "首句和偶数句押韵"], strict=True))
 DROP_REASONS = {
     "empty": "空行",
     "not_punctuated": "句末没有标点",
@@ -163,17 +172,16 @@ def temperature_hint(value: float) -> str:
     return f"温度控制随机性，越低越稳妥、越高越新奇。当前 {value:.2f}，{mood}。"
 
 
-def prosody_controls() -> prosody.ProsodyOptions:
+def prosody_controls() -> ProsodyOptions:
     """The 格律 expander: rhyme, rhyme scheme and group, tonal pattern."""
-    groups = list(getattr(prosody, "RHYME_GROUPS", []))
     with st.expander("格律（押韵与平仄）"):
         rhyme = st.checkbox("押韵（中华新韵，韵脚只用平声字）", key="rhyme")
         scheme = st.selectbox(
             "押韵位置", list(SCHEME_LABELS), format_func=SCHEME_LABELS.get, key="rhyme_scheme", disabled=not rhyme
         )
-        group = st.selectbox("韵部", [AUTO_RHYME, *groups], key="rhyme_group", disabled=not rhyme or not groups)
+        group = st.selectbox("韵部", [AUTO_RHYME, *RHYME_GROUPS], key="rhyme_group", disabled=not rhyme)
         tones = st.radio("平仄", list(TONE_LABELS), format_func=TONE_LABELS.get, key="tones", horizontal=True)
-    return prosody.ProsodyOptions(
+    return ProsodyOptions(
         rhyme=rhyme, rhyme_scheme=scheme, rhyme_group=None if group == AUTO_RHYME else group, tones=tones
     )
 
@@ -240,7 +248,7 @@ def write_controls(models: Path, model_name: str | None) -> tuple[bool, dict]:
         values["form"] = st.radio("诗体", list(FORMS), key="form", horizontal=True)
     with right:
         values["candidates"] = st.slider("候选数量", 1, 8, 4, key="num_candidates")
-    values["temperature"] = st.slider("温度", 0.1, 2.0, 0.8, 0.05, key="temperature")
+    values["temperature"] = st.slider("温度", 0.1, 2.0, DEFAULT_TEMPERATURE, 0.05, key="temperature")
     st.caption(temperature_hint(values["temperature"]))
     left, right = st.columns(2)
     with left:
@@ -702,7 +710,7 @@ PASTE_LABEL = "自己输入"
 EXAMPLE_POEM = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。"
 
 
-def analysis_html(analysis: prosody.Analysis) -> str:
+def analysis_html(analysis: Analysis) -> str:
     """Each character over its 平仄 mark; broken rules in red, rhyme positions ringed."""
     broken = {(v.line, v.position) for v in analysis.violations}
     rows = []
@@ -735,7 +743,7 @@ def analysis_tab() -> None:
         text = poems[sources.index(source) - 1].text
         st.text("\n".join(poems[sources.index(source) - 1].display_lines()))
     try:
-        analysis = prosody.analyse(text)
+        analysis = analyse(text)
     except PoetryError as err:
         st.warning(str(err))
         return

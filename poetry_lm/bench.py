@@ -176,14 +176,14 @@ def measure_decoding(model_dir: ModelDir, plan: BenchPlan) -> dict:
     generator = PoemGenerator(model_dir)
     generator.warm_up()  # what the app and CLI do at load
     load_seconds = time.perf_counter() - load_seconds
-    traces_after_warm_up = generator.decoder._decode.experimental_get_tracing_count()
-    settings = Settings(plan.heads, plan.line_length, plan.candidates, temperature=0.8, seed=0)
+    traces_after_warm_up = generator.decoder.traces
+    settings = Settings(plan.heads, plan.line_length, plan.candidates, seed=0)
     first_call = timed(lambda: generator.generate(settings))
 
     vocab = generator.vocab
     forced_ids = poem_template([vocab.id_of(ch) for ch in plan.heads], plan.line_length, vocab)
     bias_rows, bias_index = free_cell_bias(vocab)[None], np.zeros((plan.candidates, len(forced_ids)), np.int32)
-    tokens, log_prob = generator.decoder(forced_ids, bias_rows, bias_index, 0.8, len(vocab), 1.5, 0)
+    tokens, log_prob = generator.decoder(forced_ids, bias_rows, bias_index, settings.sampling(seed=0))
     floor = NumpyLSTM(model_dir.model)
     inputs = np.concatenate([np.full((plan.candidates, 1), vocab.bos_id, np.int32), tokens], axis=1)
     weights = np.concatenate([m.ravel() for m in floor.matrices])
@@ -198,7 +198,7 @@ def measure_decoding(model_dir: ModelDir, plan: BenchPlan) -> dict:
         },
         plan.repeats,
     )
-    traces_after_timing = generator.decoder._decode.experimental_get_tracing_count()
+    traces_after_timing = generator.decoder.traces
 
     rng = np.random.default_rng(0)
     classic_poem(model_dir.model, vocab, forced_ids, settings, rng)  # warm-up: predict traces its function

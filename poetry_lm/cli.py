@@ -8,9 +8,17 @@ import sys
 from pathlib import Path
 
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody import ProsodyOptions
 from poetry_lm.quiet import native_stderr_silenced
-from poetry_lm.settings import DEFAULT_MODEL_DIR, Settings, check_settings, normalise_heads
+from poetry_lm.settings import (
+    DEFAULT_MODEL_DIR,
+    DEFAULT_TEMPERATURE,
+    RHYME_SCHEMES,
+    TONE_MODES,
+    ProsodyOptions,
+    Settings,
+    check_settings,
+    normalise_heads,
+)
 
 
 def _cmd_corpus_build(args) -> None:
@@ -76,14 +84,14 @@ def _cmd_generate(args) -> None:
 
 
 def _cmd_analyse(args) -> None:
-    from poetry_lm.prosody import analyse
+    from poetry_lm.analysis import analyse
 
     analysis = analyse(args.poem)
     print(json.dumps(analysis.to_dict(), ensure_ascii=False) if args.format == "json" else analysis.to_text())
 
 
 def _cmd_build_tones(args) -> None:
-    from poetry_lm.prosody import build_rhyme_weights
+    from poetry_lm.rhyme import build_rhyme_weights
     from poetry_lm.tones import build_tone_table
 
     source = Path(args.source)
@@ -166,15 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--heads", required=True, help="藏头字, 1-16 Han characters")
     gen.add_argument("--chars", type=int, default=7, help="5 or 7 characters per line")
     gen.add_argument("--num", type=int, default=5, help="number of candidates")
-    gen.add_argument("--temperature", type=float, default=0.8)
+    gen.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
     gen.add_argument("--top-k", type=int)
     gen.add_argument("--seed", type=int)
     gen.add_argument("--model", help="model directory (default: the bundled models/default)")
     gen.add_argument("--format", choices=["text", "jsonl"], default="text")
     gen.add_argument("--rhyme", action="store_true", help="rhyme the even lines (中华新韵)")
-    gen.add_argument("--rhyme-scheme", choices=["even", "first_and_even"], default="even")
+    gen.add_argument("--rhyme-scheme", choices=RHYME_SCHEMES, default=ProsodyOptions.rhyme_scheme)
     gen.add_argument("--rhyme-group", help="rhyme group name (default: chosen per candidate)")
-    gen.add_argument("--tones", choices=["off", "soft", "strict"], default="off", help="平仄 pattern")
+    gen.add_argument("--tones", choices=TONE_MODES, default=ProsodyOptions.tones, help="平仄 pattern")
     gen.set_defaults(run=_cmd_generate)
 
     ev = commands.add_parser("evaluate", help="held-out loss and perplexity per token and per Han character, beside an n-gram")

@@ -7,12 +7,15 @@ candidate and cell by `bias_index` [B, T], so rhyme and tone masks cost R·V flo
 The loop runs the LSTM one token at a time for all candidates at once, so the model never re-reads
 the prefix.
 
-Speed: with 8 candidates a step is a few [8, n] × [n, m] products whose cost is reading the
-weights (28 MB for the bundled model). The loop keeps a column-major copy of them (`[out, in]`, one
-matrix per layer for [x; h]), which TensorFlow's CPU matmul reads up to 1.6x faster at this batch
-size, and computes only the chosen tokens' log-probabilities. Measured on the 2-core CPU for an
-8-candidate 七言绝句: about 100 → 80 ms per call; `python -m poetry_lm bench` compares it with
-the classic loop and with NumPy and weight-read floors.
+The loop (`decode_loop`) is a small function over a `step(token_ids, state) -> (logits, state)`
+function, and every sampling decision is in `sample_next`, so both can be tested with a fake
+step of known logits. `Decoder` supplies the model's step.
+
+Speed: with 8 candidates a step is a few [8, n] × [n, m] products dominated by reading the
+weights. The step keeps a column-major copy of them (`[out, in]`, one matrix per layer for
+[x; h]), which TensorFlow's CPU matmul reads faster at this batch size, and only the chosen
+tokens' log-probabilities are computed. The current figures, beside the classic loop and the
+NumPy and weight-read floors, are in README's results (`python -m poetry_lm bench`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from poetry_lm.model import lstm_weights
+from poetry_lm.settings import Sampling
 from poetry_lm.vocab import Vocabulary
 
 FREE = -1  # forced_ids value of a free cell
@@ -44,16 +48,65 @@ def free_cell_bias(vocab: Vocabulary) -> np.ndarray:
     return bias
 
 
-def choose_next(scores: tf.Tensor, top_k: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
-    """Sample one id per row from `scores` (already tempered and masked), keeping the top_k best."""
+def sample_next(logits: tf.Tensor, bias: tf.Tensor, penalty: tf.Tensor, sampling: dict, step_seed: tf.Tensor) -> tf.Tensor:
+    """One id per row: temper the logits, add the cell's bias (masks) and subtract the repetition
+    penalty, keep the top-k best (top_k 0: all), draw. Raw logits stand in for log-probabilities:
+    tempering, top-k and drawing ignore a per-row constant."""
+    scores = logits / sampling["temperature"] + bias - penalty
+    top_k = sampling["top_k"]
 
     def keep_top_k():
         kth_best = tf.math.top_k(scores, k=top_k).values[:, -1:]
         return tf.where(scores < kth_best, tf.constant(-np.inf, scores.dtype), scores)
 
-    # top_k == vocabulary size means "no top-k": skip the sort.
-    scores = tf.cond(top_k < tf.shape(scores)[-1], keep_top_k, lambda: scores)
-    return tf.cast(tf.random.stateless_categorical(scores, 1, seed=seed)[:, 0], tf.int32)
+    scores = tf.cond((top_k > 0) & (top_k < tf.shape(scores)[-1]), keep_top_k, lambda: scores)
+    return tf.cast(tf.random.stateless_categorical(scores, 1, seed=step_seed)[:, 0], tf.int32)
+
+
+def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, vocab: Vocabulary):
+    """(token ids [B, T], log-probability [B]) of B candidates sampled cell by cell.
+
+    `step(token_ids [B], state) -> (logits [B, V], state)` is the model; a forced cell (id ≥ 0)
+    takes its id, a free cell (FREE) is drawn by `sample_next` under its bias row
+    `bias_rows[bias_index[b, t]]`. The score is the model's log-probability of every cell and of
+    the end token after the last one.
+    """
+    batch_size, steps, vocab_size = tf.shape(bias_index)[0], tf.shape(forced_ids)[0], len(vocab)
+    # Only characters count as repeats; heads count too, so free cells avoid echoing them.
+    penalty_per_use = sampling["repetition_penalty"] * tf.cast(tf.range(vocab_size) >= vocab.first_char_id, tf.float32)
+    token = tf.fill([batch_size], vocab.bos_id)
+    penalty = tf.zeros([batch_size, vocab_size])
+    log_prob = tf.zeros([batch_size])
+    out = tf.TensorArray(tf.int32, size=steps)
+    for t in tf.range(steps):
+        logits, state = step(token, state)
+        step_seed = tf.stack([sampling["seed"][0], sampling["seed"][1] + t])
+        sampled = sample_next(logits, tf.gather(bias_rows, bias_index[:, t]), penalty, sampling, step_seed)
+        token = tf.where(forced_ids[t] >= 0, tf.fill([batch_size], forced_ids[t]), sampled)
+        log_prob += log_prob_of(logits, token)
+        penalty += tf.one_hot(token, vocab_size) * penalty_per_use
+        out = out.write(t, token)
+    logits, _ = step(token, state)
+    log_prob += log_prob_of(logits, tf.fill([batch_size], vocab.eos_id))
+    return tf.transpose(out.stack()), log_prob
+
+
+def sampling_tensors(sampling: Sampling) -> dict:
+    """`Sampling` as the loop's tensors: top_k None becomes 0 (all), the seed two int32 halves."""
+    return {
+        "temperature": tf.constant(sampling.temperature, tf.float32),
+        "top_k": tf.constant(sampling.top_k or 0, tf.int32),
+        "repetition_penalty": tf.constant(sampling.repetition_penalty, tf.float32),
+        "seed": tf.constant([sampling.seed // 2**31, sampling.seed % 2**31], tf.int32),
+    }
+
+
+SAMPLING_SIGNATURE = {
+    "temperature": tf.TensorSpec([], tf.float32),
+    "top_k": tf.TensorSpec([], tf.int32),
+    "repetition_penalty": tf.TensorSpec([], tf.float32),
+    "seed": tf.TensorSpec([2], tf.int32),
+}
 
 
 def log_prob_of(logits: tf.Tensor, token_ids: tf.Tensor) -> tf.Tensor:
@@ -106,19 +159,20 @@ class Decoder:
         self.units = [int(kernel.shape[1]) // 4 for kernel, _, _ in self.cells]
         matrices = [w for kernel, recurrent_kernel, _ in self.cells for w in (kernel, recurrent_kernel)]
         self.column_weights = ColumnWeights([*matrices, self.dense_kernel])
-        vocab_size = len(vocab)
         self._decode = tf.function(
             self._decode_graph,
             input_signature=[
                 tf.TensorSpec([None], tf.int32, name="forced_ids"),
-                tf.TensorSpec([None, vocab_size], tf.float32, name="bias_rows"),
+                tf.TensorSpec([None, len(vocab)], tf.float32, name="bias_rows"),
                 tf.TensorSpec([None, None], tf.int32, name="bias_index"),
-                tf.TensorSpec([], tf.float32, name="temperature"),
-                tf.TensorSpec([], tf.int32, name="top_k"),
-                tf.TensorSpec([], tf.float32, name="repetition_penalty"),
-                tf.TensorSpec([2], tf.int32, name="seed"),
+                SAMPLING_SIGNATURE,
             ],
         )
+
+    @property
+    def traces(self) -> int:
+        """How many times the decode graph has been traced (once per decoder when all is well)."""
+        return self._decode.experimental_get_tracing_count()
 
     def refresh_weights(self) -> None:
         """Pick up weights changed since the decoder was built (e.g. after a training epoch)."""
@@ -146,50 +200,24 @@ class Decoder:
     def initial_states(self, batch_size) -> list:
         return [(tf.zeros([batch_size, u]), tf.zeros([batch_size, u])) for u in self.units]
 
-    def _decode_graph(self, forced_ids, bias_rows, bias_index, temperature, top_k, repetition_penalty, seed):
-        batch_size, steps = tf.shape(bias_index)[0], tf.shape(forced_ids)[0]
-        vocab_size = len(self.vocab)
-        # Only characters count as repeats; heads count too, so free cells avoid echoing them.
-        penalty_per_use = repetition_penalty * tf.cast(tf.range(vocab_size) >= self.vocab.first_char_id, tf.float32)
+    def _decode_graph(self, forced_ids, bias_rows, bias_index, sampling):
         columns = self.column_weights.read()
+        batch_size = tf.shape(bias_index)[0]
         states = [(tf.zeros([u, batch_size]), tf.zeros([u, batch_size])) for u in self.units]
-        token = tf.fill([batch_size], self.vocab.bos_id)
-        penalty = tf.zeros([batch_size, vocab_size])
-        log_prob = tf.zeros([batch_size])
-        out = tf.TensorArray(tf.int32, size=steps)
-        for t in tf.range(steps):
-            logits, states = self._column_step(token, states, columns)
-            # Sampling and top-k ignore a per-row constant, so raw logits stand in for log-probabilities
-            # here; only the chosen token's log-probability is computed.
-            scores = logits / temperature + tf.gather(bias_rows, bias_index[:, t]) - penalty
-            sampled = choose_next(scores, top_k, tf.stack([seed[0], seed[1] + t]))
-            forced = forced_ids[t]
-            token = tf.where(forced >= 0, tf.fill([batch_size], forced), sampled)
-            log_prob += log_prob_of(logits, token)
-            penalty += tf.one_hot(token, vocab_size) * penalty_per_use
-            out = out.write(t, token)
-        logits, _ = self._column_step(token, states, columns)
-        log_prob += log_prob_of(logits, tf.fill([batch_size], self.vocab.eos_id))
-        return tf.transpose(out.stack()), log_prob
+
+        def step(token_ids, states):
+            return self._column_step(token_ids, states, columns)
+
+        return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab)
 
     def __call__(
-        self,
-        forced_ids: np.ndarray,
-        bias_rows: np.ndarray,
-        bias_index: np.ndarray,
-        temperature: float,
-        top_k: int,
-        repetition_penalty: float,
-        seed: int,
+        self, forced_ids: np.ndarray, bias_rows: np.ndarray, bias_index: np.ndarray, sampling: Sampling
     ) -> tuple[np.ndarray, np.ndarray]:
         """(token ids [B, T], model log-probability [B]) for B = bias_index.shape[0] candidates."""
         tokens, log_prob = self._decode(
             tf.constant(forced_ids, tf.int32),
             tf.constant(bias_rows, tf.float32),
             tf.constant(bias_index, tf.int32),
-            tf.constant(temperature, tf.float32),
-            tf.constant(top_k, tf.int32),
-            tf.constant(repetition_penalty, tf.float32),
-            tf.constant([seed // 2**31, seed % 2**31], tf.int32),
+            sampling_tensors(sampling),
         )
         return tokens.numpy(), log_prob.numpy()

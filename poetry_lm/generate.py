@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from poetry_lm import prosody
+from poetry_lm.analysis import describe
+from poetry_lm.constraints import plan_constraints
 from poetry_lm.corpus import join_lines, punctuated_lines
 from poetry_lm.decode import Decoder, free_cell_bias, poem_template
 from poetry_lm.model import ModelDir, load_model_dir
@@ -84,19 +85,11 @@ class PoemGenerator:
         rng = np.random.default_rng(seed)
         head_ids = [self.vocab.id_of(ch) for ch in heads]
         forced_ids = poem_template(head_ids, settings.line_length, self.vocab)
-        plan = prosody.plan_constraints(
+        plan = plan_constraints(
             self.vocab, heads, settings.line_length, settings.num_candidates, settings.prosody, rng, self._free_bias
         )
         with self._lock:
-            tokens, log_probs = self.decoder(
-                forced_ids,
-                plan.bias_rows,
-                plan.bias_index,
-                settings.temperature,
-                settings.top_k or len(self.vocab),
-                settings.repetition_penalty,
-                seed,
-            )
+            tokens, log_probs = self.decoder(forced_ids, plan.bias_rows, plan.bias_index, settings.sampling(seed))
         unknown = [ch for ch in dict.fromkeys(heads) if ch not in self.vocab]
         poems = [
             self._poem(heads, row, float(log_prob), unknown, plan.rhyme_groups[i], settings)
@@ -111,5 +104,5 @@ class PoemGenerator:
             cells = token_row[i * width : (i + 1) * width - 1]
             # The head is shown as typed even when the model only saw it as <unk>.
             lines.append(head + self.vocab.decode(cells[1:]))
-        report = prosody.describe(lines, rhyme_group, settings.prosody)
+        report = describe(lines, rhyme_group, settings.prosody)
         return Poem(heads, lines, log_prob, unknown, report.rhyme, report.tone_ok_ratio)

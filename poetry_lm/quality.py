@@ -6,10 +6,12 @@ import time
 
 import numpy as np
 
+from poetry_lm.analysis import analyse_lines
 from poetry_lm.corpus import LINE_LENGTHS, is_han, load_split, split_lines
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import PoemGenerator, Settings
-from poetry_lm.prosody import ProsodyOptions, analyse_lines, even_lines_rhyme
+from poetry_lm.rhyme import even_lines_rhyme
+from poetry_lm.settings import ProsodyOptions
 
 PROSODY_SETTINGS = {
     "no_prosody": {},
@@ -22,7 +24,7 @@ PROSODY_SETTINGS = {
 def poem_metrics(poems: list[list[str]], train_lines: set[str], heads: list[str] | None = None) -> dict:
     """Format/acrostic rate, even-line rhyme rate, tone compliance, copied lines, distinct-2, repeats.
 
-    Tone compliance pools the checked positions of all poems (see `prosody` for which they are);
+    Tone compliance pools the checked positions of all poems (see `meter.checked_cells` for which they are);
     distinct-2 counts character bigrams inside lines; copied = lines found verbatim in `train_lines`.
     """
     def well_formed(lines: list[str], head: str | None) -> bool:

@@ -1,7 +1,9 @@
 """What a user asks for, checked without TensorFlow: a bad request is refused in milliseconds.
 
-`Settings` (heads, form, sampling, prosody), `normalise_heads` and `check_settings`; the CLI calls
-them before the model is loaded, and `PoemGenerator.generate` calls them again for every request.
+`Settings` (heads, form, sampling, prosody), their defaults and limits, `normalise_heads` and
+`check_settings`: the one place each setting is defined and checked. The CLI and the app take
+their defaults from here; the CLI checks before the model is loaded, and
+`PoemGenerator.generate` checks again for every request.
 """
 
 from __future__ import annotations
@@ -9,15 +11,44 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from poetry_lm import prosody
 from poetry_lm.corpus import LINE_LENGTHS, is_han, shown_char, to_simplified
 from poetry_lm.errors import PoetryError
+from poetry_lm.rhyme import RHYME_GROUPS
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 MAX_HEADS = 16
 MAX_CANDIDATES = 64
 TEMPERATURE_RANGE = (0.05, 5.0)
 MAX_SEED = 2**62
+MAX_REPETITION_PENALTY = 10.0
+DEFAULT_TEMPERATURE = 0.8
+DEFAULT_REPETITION_PENALTY = 1.5  # subtracted from a character's score per earlier use in the poem
+TONE_MODES = ("off", "soft", "strict")
+RHYME_SCHEMES = ("even", "first_and_even")
+
+
+@dataclass(frozen=True)
+class ProsodyOptions:
+    """Rhyme and tone controls for generation (all off by default)."""
+
+    rhyme: bool = False
+    rhyme_scheme: str = "even"  # or first_and_even (首句入韵)
+    rhyme_group: str | None = None  # a 中华新韵 group name; None: chosen per candidate
+    tones: str = "off"  # off, soft (wrong tones discouraged) or strict (banned)
+
+    @property
+    def active(self) -> bool:
+        return self.rhyme or self.tones != "off"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the decoder draws each free character."""
+
+    temperature: float = DEFAULT_TEMPERATURE
+    top_k: int | None = None  # None: every character may be drawn
+    repetition_penalty: float = DEFAULT_REPETITION_PENALTY
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -27,20 +58,24 @@ class Settings:
     heads: str
     line_length: int = 7
     num_candidates: int = 5
-    temperature: float = 0.8
-    top_k: int | None = None
-    seed: int | None = None
-    repetition_penalty: float = 1.5  # subtracted from a character's score per earlier use in the poem
-    prosody: prosody.ProsodyOptions = field(default_factory=prosody.ProsodyOptions)
+    temperature: float = DEFAULT_TEMPERATURE
+    top_k: int | None = None  # None: no top-k
+    seed: int | None = None  # None: a fresh random seed per request
+    repetition_penalty: float = DEFAULT_REPETITION_PENALTY
+    prosody: ProsodyOptions = field(default_factory=ProsodyOptions)
+
+    def sampling(self, seed: int) -> Sampling:
+        """The sampling part, with the seed this request uses."""
+        return Sampling(self.temperature, self.top_k, self.repetition_penalty, seed)
 
 
 def normalise_heads(raw: str) -> str:
-    """Whitespace removed, traditional → simplified; raises PoetryError for anything but 1-16 Han characters."""
+    """Whitespace removed, traditional → simplified; raises PoetryError for anything but 1 to MAX_HEADS Han characters."""
     if raw is None:
         raise PoetryError("请输入藏头字")
     heads = "".join(str(raw).split())
     if not heads:
-        raise PoetryError("请输入藏头字（1 到 16 个汉字）")
+        raise PoetryError(f"请输入藏头字（1 到 {MAX_HEADS} 个汉字）")
     if len(heads) > MAX_HEADS:
         raise PoetryError(f"藏头字最多 {MAX_HEADS} 个，现在有 {len(heads)} 个字符")
     bad = [ch for ch in heads if not is_han(ch)]
@@ -66,6 +101,16 @@ def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
         raise PoetryError(f"top-k 须在 1 到词表大小 {vocab_size} 之间，收到 {settings.top_k}")
     if settings.seed is not None and not 0 <= settings.seed < MAX_SEED:
         raise PoetryError(f"随机种子须是 0 到 {MAX_SEED - 1} 之间的整数，收到 {settings.seed}")
-    if not 0 <= settings.repetition_penalty <= 10:
-        raise PoetryError(f"重复惩罚须在 0 到 10 之间，收到 {settings.repetition_penalty}")
-    prosody.check_options(settings.prosody)
+    if not 0 <= settings.repetition_penalty <= MAX_REPETITION_PENALTY:
+        raise PoetryError(f"重复惩罚须在 0 到 {MAX_REPETITION_PENALTY:g} 之间，收到 {settings.repetition_penalty}")
+    check_prosody(settings.prosody)
+
+
+def check_prosody(options: ProsodyOptions) -> None:
+    """Raise PoetryError naming the allowed values of a bad tone mode, rhyme scheme or group."""
+    if options.tones not in TONE_MODES:
+        raise PoetryError(f"平仄模式只能是 {'/'.join(TONE_MODES)}，收到 {options.tones!r}")
+    if options.rhyme_scheme not in RHYME_SCHEMES:
+        raise PoetryError(f"押韵方式只能是 {'/'.join(RHYME_SCHEMES)}，收到 {options.rhyme_scheme!r}")
+    if options.rhyme_group is not None and options.rhyme_group not in RHYME_GROUPS:
+        raise PoetryError(f"未知韵部 {options.rhyme_group!r}，可选：{'、'.join(RHYME_GROUPS)}")

@@ -194,7 +194,7 @@ def test_corpus_tab_statistics(models):
 
 
 def test_rhyme_and_tone_controls_reach_the_generator(models):
-    from poetry_lm import prosody
+    from poetry_lm import rhyme
 
     at = start_app()
     at.checkbox(key="rhyme").check()
@@ -205,7 +205,7 @@ def test_rhyme_and_tone_controls_reach_the_generator(models):
     for text in poem_texts(at):
         lines = text.split("\n")
         assert [line[0] for line in lines] == list("春花秋月")
-        assert all("唐" in prosody.rhyme_groups_of(line[-2]) for line in lines[1::2]), text
+        assert all("唐" in rhyme.rhyme_groups_of(line[-2]) for line in lines[1::2]), text
     notes = " ".join(c.value for c in at.caption)
     assert notes.count("韵部：唐") == 4 and "平仄合律" in notes
 

@@ -17,6 +17,7 @@ from poetry_lm.bench import NumpyLSTM, format_table
 from poetry_lm.decode import free_cell_bias, poem_template
 from poetry_lm.generate import PoemGenerator, Settings
 from poetry_lm.model import load_model_dir
+from poetry_lm.settings import Sampling
 from tests.conftest import REPO
 
 
@@ -95,8 +96,7 @@ def test_bench_bad_paths_are_one_line_errors(tiny_model_dir, tmp_path, capsys, f
 
 def test_no_retrace_across_request_shapes(tiny_model_dir):
     generator = PoemGenerator.load(tiny_model_dir, warm_up=True)
-    count = generator.decoder._decode.experimental_get_tracing_count
-    assert count() == 1
+    assert generator.decoder.traces == 1
     for heads, line_length, candidates, temperature, top_k, penalty in [
         ("春花秋月", 7, 8, 0.8, None, 1.5),
         ("山", 5, 1, 1.3, 5, 0.0),
@@ -104,7 +104,7 @@ def test_no_retrace_across_request_shapes(tiny_model_dir):
         ("风雨", 5, 16, 2.0, None, 1.5),
     ]:
         generator.generate(Settings(heads, line_length, candidates, temperature, top_k, seed=7, repetition_penalty=penalty))
-    assert count() == 1
+    assert generator.decoder.traces == 1
 
 
 def test_compiled_log_prob_is_the_full_models(tiny_model_dir):
@@ -114,7 +114,7 @@ def test_compiled_log_prob_is_the_full_models(tiny_model_dir):
     vocab = generator.vocab
     forced = poem_template([vocab.id_of(ch) for ch in "春花秋月"], 7, vocab)
     bias_rows, bias_index = free_cell_bias(vocab)[None], np.zeros((4, len(forced)), np.int32)
-    tokens, log_prob = generator.decoder(forced, bias_rows, bias_index, 1.0, len(vocab), 1.5, 3)
+    tokens, log_prob = generator.decoder(forced, bias_rows, bias_index, Sampling(temperature=1.0, seed=3))
     inputs = np.concatenate([np.full((4, 1), vocab.bos_id), tokens], axis=1).astype("int32")
     targets = np.concatenate([tokens, np.full((4, 1), vocab.eos_id)], axis=1)
     probs = np.asarray(model_dir.model(inputs))

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from poetry_lm.config import ModelConfig, RunInfo, TrainConfig
 from poetry_lm.corpus import is_han, split_lines
-from poetry_lm.errors import PoetryError
+from poetry_lm.decode import FREE, decode_loop, free_cell_bias, sampling_tensors
 from poetry_lm.generate import PoemGenerator, Settings
 from poetry_lm.model import ModelDir, build_model
+from poetry_lm.settings import Sampling
 from poetry_lm.vocab import Vocabulary
 
 CHARS = "春花秋月山水风云江天日夜人来去不有无明白"
@@ -105,27 +107,65 @@ def test_many_random_head_strings(tiny_model_dir):
             assert all(ch in generator.vocab for ch in free)
 
 
-def test_traditional_heads_are_simplified_and_unknown_heads_kept(hostile):
-    poem = hostile.generate(Settings("風雲龘", line_length=5, num_candidates=1, seed=0))[0]
-    assert [line[0] for line in poem.lines] == ["风", "云", "龘"]
-    assert poem.unknown_heads == ["龘"]
-    assert poem.to_dict()["heads"] == "风云龘"
+# ---- the loop and the sampler, driven by a fake step of known logits ------------------------------
 
 
-@pytest.mark.parametrize(
-    ("settings", "message"),
-    [
-        (Settings(""), "藏头字"),
-        (Settings("abc"), "汉字"),
-        (Settings("春" * 17), "16"),
-        (Settings("春", line_length=6), "5"),
-        (Settings("春", num_candidates=0), "候选"),
-        (Settings("春", temperature=0), "温度"),
-        (Settings("春", top_k=0), "top-k"),
-        (Settings("春", top_k=10**6), "top-k"),
-        (Settings("春", seed=-1), "种子"),
-    ],
-)
-def test_bad_settings_raise_readable_errors(hostile, settings, message):
-    with pytest.raises(PoetryError, match=message):
-        hostile.generate(settings)
+def fixed_step(logits_row: np.ndarray):
+    """A `step` whose logits never change; its state counts the calls."""
+    logits = tf.constant(logits_row[None, :], tf.float32)
+
+    def step(token_ids, calls):
+        return tf.repeat(logits, tf.shape(token_ids)[0], axis=0), calls + 1
+
+    return step
+
+
+def run_loop(logits_row, forced, bias_rows=None, bias_index=None, candidates=3, **sampling):
+    vocab = Vocabulary.build([CHARS + "，。"])
+    forced = np.asarray(forced, np.int32)
+    bias_rows = free_cell_bias(vocab)[None] if bias_rows is None else bias_rows
+    bias_index = np.zeros((candidates, len(forced)), np.int32) if bias_index is None else bias_index
+    tokens, log_prob = decode_loop(
+        fixed_step(np.asarray(logits_row, np.float32)), tf.constant(0), tf.constant(forced), tf.constant(bias_rows),
+        tf.constant(bias_index), sampling_tensors(Sampling(**sampling)), vocab,
+    )
+    return vocab, tokens.numpy(), log_prob.numpy()
+
+
+def test_loop_forces_cells_and_scores_every_cell_and_the_end():
+    vocab = Vocabulary.build([CHARS + "，。"])
+    logits = np.arange(len(vocab), dtype=np.float32)  # the last character is the most likely
+    spring, comma = vocab.id_of("春"), vocab.punctuation_ids[0]
+    _, tokens, log_prob = run_loop(logits, [spring, FREE, FREE, comma], top_k=1, repetition_penalty=0.0)
+    best = len(vocab) - 1
+    assert tokens.tolist() == [[spring, best, best, comma]] * 3  # top-k 1 is greedy
+    _, penalised, _ = run_loop(logits, [spring, FREE, FREE, comma], top_k=1, repetition_penalty=1.5)
+    assert penalised[0].tolist() == [spring, best, best - 1, comma]  # 1.5 nats pushes the repeat below the next
+    log_softmax = logits - np.log(np.exp(logits).sum())
+    expected = log_softmax[[spring, best, best, comma]].sum() + log_softmax[vocab.eos_id]
+    np.testing.assert_allclose(log_prob, expected, rtol=1e-5)
+
+
+def test_bias_rows_are_chosen_per_candidate_and_cell():
+    vocab = Vocabulary.build([CHARS + "，。"])
+    only = [vocab.id_of("山"), vocab.id_of("水")]
+    rows = np.full((3, len(vocab)), -np.inf, np.float32)
+    rows[0, vocab.first_char_id :] = 0.0
+    rows[1, only[0]] = rows[2, only[1]] = 0.0
+    index = np.array([[1, 0], [2, 0], [2, 1]], np.int32)
+    _, tokens, _ = run_loop(np.zeros(len(vocab)), [FREE, FREE], rows, index, temperature=2.0, seed=5)
+    assert tokens[:, 0].tolist() == [only[0], only[1], only[1]]
+    assert tokens[2, 1] == only[0]
+
+
+def test_repetition_penalty_and_top_k_and_seed():
+    vocab = Vocabulary.build([CHARS + "，。"])
+    logits = np.zeros(len(vocab), np.float32)
+    logits[vocab.id_of("月")] = 3.0
+    _, free, _ = run_loop(logits, [FREE] * 6, candidates=64, top_k=1, repetition_penalty=0.0)
+    assert (free == vocab.id_of("月")).all()
+    _, penalised, _ = run_loop(logits, [FREE] * 6, candidates=64, top_k=2, repetition_penalty=10.0, seed=1)
+    assert (penalised == vocab.id_of("月")).sum(axis=1).max() == 1  # used once, then 10 nats below the rest
+    _, again, _ = run_loop(logits, [FREE] * 6, candidates=64, top_k=2, repetition_penalty=10.0, seed=1)
+    _, other, _ = run_loop(logits, [FREE] * 6, candidates=64, top_k=2, repetition_penalty=10.0, seed=2)
+    assert (again == penalised).all() and not (other == penalised).all()

@@ -7,12 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from poetry_lm import prosody, tones
+from poetry_lm import constraints, meter, rhyme, settings, tones
+from poetry_lm.analysis import PoemReport, analyse, describe, parse_poem
 from poetry_lm.cli import main
 from poetry_lm.decode import free_cell_bias
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody import ProsodyOptions
 from poetry_lm.quality import poem_metrics
+from poetry_lm.settings import ProsodyOptions
 from poetry_lm.tones import PING, ZE
 from poetry_lm.vocab import Vocabulary
 
@@ -91,30 +92,30 @@ def test_build_tone_table_rejects_a_source_without_strains(tmp_path):
     [("光霜乡长", "唐"), ("流楼愁舟", "尤"), ("家花斜", "麻"), ("时诗知枝", "支"), ("西低衣", "齐"), ("间山还", "寒")],
 )
 def test_known_rhyme_sets_share_their_group(chars, group):
-    assert prosody.shared_group(list(chars)) == group
+    assert rhyme.shared_group(list(chars)) == group
 
 
 def test_different_rhymes_do_not_share_a_group():
-    assert prosody.shared_group(list("光流")) is None
-    assert prosody.shared_group(list("诗西")) is None  # 支 and 齐 are separate in 中华新韵
-    assert set(prosody.RHYME_GROUPS) == set(prosody.rhyme_weights())
+    assert rhyme.shared_group(list("光流")) is None
+    assert rhyme.shared_group(list("诗西")) is None  # 支 and 齐 are separate in 中华新韵
+    assert set(rhyme.RHYME_GROUPS) == set(rhyme.rhyme_weights())
 
 
 def test_tone_patterns_follow_the_standard_forms():
-    assert prosody.poem_tones(5, 4, ZE, False) == ["仄仄平平仄", "平平仄仄平", "平平平仄仄", "仄仄仄平平"]
-    assert prosody.poem_tones(5, 4, PING, True) == ["平平仄仄平", "仄仄仄平平", "仄仄平平仄", "平平仄仄平"]
-    assert prosody.poem_tones(7, 8, PING, True) == [
+    assert meter.poem_tones(5, 4, ZE, False) == ["仄仄平平仄", "平平仄仄平", "平平平仄仄", "仄仄仄平平"]
+    assert meter.poem_tones(5, 4, PING, True) == ["平平仄仄平", "仄仄仄平平", "仄仄平平仄", "平平仄仄平"]
+    assert meter.poem_tones(7, 8, PING, True) == [
         "平平仄仄仄平平", "仄仄平平仄仄平", "仄仄平平平仄仄", "平平仄仄仄平平",
         "平平仄仄平平仄", "仄仄平平仄仄平", "仄仄平平平仄仄", "平平仄仄仄平平",
     ]
-    assert prosody.checked_cells(7, 2, True) == [(0, 1), (0, 3), (0, 5), (0, 6), (1, 1), (1, 3), (1, 5), (1, 6)]
+    assert meter.checked_cells(7, 2, True) == [(0, 1), (0, 3), (0, 5), (0, 6), (1, 1), (1, 3), (1, 5), (1, 6)]
 
 
 # ---- analyser -----------------------------------------------------------------------------------
 
 
 def test_analyser_on_jingyesi_names_its_violations():
-    analysis = prosody.analyse(JINGYESI)
+    analysis = analyse(JINGYESI)
     assert analysis.rhymes and analysis.rhyme_group == "唐" and analysis.rhyme_lines == [1, 2, 4]
     assert analysis.pattern == "五言绝句·平起首句入韵"
     assert analysis.marks[0] == "平平平仄平"
@@ -124,7 +125,7 @@ def test_analyser_on_jingyesi_names_its_violations():
 
 
 def test_analyser_on_guanquelou_is_fully_regular():
-    analysis = prosody.analyse(GUANQUELOU.replace("，", "\n"))
+    analysis = analyse(GUANQUELOU.replace("，", "\n"))
     assert analysis.pattern == "五言绝句·仄起首句不入韵"
     assert analysis.rhyme_group == "尤" and analysis.rhyme_lines == [2, 4]
     assert analysis.marks[0] == "仄仄平平仄"  # 白 日 are 入声
@@ -132,8 +133,8 @@ def test_analyser_on_guanquelou_is_fully_regular():
 
 
 def test_analyser_uses_classical_readings_and_reports_broken_rhyme():
-    assert prosody.analyse(BAIDICHENG).rhyme_group == "寒"  # 还 read huán
-    broken = prosody.analyse("白日依山尽，黄河入海流。欲穷千里目，更上一层天。")
+    assert analyse(BAIDICHENG).rhyme_group == "寒"  # 还 read huán
+    broken = analyse("白日依山尽，黄河入海流。欲穷千里目，更上一层天。")
     assert not broken.rhymes
     assert [v.rule for v in broken.violations] == ["押韵"]
 
@@ -141,7 +142,7 @@ def test_analyser_uses_classical_readings_and_reports_broken_rhyme():
 @pytest.mark.parametrize("bad", ["", "白日依山尽abc", "白日依山，黄河入海流。", "一二三四五六"])
 def test_analyser_rejects_bad_input_with_a_message(bad):
     with pytest.raises(PoetryError):
-        prosody.analyse(bad)
+        analyse(bad)
 
 
 def test_analyse_cli_prints_text_and_json(capsys):
@@ -165,7 +166,7 @@ def vocab() -> Vocabulary:
 
 def _plan(vocab, options, heads="春夏秋冬", line_length=7, count=16, seed=0):
     free = free_cell_bias(vocab)
-    return prosody.plan_constraints(vocab, heads, line_length, count, options, np.random.default_rng(seed), free), free
+    return constraints.plan_constraints(vocab, heads, line_length, count, options, np.random.default_rng(seed), free), free
 
 
 def test_no_options_plan_is_the_plain_free_row(vocab):
@@ -181,7 +182,7 @@ def test_rhyme_rows_allow_only_level_tone_characters_of_the_group(vocab):
     for b, group in enumerate(plan.rhyme_groups):
         row = plan.bias_rows[plan.bias_index[b, 8 + 6]]  # line 2, last character
         chars = [vocab.tokens[i] for i in np.flatnonzero(np.isfinite(row))]
-        assert chars and all(group in prosody.rhyme_groups_of(c) and tones.tone_fits(c, PING) for c in chars)
+        assert chars and all(group in rhyme.rhyme_groups_of(c) and tones.tone_fits(c, PING) for c in chars)
     assert len(set(plan.rhyme_groups)) > 1  # drawn per candidate
     assert not plan.bias_index[:, [0, 8, 16, 24]].any()  # heads untouched
 
@@ -190,18 +191,24 @@ def test_soft_tones_only_penalise(vocab):
     plan, free = _plan(vocab, ProsodyOptions(tones="soft"))
     finite = np.isfinite(plan.bias_rows)
     assert (finite == np.isfinite(free)).all()
-    assert set(np.unique(plan.bias_rows[finite])) == {0.0, prosody.SOFT_TONE_PENALTY}
+    assert set(np.unique(plan.bias_rows[finite])) == {0.0, constraints.SOFT_TONE_PENALTY}
 
 
-def test_unknown_group_is_refused_with_the_valid_names(vocab):
-    with pytest.raises(PoetryError, match="麻、波"):
-        _plan(vocab, ProsodyOptions(rhyme=True, rhyme_group="无"))
-    with pytest.raises(PoetryError):
-        prosody.check_options(ProsodyOptions(tones="loud"))
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (ProsodyOptions(rhyme=True, rhyme_group="无"), "未知韵部 '无'，可选：麻、波"),
+        (ProsodyOptions(tones="loud"), "平仄模式只能是 off/soft/strict"),
+        (ProsodyOptions(rhyme=True, rhyme_scheme="odd"), "押韵方式只能是 even/first_and_even"),
+    ],
+)
+def test_bad_prosody_options_name_the_valid_values(options, message):
+    with pytest.raises(PoetryError, match=message):
+        settings.check_prosody(options)
 
 
 def test_describe_stays_silent_without_options():
-    assert prosody.describe(["白日依山尽"] * 4, None, ProsodyOptions()) == prosody.PoemReport(None, None)
+    assert describe(["白日依山尽"] * 4, None, ProsodyOptions()) == PoemReport(None, None)
 
 
 # ---- generation with the tiny model -------------------------------------------------------------
@@ -216,9 +223,9 @@ def generator(tiny_model_dir):
 
 def _assert_follows_pattern(lines, first_rhymes):
     line_length = len(lines[0])
-    cells = [(i, j) for i, j in prosody.checked_cells(line_length, len(lines), first_rhymes) if j < line_length - 1]
+    cells = [(i, j) for i, j in meter.checked_cells(line_length, len(lines), first_rhymes) if j < line_length - 1]
     assert any(
-        all(tones.tone_fits(lines[i][j], prosody.poem_tones(line_length, len(lines), start, first_rhymes)[i][j]) for i, j in cells)
+        all(tones.tone_fits(lines[i][j], meter.poem_tones(line_length, len(lines), start, first_rhymes)[i][j]) for i, j in cells)
         for start in (PING, ZE)
     ), lines
 
@@ -232,10 +239,10 @@ def test_generation_honours_rhyme_and_strict_tone_masks(generator, line_length, 
     for seed, heads in enumerate(["春夏秋冬", "明月清风", "山水花鸟", "天地人和江海"]):
         poems += generator.generate(Settings(heads=heads, line_length=line_length, num_candidates=16, seed=seed, prosody=options))
     for poem in poems:
-        rhyme_lines = [i for i in range(len(poem.lines)) if prosody.is_rhyme_line(i, scheme == "first_and_even")]
+        rhyme_lines = [i for i in range(len(poem.lines)) if meter.is_rhyme_line(i, scheme == "first_and_even")]
         for i in rhyme_lines:
             char = poem.lines[i][-1]
-            assert poem.rhyme in prosody.rhyme_groups_of(char) and tones.tone_fits(char, PING), poem.lines
+            assert poem.rhyme in rhyme.rhyme_groups_of(char) and tones.tone_fits(char, PING), poem.lines
         _assert_follows_pattern(poem.lines, scheme == "first_and_even")
         assert poem.tone_ok_ratio == 1.0
         assert [line[0] for line in poem.lines] == list(poem.heads)  # heads always win
@@ -247,8 +254,8 @@ def test_generation_with_a_chosen_group(generator):
     options = ProsodyOptions(rhyme=True, rhyme_group="唐")
     poems = generator.generate(Settings(heads="江山如画", line_length=5, num_candidates=8, seed=3, prosody=options))
     for poem in poems:  # every even line ends in 唐 (the analyser may name another group those endings share)
-        assert poem.rhyme == "唐" and all("唐" in prosody.rhyme_groups_of(line[-1]) for line in poem.lines[1::2])
-        assert "唐" in prosody.rhyme_groups_of(poem.lines[1][-1]) & prosody.rhyme_groups_of(poem.lines[3][-1])
+        assert poem.rhyme == "唐" and all("唐" in rhyme.rhyme_groups_of(line[-1]) for line in poem.lines[1::2])
+        assert "唐" in rhyme.rhyme_groups_of(poem.lines[1][-1]) & rhyme.rhyme_groups_of(poem.lines[3][-1])
     assert all(poem.to_dict()["rhyme"] == "唐" for poem in poems)
 
 
@@ -256,7 +263,7 @@ def test_generation_with_a_chosen_group(generator):
 
 
 def test_poem_metrics_on_known_poems():
-    poems = [prosody.parse_poem(GUANQUELOU), prosody.parse_poem("白日依山尽，白日依山尽。白日依山尽，白日依山尽。")]
+    poems = [parse_poem(GUANQUELOU), parse_poem("白日依山尽，白日依山尽。白日依山尽，白日依山尽。")]
     metrics = poem_metrics(poems, train_lines={"白日依山尽"}, heads=["白黄欲更", "白白白黑"])
     assert metrics["format_rate"] == 0.5  # the second poem's last head is wrong
     assert metrics["copied_line_share"] == 5 / 8

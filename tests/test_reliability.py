@@ -183,9 +183,9 @@ def test_cli_subprocess_stderr_is_one_line(tiny_model_dir, argv_overrides, messa
 
 NOISY_CLI = """
 import ctypes, sys
-from poetry_lm import cli, prosody
+from poetry_lm import analysis, cli
 from poetry_lm.errors import PoetryError
-real_analyse = prosody.analyse
+real_analyse = analysis.analyse
 def noisy_analyse(text):
     # What TensorFlow's C++ logging does on some CPUs: write to file descriptor 2 directly.
     line = b"E0000 00:00:1 util.cc:131] oneDNN supports DT_INT32 only on platforms with AVX-512.\\n"
@@ -193,7 +193,7 @@ def noisy_analyse(text):
     if text == "bad":
         raise PoetryError("坏输入")
     return real_analyse(text)
-prosody.analyse = noisy_analyse
+analysis.analyse = noisy_analyse
 sys.exit(cli.main(sys.argv[1:]))
 """
 

@@ -1,0 +1,123 @@
+"""Rhyme and tone constraints as decoder biases: per candidate, which bias row each cell uses.
+
+Rhyme positions keep only 平 characters of the candidate's rhyme group (-inf elsewhere); checked
+tone positions penalise the wrong tone (soft) or ban it (strict). Rows are shared: R distinct rows
+[R, V] and an index [B, T], so masks cost R·V floats, not B·T·V.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from poetry_lm.errors import PoetryError
+from poetry_lm.meter import checked_cells, is_rhyme_line, poem_tones
+from poetry_lm.rhyme import RHYME_GROUPS, rhyme_groups_of, rhyme_weights
+from poetry_lm.settings import ProsodyOptions
+from poetry_lm.tones import PING, ZE, tone_fits
+from poetry_lm.vocab import Vocabulary
+
+SOFT_TONE_PENALTY = -2.0  # nats added to a wrong-tone character's score in soft mode
+MIN_GROUP_CHARS = 20  # an automatically chosen group needs this many usable characters in the vocabulary
+
+
+@dataclass
+class ConstraintPlan:
+    """Per-candidate cell biases for the decoder, and the rhyme group each candidate uses."""
+
+    bias_rows: np.ndarray  # [R, V]
+    bias_index: np.ndarray  # [B, T]
+    rhyme_groups: list[str | None]
+
+
+@functools.lru_cache(maxsize=4)  # keyed by the Vocabulary object: a loaded generator reuses it
+def _vocab_tables(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
+    """Per token: fits 平, fits 仄, and the rhyme group (special tokens and punctuation: no)."""
+    first = vocab.first_char_id
+    fits_ping = np.zeros(len(vocab), dtype=bool)
+    fits_ze = np.zeros(len(vocab), dtype=bool)
+    groups: list[frozenset[str]] = [frozenset()] * len(vocab)
+    for token_id in range(first, len(vocab)):
+        char = vocab.tokens[token_id]
+        fits_ping[token_id] = tone_fits(char, PING)
+        fits_ze[token_id] = tone_fits(char, ZE)
+        groups[token_id] = rhyme_groups_of(char)
+    return fits_ping, fits_ze, groups
+
+
+def _choose_groups(options, group_sizes: dict[str, int], count: int, rng: np.random.Generator) -> list[str]:
+    """The user's group for every candidate, or groups drawn by their frequency at rhyme positions."""
+    if options.rhyme_group is not None:
+        name = options.rhyme_group
+        if group_sizes.get(name, 0) == 0:
+            raise PoetryError(f"模型词表中没有 {name} 韵的平声字，请换一个韵部")
+        return [name] * count
+    usable = [g for g in RHYME_GROUPS if group_sizes.get(g, 0) >= MIN_GROUP_CHARS]
+    usable = usable or [g for g in RHYME_GROUPS if group_sizes.get(g, 0) > 0]
+    if not usable:
+        raise PoetryError("模型词表中没有可押韵的平声字")
+    weights = np.array([max(rhyme_weights().get(g, 0), 1) for g in usable], dtype=float)
+    return list(rng.choice(usable, size=count, p=weights / weights.sum()))
+
+
+def plan_constraints(
+    vocab: Vocabulary,
+    heads: str,
+    line_length: int,
+    num_candidates: int,
+    options: ProsodyOptions,
+    rng: np.random.Generator,
+    free_bias: np.ndarray,
+) -> ConstraintPlan:
+    """Bias rows and their index per candidate and cell; without options every free cell uses `free_bias`.
+
+    `options` are already checked (`settings.check_settings`).
+    """
+    n_lines, width = len(heads), line_length + 1
+    index = np.zeros((num_candidates, n_lines * width), dtype=np.int32)
+    if not options.active:
+        return ConstraintPlan(free_bias[None, :], index, [None] * num_candidates)
+    fits_ping, fits_ze, token_groups = _vocab_tables(vocab)
+    allowed = np.isfinite(free_bias)
+    wrong_penalty = -np.inf if options.tones == "strict" else SOFT_TONE_PENALTY
+    first_rhymes = options.rhyme_scheme == "first_and_even"
+
+    rows: dict[tuple, np.ndarray] = {("free",): free_bias}
+
+    def row_id(key: tuple) -> int:
+        if key not in rows:
+            kind, value = key
+            if kind == "rhyme":
+                keep = allowed & fits_ping & np.array([value in groups for groups in token_groups])
+                rows[key] = np.where(keep, free_bias, -np.inf).astype(np.float32)
+            else:
+                fits = fits_ping if value == PING else fits_ze
+                rows[key] = np.where(fits, free_bias, free_bias + wrong_penalty).astype(np.float32)
+            if not np.isfinite(rows[key]).any():
+                raise PoetryError(f"模型词表中没有符合要求（{value}）的字")
+        return list(rows).index(key)
+
+    groups: list[str | None] = [None] * num_candidates
+    rhymed = options.rhyme and any(is_rhyme_line(i, first_rhymes) for i in range(n_lines))  # not for one line
+    if rhymed:
+        group_sizes = collections.Counter(
+            g for groups, ok in zip(token_groups, allowed & fits_ping, strict=True) if ok for g in groups
+        )
+        groups = _choose_groups(options, group_sizes, num_candidates, rng)
+    starts = rng.choice([PING, ZE], size=num_candidates) if options.tones != "off" else [None] * num_candidates
+    for b in range(num_candidates):
+        if rhymed:
+            for i in range(n_lines):
+                if is_rhyme_line(i, first_rhymes):
+                    index[b, i * width + line_length - 1] = row_id(("rhyme", groups[b]))
+        if starts[b] is None:
+            continue
+        patterns = poem_tones(line_length, n_lines, str(starts[b]), first_rhymes)
+        for i, j in checked_cells(line_length, n_lines, first_rhymes):
+            cell = i * width + j
+            if index[b, cell] == 0:  # a rhyme row already fixes 平 there
+                index[b, cell] = row_id(("tone", patterns[i][j]))
+    return ConstraintPlan(np.stack(list(rows.values())).astype(np.float32), index, [str(g) if g else None for g in groups])
