@@ -7,9 +7,7 @@ Run: `streamlit run app.py` (models from `$POETRY_MODELS_DIR`, default `models/`
 
 from __future__ import annotations
 
-import collections
 import html
-import logging
 import random
 import time
 from pathlib import Path
@@ -22,18 +20,14 @@ from poetry_lm.quiet import import_tensorflow_quietly
 
 import_tensorflow_quietly()  # before poetry_lm.generate imports TensorFlow: no native start-up lines
 
-from poetry_lm import jobs
+from poetry_lm import corpus_stats, jobs
 from poetry_lm.analysis import Analysis, analyse
-from poetry_lm.catalogue import PoemFilter, load_catalogue, poet_table, select, with_forms
+from poetry_lm.catalogue import PoemFilter, poet_table, select
 from poetry_lm.config import CONFIG_FILE, MODEL_FILE, RunInfo
 from poetry_lm.corpus import (
     FORM_NAMES,
-    SPLITS,
-    form_of,
-    load_split,
     parse_uploaded_corpus,
     punctuated_lines,
-    split_lines,
 )
 from poetry_lm.errors import PoetryError, read_json_file
 from poetry_lm.generate import Poem, PoemGenerator
@@ -381,19 +375,13 @@ def suggest_run_name(models: Path) -> str:
     return f"我的模型-{number}"
 
 
-@st.cache_data(show_spinner="正在读取内置语料的诗人与体裁…", max_entries=2)
-def bundled_catalogue(stamp: float) -> pd.DataFrame:
-    """The bundled corpus as a table with a form column (cached until the corpus changes)."""
-    return with_forms(load_catalogue(jobs.BUNDLED_CORPUS))
-
-
 def poet_label(row) -> str:
     return f"{row.author}（{row.dynasty}，{row.poems:,} 首）"
 
 
 def bundled_selection() -> tuple[PoemFilter, pd.DataFrame] | None:
     """Poets, or dynasties and forms, of the bundled corpus; None until something is chosen."""
-    catalogue = bundled_catalogue(corpus_stamp(jobs.BUNDLED_CORPUS))
+    catalogue = bundled_table()
     kind = st.radio("范围", ["按诗人", "按朝代/体裁"], horizontal=True, key="train_scope")
     if kind == "按诗人":
         poets = poet_table(catalogue, min_poems=5)
@@ -429,7 +417,7 @@ def corpus_choice(fine_tune: bool) -> tuple[Path | None, list[str] | None, PoemF
             return None, None, PoemFilter(), []
         return jobs.BUNDLED_CORPUS, None, chosen[0], chosen[1].poem.tolist()
     if source == BUNDLED_CORPUS_LABEL:
-        catalogue = bundled_catalogue(corpus_stamp(jobs.BUNDLED_CORPUS))
+        catalogue = bundled_table()
         return jobs.BUNDLED_CORPUS, None, PoemFilter(), catalogue.poem[catalogue.split == "train"].tolist()
     upload = st.file_uploader("UTF-8 文本，每行一首五言或七言的绝句/律诗", type=["txt"], key="train_upload")
     if upload is None:
@@ -610,98 +598,77 @@ def training_sidebar(models: Path, base_model: str | None) -> None:
 
 def corpus_sources(models: Path) -> dict[str, Path]:
     """The bundled corpus and every uploaded corpus saved for a training run."""
-    sources = {BUNDLED_CORPUS_LABEL: jobs.BUNDLED_CORPUS}
-    uploaded = models / jobs.CORPORA_DIR
-    if uploaded.is_dir():
-        for path in sorted(uploaded.iterdir()):
-            if (path / "train.txt").is_file():
-                sources[f"上传：{path.name}"] = path
-    return sources
-
-
-def corpus_stamp(path: Path) -> float:
-    return max(((path / f"{split}.txt").stat().st_mtime for split in SPLITS if (path / f"{split}.txt").is_file()),
-               default=0.0)
+    uploaded = {f"上传：{name}": path for name, path in jobs.uploaded_corpora(models).items()}
+    return {BUNDLED_CORPUS_LABEL: jobs.BUNDLED_CORPUS, **uploaded}
 
 
 @st.cache_data(show_spinner="正在统计语料…", max_entries=8)
-def corpus_frame(path: str, stamp: float) -> pd.DataFrame:
-    """One row per poem: split, form, line length, lines, characters."""
-    rows = []
-    for split in SPLITS:
-        try:
-            poems = load_split(Path(path), split)
-        except PoetryError:
-            continue
-        for poem in poems:
-            line_length, line_count = form_of(poem)
-            rows.append((poem, split, FORM_NAMES.get((line_length, line_count), "其他"), line_length, line_count))
-    frame = pd.DataFrame(rows, columns=["poem", "split", "form", "line_length", "lines"])
-    frame["characters"] = frame["line_length"] * frame["lines"]
-    return frame
-
-
-@st.cache_data(show_spinner="正在统计字频…", max_entries=8)
-def character_table(path: str, stamp: float, top: int = 100) -> pd.DataFrame:
-    counts = collections.Counter(ch for poem in corpus_frame(path, stamp)["poem"] for ch in poem if ch not in "，。")
-    total = sum(counts.values())
-    table = pd.DataFrame(counts.most_common(top), columns=["字", "次数"])
-    table["占比"] = (table["次数"] / total).map("{:.2%}".format)
-    table.index += 1
-    return table
+def poem_table(path: str, version: float) -> pd.DataFrame:
+    return corpus_stats.poem_table(Path(path))
 
 
 @st.cache_data(show_spinner="正在用 jieba 分词…", max_entries=8)
-def word_table(path: str, stamp: float, sample: int | None, top: int = 60) -> pd.DataFrame:
-    """Most frequent words of two or more characters from jieba, over a seeded sample of poems."""
-    import jieba
+def word_counts(path: str, version: float, sample: int | None) -> pd.DataFrame:
+    return corpus_stats.word_counts(list(poem_table(path, version).poem), sample)
 
-    jieba.setLogLevel(logging.WARNING)
-    poems = list(corpus_frame(path, stamp)["poem"])
-    if sample is not None and len(poems) > sample:
-        poems = random.Random(0).sample(poems, sample)
-    counts = collections.Counter(
-        word for poem in poems for line in split_lines(poem) for word in jieba.lcut(line) if len(word) >= 2
-    )
-    table = pd.DataFrame(counts.most_common(top), columns=["词", "次数"])
-    table.index += 1
-    return table
+
+def form_chart(forms: pd.DataFrame) -> alt.Chart:
+    """Poems per form as horizontal bars: the Chinese labels stay upright."""
+    totals = forms.drop(index=corpus_stats.TOTAL)[corpus_stats.TOTAL].rename("首数").rename_axis("诗体").reset_index()
+    return alt.Chart(totals).mark_bar(color="#b3261e").encode(
+        x=alt.X("首数:Q", axis=alt.Axis(format=",d")),
+        y=alt.Y("诗体:N", sort=None, title=None),
+        tooltip=["诗体", alt.Tooltip("首数:Q", format=",d")],
+    ).properties(height=160)
+
+
+def bundled_table() -> pd.DataFrame:
+    """The bundled corpus as a poem table (cached until the corpus changes)."""
+    path = jobs.BUNDLED_CORPUS
+    return poem_table(str(path), corpus_stats.corpus_version(path))
 
 
 def corpus_tab(models: Path) -> None:
     """Statistics of the bundled or an uploaded corpus."""
     sources = corpus_sources(models)
     label = st.selectbox("语料", list(sources), key="corpus_view")
-    path = sources[label]
-    stamp = corpus_stamp(path)
-    frame = corpus_frame(str(path), stamp)
-    if frame.empty:
-        st.warning(f"{path} 中没有诗")
+    path = str(sources[label])
+    version = corpus_stats.corpus_version(Path(path))
+    try:
+        table = poem_table(path, version)
+    except PoetryError as err:
+        st.warning(str(err))
         return
-    st.caption(f"{path} · 共 {len(frame):,} 首 · {int(frame['characters'].sum()):,} 字")
+    if table.empty:
+        st.warning(f"「{label}」中没有诗")
+        return
+    st.caption(f"{label} · 共 {len(table):,} 首 · {int(table.characters.sum()):,} 字")
+    counts = st.column_config.NumberColumn(format="localized")  # thousands separators
     left, right = st.columns(2)
     with left:
         st.markdown("**各诗体数量**")
-        forms = pd.crosstab(frame["form"], frame["split"], margins=True, margins_name="合计")
-        forms = forms.reindex(columns=[*SPLITS, "合计"], fill_value=0).rename_axis(index="诗体", columns=None)
-        forms = forms.rename(columns={"train": "训练", "valid": "验证", "test": "测试"})
-        st.dataframe(forms, key="corpus_forms")
-        st.bar_chart(frame["form"].value_counts(), height=220, x_label="诗体", y_label="首数")
+        forms = corpus_stats.form_counts(table)
+        st.dataframe(forms, key="corpus_forms", column_config=dict.fromkeys(forms.columns, counts))
+        st.altair_chart(form_chart(forms), key="corpus_form_chart")
     with right:
-        st.markdown("**长度分布**")
-        lengths = frame.groupby(["line_length", "lines"]).size().rename("首数").reset_index()
-        lengths.columns = ["每句字数", "句数", "首数"]
-        lengths["每首字数"] = lengths["每句字数"] * lengths["句数"]
-        st.dataframe(lengths, hide_index=True, key="corpus_lengths")
+        st.markdown("**诗人（按首数）**")
+        poets = corpus_stats.top_poets(table)
+        if poets.empty:
+            st.caption("这份语料没有作者信息。")
+        st.dataframe(poets, height=360, key="corpus_poets", column_config={"首数": counts})
     left, right = st.columns(2)
     with left:
         st.markdown("**字频（前 100）**")
-        st.dataframe(character_table(str(path), stamp), height=360, key="corpus_chars")
+        characters = corpus_stats.character_counts(list(table.poem))
+        st.dataframe(characters, height=360, key="corpus_chars", column_config={
+            "次数": counts, "占比": st.column_config.NumberColumn(format="percent"),
+        })
     with right:
         st.markdown("**高频词（jieba 分词，两字以上）**")
         choice = st.radio("分词范围", list(JIEBA_SAMPLES), key="jieba_sample", horizontal=True)
         st.caption("jieba 按现代汉语训练，对古诗只能近似切分；全量分词约需十几秒，默认随机抽样（种子固定），结果会缓存。")
-        st.dataframe(word_table(str(path), stamp, JIEBA_SAMPLES[choice]), height=360, key="corpus_words")
+        st.dataframe(word_counts(path, version, JIEBA_SAMPLES[choice]), height=360, key="corpus_words",
+                     column_config={"次数": counts})
 
 
 # ---------- analysis ----------

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from poetry_lm import corpus as corpus_lib
 from poetry_lm.config import ModelConfig
@@ -23,7 +24,7 @@ from poetry_lm.dataset import encode_poems, make_dataset
 from poetry_lm.decode import FREE, free_cell_bias, poem_template
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import DEFAULT_MODEL_DIR, PoemGenerator, Settings
-from poetry_lm.model import ModelDir, build_model, lstm_weights
+from poetry_lm.model import ModelDir, build_model, load_model_dir, lstm_weights
 from poetry_lm.runs import read_events
 
 # The classic Keras tang-poetry example's shape; its quality is in docs/results/seed_2x128_2ep_metrics.json.
@@ -351,8 +352,6 @@ def measure_training(model_dir: ModelDir, poems: list[str], valid: list[str], pl
 
 def machine() -> dict:
     """What the numbers were measured on, and how busy it was."""
-    import tensorflow as tf
-
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -367,8 +366,6 @@ def machine() -> dict:
 
 def run_bench(model_path: Path | None = None, corpus_dir: Path = Path("corpus"), quick: bool = False) -> dict:
     """All measurements as one JSON-ready dict."""
-    from poetry_lm.model import load_model_dir
-
     plan = QUICK if quick else FULL
     model_dir = load_model_dir(Path(model_path) if model_path else DEFAULT_MODEL_DIR)
     poems = corpus_lib.load_split(corpus_dir, "train")  # read first: a bad corpus fails before minutes of timing

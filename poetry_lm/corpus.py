@@ -87,6 +87,26 @@ def join_lines(lines: Iterable[str]) -> str:
     return "".join(line + mark for line, mark in zip(lines, marks, strict=False))
 
 
+def poem_problems(lines: list[str], heads: str | None = None, line_length: int | None = None,
+                  text: str | None = None) -> list[str]:
+    """What keeps a generated poem from being well formed; empty when it is.
+
+    Lines of one length (`line_length`, or any of LINE_LENGTHS) made of Han characters; with
+    `heads`, one line per head starting with it; with `text`, the canonical punctuation.
+    """
+    problems = []
+    lengths = {len(line) for line in lines}
+    if not lines or len(lengths) != 1 or lengths.pop() not in ([line_length] if line_length else LINE_LENGTHS):
+        problems.append(f"line lengths wrong: {lines}")
+    if not all(is_han(ch) for line in lines for ch in line):
+        problems.append(f"characters other than Han: {lines}")
+    if heads is not None and [line[:1] for line in lines] != list(heads):
+        problems.append(f"heads {heads} not at the line starts: {lines}")
+    if text is not None and text != join_lines(lines):
+        problems.append(f"punctuation not ，/。 alternating: {text}")
+    return problems
+
+
 def normalise_poem(text: str) -> tuple[str | None, str]:
     """Return (canonical simplified poem, "kept") or (None, reason it was dropped)."""
     text = to_simplified(re.sub(r"\s+", "", text))

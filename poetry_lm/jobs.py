@@ -122,6 +122,14 @@ def model_problem(path: Path) -> str | None:
     return None
 
 
+def uploaded_corpora(models: Path) -> dict[str, Path]:
+    """The corpora saved from uploads for training runs, by run name."""
+    folder = Path(models) / CORPORA_DIR
+    if not folder.is_dir():
+        return {}
+    return {path.name: path for path in sorted(folder.iterdir()) if (path / "train.txt").is_file()}
+
+
 def save_uploaded_corpus(models: Path, name: str, poems: list[str]) -> Path:
     """Write validated uploaded poems as a corpus directory `<models>/.corpora/<name>/`."""
     out = Path(models) / CORPORA_DIR / check_run_name(name)

@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from poetry_lm.analysis import analyse_lines
-from poetry_lm.corpus import LINE_LENGTHS, is_han, load_split, split_lines
+from poetry_lm.corpus import load_split, poem_problems, split_lines
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import PoemGenerator, Settings
 from poetry_lm.rhyme import even_lines_rhyme
@@ -27,13 +27,6 @@ def poem_metrics(poems: list[list[str]], train_lines: set[str], heads: list[str]
     Tone compliance pools the checked positions of all poems (see `meter.checked_cells` for which they are);
     distinct-2 counts character bigrams inside lines; copied = lines found verbatim in `train_lines`.
     """
-    def well_formed(lines: list[str], head: str | None) -> bool:
-        lengths = {len(line) for line in lines}
-        return (
-            len(lengths) == 1 and lengths.pop() in LINE_LENGTHS and all(is_han(ch) for line in lines for ch in line)
-            and (head is None or (len(lines) == len(head) and all(line[0] == h for line, h in zip(lines, head, strict=True))))
-        )
-
     analyses = [analyse_lines(lines) for lines in poems]
     all_lines = [line for lines in poems for line in lines]
     bigrams = [line[k : k + 2] for line in all_lines for k in range(len(line) - 1)]
@@ -41,7 +34,7 @@ def poem_metrics(poems: list[list[str]], train_lines: set[str], heads: list[str]
     checked = sum(a.checked for a in analyses)
     return {
         "poems": len(poems),
-        "format_rate": round(sum(map(well_formed, poems, heads or [None] * len(poems))) / len(poems), 4),
+        "format_rate": round(sum(not poem_problems(lines, head) for lines, head in zip(poems, heads or [None] * len(poems), strict=True)) / len(poems), 4),
         "even_line_rhyme_rate": round(sum(even_lines_rhyme(lines) for lines in poems) / len(poems), 4),
         "tone_ok_ratio": round(sum(a.tone_ok for a in analyses) / checked, 4) if checked else None,
         "copied_line_share": round(sum(line in train_lines for line in all_lines) / len(all_lines), 4),

@@ -135,7 +135,7 @@ class SamplePoems(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if keras.backend.backend() != "tensorflow" or self.model.stop_training:
             return  # JAX runs (GPU) skip samples (the decoder is TensorFlow code); a stop skips them too
-        from poetry_lm.generate import PoemGenerator, Settings
+        from poetry_lm.generate import PoemGenerator, Settings  # TensorFlow code: not imported by JAX runs
 
         if self.generator is None:  # build (and trace) the decoder once, then refresh its weight copy
             self.generator = PoemGenerator(ModelDir(self.work_dir, self.model, self.vocab, self.info))

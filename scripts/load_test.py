@@ -17,9 +17,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,19 +32,7 @@ sys.path.insert(0, str(REPO))
 HEADS = ["春花秋月", "山水", "明月清风", "江南好", "风", "一二三四五六七八", "龘春"]  # 龘: not in the vocabulary
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-
-def poem_problems(heads: str, lines: list[str], text: str, line_length: int) -> list[str]:
-    """What is wrong with a generated poem (empty when it is well formed)."""
-    from poetry_lm.corpus import is_han, join_lines
-
-    problems = []
-    if [line[:1] for line in lines] != list(heads):
-        problems.append(f"heads not at line starts: {lines}")
-    if any(len(line) != line_length or not all(is_han(ch) for ch in line) for line in lines):
-        problems.append(f"line lengths or characters wrong: {lines}")
-    if text != join_lines(lines):
-        problems.append(f"punctuation not ，/。 alternating: {text}")
-    return problems
+from poetry_lm.corpus import poem_problems  # noqa: E402  (after the repository is on sys.path)
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -80,7 +65,7 @@ def run_engine(args) -> dict:
             begin = time.perf_counter()
             poems = generator.generate(settings)
             elapsed = time.perf_counter() - begin
-            found = [p for poem in poems for p in poem_problems(heads, poem.lines, poem.text, line_length)]
+            found = [p for poem in poems for p in poem_problems(poem.lines, heads, line_length, poem.text)]
             if len(poems) != args.candidates:
                 found.append(f"{len(poems)} candidates instead of {args.candidates}")
             with lock:
@@ -101,39 +86,15 @@ def run_engine(args) -> dict:
     }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_app(workdir: Path) -> tuple[subprocess.Popen, str]:
+def start_app(workdir: Path):
     """`streamlit run app.py` on a free port over a models dir holding only the bundled model."""
+    from poetry_lm.serve import start_studio
+
     models = workdir / "models"
     models.mkdir()
     (models / "default").symlink_to(REPO / "models" / "default")
-    port = free_port()
-    env = {**os.environ, "POETRY_MODELS_DIR": str(models), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"), "--server.headless", "true",
-        "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none",
-    ]
-    with open(workdir / "streamlit.log", "wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"streamlit exited: {(workdir / 'streamlit.log').read_text(errors='replace')[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return process, url
-        except OSError:
-            time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise SystemExit("streamlit did not become healthy in 120 s")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return start_studio(models, workdir / "streamlit.log", env=env)
 
 
 def health_latencies(url: str, count: int, workers: int = 8) -> tuple[list[float], int]:
@@ -175,7 +136,7 @@ async def browser_sessions(url: str, sessions: int, timeout_ms: int) -> tuple[li
             elapsed = time.perf_counter() - begin
             lines = [line[:-1] for line in await card.locator(".poem-line").all_inner_texts()]
             text = "".join(await card.locator(".poem-line").all_inner_texts())
-            problems = poem_problems(heads, lines, text, 7)  # the app's default form is 七言
+            problems = poem_problems(lines, heads, 7, text)  # the app's default form is 七言
             if await page.get_by_text("Traceback").count():
                 problems.append("Traceback on the page")
             if problems:
@@ -209,8 +170,9 @@ def run_app(args) -> dict:
             wall = time.perf_counter() - wall_start
         finally:
             if process is not None:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=30)
+                from poetry_lm.serve import stop_studio
+
+                stop_studio(process)
     return {
         "mode": "app", "url": url, "health_requests": args.health, "health_failures": health_failures,
         "health": percentiles(health) if health else None, "warm_up_s": round(warm[0], 2) if warm else None,

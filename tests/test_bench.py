@@ -4,6 +4,8 @@ No timing assertions: timings on a shared CPU are noise. What is checked is that
 a finite positive number, the correctness checks agree to float precision, and nothing retraces.
 """
 
+import contextlib
+import io
 import json
 import math
 import subprocess
@@ -31,11 +33,19 @@ def numbers(tree, path=""):
 
 
 @pytest.fixture(scope="module")
-def quick_result(tiny_model_dir, tiny_corpus, tmp_path_factory):
+def quick_run(tiny_model_dir, tiny_corpus, tmp_path_factory):
+    """`bench --quick --json FILE` through the CLI: (the JSON file's result, what it printed)."""
     out = tmp_path_factory.mktemp("bench") / "bench.json"
     argv = ["bench", "--quick", "--model", str(tiny_model_dir), "--corpus", str(tiny_corpus), "--json", str(out)]
-    assert cli.main(argv) == 0
-    return json.loads(out.read_text(encoding="utf-8"))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert cli.main(argv) == 0
+    return json.loads(out.read_text(encoding="utf-8")), printed.getvalue()
+
+
+@pytest.fixture(scope="module")
+def quick_result(quick_run):
+    return quick_run[0]
 
 
 def test_quick_bench_reports_every_figure(quick_result):
@@ -75,15 +85,11 @@ def test_table_names_the_machine_and_ratios(quick_result):
         assert label in table
 
 
-def test_bench_cli_prints_table_then_json(tiny_model_dir, tiny_corpus, capsys, monkeypatch):
-    import poetry_lm.bench as bench
-
-    fake = {"decoding": {}, "training": {}, "machine": {}}
-    monkeypatch.setattr(bench, "run_bench", lambda *args, **kwargs: fake)
-    monkeypatch.setattr(bench, "format_table", lambda result: "TABLE")
-    assert cli.main(["bench", "--quick", "--model", str(tiny_model_dir), "--corpus", str(tiny_corpus)]) == 0
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "TABLE" and json.loads(lines[1]) == fake
+def test_bench_cli_prints_the_table_then_the_json(quick_run):
+    result, printed = quick_run
+    lines = printed.rstrip("\n").splitlines()
+    assert json.loads(lines[-1]) == result  # the last line is the JSON, as written to --json
+    assert "\n".join(lines[:-1]).strip() == format_table(result).strip()
 
 
 @pytest.mark.parametrize("flag", ["--model", "--corpus"])

@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from poetry_lm.serve import start_studio, stop_studio
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -39,58 +35,21 @@ pytestmark = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 90.0) -> None:
-    """Poll Streamlit's health endpoint until it answers ok."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"streamlit exited with {process.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"streamlit did not become healthy in {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
-
-
 @pytest.fixture
 def app_url(tmp_path):
-    """A `streamlit run app.py` server on a free localhost port, over a tmp models dir; always killed."""
+    """A `streamlit run app.py` server on a free localhost port, over a tmp models dir; always stopped.
+
+    It gets the environment a user has (no TF_CPP_* settings), so its console shows what a user sees."""
     models = tmp_path / "models"
     models.mkdir()
     (models / "default").symlink_to(REPO / "models" / "default")  # generation only reads it
-    port = free_port()
     log = tmp_path / "streamlit.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
-    env["POETRY_MODELS_DIR"] = str(models)
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
-        "--server.headless", "true", "--server.port", str(port), "--server.fileWatcherType", "none",
-    ]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
+    process, url = start_studio(models, log, env=env, timeout=90)
     try:
-        wait_healthy(url, process, log)
         yield url, log
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=15)
+        stop_studio(process)
 
 
 def test_write_acrostic_in_chromium(app_url, tmp_path):

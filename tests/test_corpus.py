@@ -12,10 +12,9 @@ from poetry_lm.corpus import (
     form_of,
     load_split,
     normalise_poem,
-    parse_uploaded_corpus,
+    poem_problems,
     split_of,
 )
-from poetry_lm.errors import PoetryError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "source"
 
@@ -85,28 +84,25 @@ def test_committed_corpus_is_the_real_one():
     assert all(normalise_poem(p) == (p, "kept") for p in train[:500])
 
 
-def test_uploaded_corpus_reports_counts():
-    data = "床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉。\nhello world\n\n白日依山尽，黄河入海流。\n".encode()
-    poems, stats = parse_uploaded_corpus(data)
-    assert poems == ["床前明月光，疑是地上霜。举头望明月，低头思故乡。"]
-    assert stats.read == 3 and stats.kept == 1 and sum(stats.dropped.values()) == 2
-
-
-@pytest.mark.parametrize(
-    ("data", "message"),
-    [(b"", "空"), ("床前".encode("gbk") + b"\xff\xfe", "UTF-8"), (b"\x00\x01\x02", "二进制"), (b"abc\n", "格律")],
-)
-def test_uploaded_corpus_bad_files(data, message):
-    with pytest.raises(PoetryError, match=message):
-        parse_uploaded_corpus(data)
-
-
-def test_uploaded_corpus_size_limit():
-    with pytest.raises(PoetryError, match="太大"):
-        parse_uploaded_corpus(b"x" * 101, max_bytes=100)
-
-
 def test_cli_corpus_build(tmp_path, capsys):
     assert main(["corpus", "build", "--source", str(FIXTURE), "--out", str(tmp_path)]) == 0
     assert json.loads(capsys.readouterr().out)["kept"] == 4
     assert main(["corpus", "build", "--source", str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize(
+    ("lines", "kwargs", "problem"),
+    [
+        (["春眠不觉晓", "处处闻啼鸟"], {"heads": "春处", "line_length": 5, "text": "春眠不觉晓，处处闻啼鸟。"}, None),
+        (["春眠不觉晓", "处处闻啼"], {}, "line lengths"),
+        (["春眠不觉晓"], {"line_length": 7}, "line lengths"),
+        (["春眠不觉a"], {}, "characters other than Han"),
+        (["春眠不觉晓", "处处闻啼鸟"], {"heads": "春花"}, "not at the line starts"),
+        (["春眠不觉晓", "处处闻啼鸟"], {"heads": "春"}, "not at the line starts"),
+        (["春眠不觉晓", "处处闻啼鸟"], {"text": "春眠不觉晓。处处闻啼鸟。"}, "punctuation"),
+        ([], {}, "line lengths"),
+    ],
+)
+def test_poem_problems_names_each_fault(lines, kwargs, problem):
+    found = poem_problems(lines, **kwargs)
+    assert (found == []) if problem is None else any(problem in text for text in found)

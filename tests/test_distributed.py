@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import collections
 import json
-import socket
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,8 @@ from poetry_lm.config import TrainConfig
 from poetry_lm.corpus import load_split
 from poetry_lm.errors import PoetryError
 from poetry_lm.model import load_model_dir
+from poetry_lm.runs import read_events
+from poetry_lm.serve import free_port
 from poetry_lm.train import train
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,7 +67,7 @@ def test_mirrored_strategy_on_two_cpu_devices_lowers_the_loss(tiny_corpus, tmp_p
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == [2]
-    events = [json.loads(line) for line in (out / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
+    events = read_events(out / "train_log.jsonl")
     losses = [e["loss"] for e in events if e["event"] == "epoch"]
     assert len(losses) == 3 and losses[0] > losses[1] > losses[2] and losses[2] < losses[0] - 0.2, losses
     # batch_size 32 is global (16 rows per replica); batches hold one poem length, and with two replicas only full
@@ -90,12 +91,6 @@ def test_multiworker_needs_tf_config(tiny_corpus, tmp_path, monkeypatch):
         train(tiny_corpus, tmp_path / "models" / "mw", {"units": 8, "embedding_dim": 8, "layers": 1},
               TrainConfig(epochs=1, max_poems=32), strategy="multiworker")
     assert not (tmp_path / "models" / "mw").exists()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # One worker of a two-worker cluster on this machine; each keeps its own models folder (as on two hosts).
@@ -122,7 +117,7 @@ WORKER_RUN = textwrap.dedent(
 
 @pytest.mark.slow
 def test_multiworker_two_processes_on_localhost(tiny_corpus, tmp_path):
-    ports = [str(_free_port()), str(_free_port())]
+    ports = [str(free_port()), str(free_port())]
     outs = [tmp_path / f"host{i}" / "models" / "mw" for i in range(2)]
     workers = [
         subprocess.Popen([sys.executable, "-c", WORKER_RUN, str(tiny_corpus), str(out), str(i), *ports],
@@ -136,7 +131,7 @@ def test_multiworker_two_processes_on_localhost(tiny_corpus, tmp_path):
     losses = []
     expected_steps = sum(n // 32 for n in collections.Counter(map(len, load_split(tiny_corpus, "train")[:160])).values())
     for out in outs:
-        events = [json.loads(line) for line in (out / "train_log.jsonl").read_text(encoding="utf-8").splitlines()]
+        events = read_events(out / "train_log.jsonl")
         losses.append([e["loss"] for e in events if e["event"] == "epoch"])
         # 160 poems at a global batch of 32 (16 rows per worker), full one-length batches only: same steps everywhere.
         assert next(e for e in events if e["event"] == "start")["steps_per_epoch"] == expected_steps

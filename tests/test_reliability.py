@@ -454,7 +454,7 @@ def test_path_like_run_names_are_rejected(name):
         check_run_name(name)
 
 
-@pytest.mark.parametrize("name", ["tang7", "古风_v2", "my-model"])
+@pytest.mark.parametrize("name", ["tang7", "古风_v2", "my-model", "唐诗-v2_small"])
 def test_plain_run_names_are_accepted(name):
     assert check_run_name(name) == name
 
@@ -556,6 +556,12 @@ def _attempts(progress: Path) -> list[list[dict]]:
     return attempts(read_events(progress))
 
 
+def _cli_run(corpus: Path, tmp_path: Path, name: str, epochs: int) -> tuple[Path, Path, Path, list[str]]:
+    """(models folder, model folder, progress log, train argv) of a CLI run named `name`."""
+    models = tmp_path / "models"
+    return models, models / name, models / ".runs" / name / "progress.jsonl", _train_argv(corpus, models / name, epochs)
+
+
 def _kill_when(process: subprocess.Popen, progress: Path, attempt: int, reached) -> None:
     """SIGKILL `process` as soon as attempt number `attempt` has logged an event for which `reached` is true."""
     deadline = time.time() + 240
@@ -577,10 +583,7 @@ def _batch(epoch: int, batch: int):
 
 @pytest.mark.slow
 def test_sigkill_twice_mid_epoch_resumes_from_saved_epoch(tiny_corpus, tmp_path):
-    models = tmp_path / "models"
-    out = models / "resumed"
-    progress = models / ".runs" / "resumed" / "progress.jsonl"
-    argv = _train_argv(tiny_corpus, out, epochs=3)
+    models, out, progress, argv = _cli_run(tiny_corpus, tmp_path, "resumed", epochs=3)
 
     # Kill 1: a few batches into epoch 2 (backups every 2 batches exist by then).
     _kill_when(_popen_cli(argv), progress, 0, _batch(2, 6))
@@ -613,10 +616,7 @@ def test_sigkill_twice_mid_epoch_resumes_from_saved_epoch(tiny_corpus, tmp_path)
 @pytest.mark.slow
 def test_sigkill_at_an_epoch_boundary_counts_every_epoch_once(tiny_corpus, tmp_path):
     """Killed the moment epoch 1 is logged (its checkpoint and backup may be half written)."""
-    models = tmp_path / "models"
-    out = models / "boundary"
-    progress = models / ".runs" / "boundary" / "progress.jsonl"
-    argv = _train_argv(tiny_corpus, out, epochs=2)
+    models, out, progress, argv = _cli_run(tiny_corpus, tmp_path, "boundary", epochs=2)
     _kill_when(_popen_cli(argv), progress, 0, lambda e: e["event"] == "epoch")
 
     result = run_cli(argv, timeout=300)
