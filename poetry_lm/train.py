@@ -1,4 +1,4 @@
-"""Training: tf.data pipeline, `fit` with small callbacks, resumable runs, atomic output directory.
+"""Training: check everything first, `fit` with the callbacks of `callbacks.py`, resumable runs, atomic output.
 
 A run named N writes its working state to `<models>/.runs/N/` (progress.jsonl, backup/, best.keras,
 history.csv) and only when it has finished renames a complete directory into `<models>/N/`,
@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from poetry_lm import corpus as corpus_lib
+from poetry_lm.callbacks import BestCheckpoint, ProgressLog, ResumableBackup, SamplePoems, StopOnFile
 from poetry_lm.catalogue import PoemFilter, write_subset
 from poetry_lm.config import ModelConfig, RunInfo, TrainConfig
 from poetry_lm.dataset import batches_per_epoch, encode_poems, make_dataset
@@ -37,7 +38,6 @@ from poetry_lm.model import (
     build_model,
     load_keras_file,
     load_model_dir,
-    lstm_weights,
     save_model_atomic,
     save_model_dir,
 )
@@ -55,147 +55,12 @@ from poetry_lm.runs import (
     training_lock,
 )
 from poetry_lm.vocab import BOS, EOS, PAD, UNK, Vocabulary
+from poetry_lm.warm_start import copy_weights_by_token, warm_start_model_config
 
 SUBSET_DIR = "corpus"  # inside a run folder: the poems a filtered run reads
 TRAINED_FILE = "trained.keras"  # the weights fit() ended with, kept until the model folder is in place
 # Settings a resumed run may change: how long it runs and how often it logs and saves.
 RESUMABLE_CHANGES = ("epochs", "log_every_batches", "backup_every_batches")
-
-
-class ProgressLog(keras.callbacks.Callback):
-    """Appends JSON lines (start, batch, epoch, samples, stopping, finishing, done) that the app follows.
-
-    The ETA counts only measured steady-state time: the first batch of an epoch (which includes
-    tracing) is not timed, and the time between epochs (validation, samples, checkpoint) is added
-    once it has been seen. Until then `eta_s` is null rather than a wild guess.
-    """
-
-    def __init__(self, path: Path, epochs: int, steps: int, tokens_per_epoch: int, every: int):
-        super().__init__()
-        self.path, self.epochs, self.steps, self.every = Path(path), epochs, steps, every
-        self.tokens_per_epoch = tokens_per_epoch
-        self.seconds_per_batch: float | None = None
-        self.between_epochs_s = 0.0
-        self.last_batch_end: float | None = None
-
-    def write(self, event: str, **fields) -> None:
-        record = {"event": event, "time": round(time.time(), 3), **fields}
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-    def on_train_begin(self, logs=None):
-        self.write("start", epochs=self.epochs, steps_per_epoch=self.steps, pid=os.getpid())
-
-    def on_epoch_begin(self, epoch, logs=None):
-        now = time.time()
-        if self.last_batch_end is not None:
-            self.between_epochs_s = now - self.last_batch_end
-        self.epoch, self.epoch_start, self.batches_done = epoch, now, 0
-        self.timed_from: tuple[float, int] | None = None
-
-    def on_train_batch_end(self, batch, logs=None):
-        now = self.last_batch_end = time.time()
-        self.batches_done = batch + 1
-        if self.timed_from is None:
-            self.timed_from = (now, batch + 1)  # the epoch's first batch carries tracing: not timed
-        else:
-            self.seconds_per_batch = (now - self.timed_from[0]) / (batch + 1 - self.timed_from[1])
-        if batch % self.every == 0 or batch == self.steps - 1:
-            self.write(
-                "batch", epoch=self.epoch + 1, batch=batch + 1, steps=self.steps, loss=float(logs["loss"]),
-                chars_per_s=self._chars_per_s(), eta_s=self._eta(),
-            )
-
-    def _chars_per_s(self) -> float:
-        elapsed = max((self.last_batch_end or time.time()) - self.epoch_start, 1e-6)
-        return round(self.batches_done / self.steps * self.tokens_per_epoch / elapsed, 1)
-
-    def _eta(self) -> float | None:
-        if self.seconds_per_batch is None:
-            return None
-        batches_left = self.steps - self.batches_done + (self.epochs - self.epoch - 1) * self.steps
-        return round(batches_left * self.seconds_per_batch + (self.epochs - self.epoch) * self.between_epochs_s, 1)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.write(
-            "epoch", epoch=epoch + 1, epochs=self.epochs, batches=self.batches_done,
-            loss=float(logs.get("loss", float("nan"))), val_loss=float(logs.get("val_loss", float("nan"))),
-            seconds=round(time.time() - self.epoch_start, 2), chars_per_s=self._chars_per_s(), eta_s=self._eta(),
-        )
-
-
-class SamplePoems(keras.callbacks.Callback):
-    """Writes a few acrostic poems from the current weights at the end of every epoch."""
-
-    def __init__(self, log: ProgressLog, vocab: Vocabulary, info: RunInfo, work_dir: Path):
-        super().__init__()
-        self.log, self.vocab, self.info, self.work_dir = log, vocab, info, work_dir
-        self.generator = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        if keras.backend.backend() != "tensorflow" or self.model.stop_training:
-            return  # JAX runs (GPU) skip samples (the decoder is TensorFlow code); a stop skips them too
-        from poetry_lm.generate import PoemGenerator, Settings  # TensorFlow code: not imported by JAX runs
-
-        if self.generator is None:  # build (and trace) the decoder once, then refresh its weight copy
-            self.generator = PoemGenerator(ModelDir(self.work_dir, self.model, self.vocab, self.info))
-        else:
-            self.generator.decoder.refresh_weights()
-        poems = [
-            self.generator.generate(Settings(heads, line_length=5 + 2 * (i % 2), num_candidates=1, seed=epoch))[0].text
-            for i, heads in enumerate(self.info.train.sample_heads)
-        ]
-        self.log.write("samples", epoch=epoch + 1, poems=poems)
-
-
-class BestCheckpoint(keras.callbacks.Callback):
-    """Saves the model with the lowest validation loss, atomically (temp file, fsync, rename)."""
-
-    def __init__(self, path: Path, best: float = math.inf):
-        super().__init__()
-        self.path, self.best = Path(path), best
-
-    def on_epoch_end(self, epoch, logs=None):
-        val_loss = (logs or {}).get("val_loss")
-        if val_loss is not None and val_loss < self.best:
-            self.best = float(val_loss)
-            save_model_atomic(self.model, self.path)
-
-
-class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore that re-reads the epoch after a restore and commits every finished epoch.
-
-    Keras 3.15 restores the weights but leaves `_current_epoch` at 0, so batch-level saves during
-    the resumed epoch record epoch 0 and a second kill restarts from scratch. With a batch
-    `save_freq` it also never saves at an epoch's end, so a kill between two epochs repeats the
-    finished one; this callback runs last and saves there, so an epoch counts as done exactly when
-    its logs, best checkpoint and backup are all written.
-    """
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if self.save_freq != "epoch":
-            self._save_model()
-
-    def _load_model(self):
-        super()._load_model()
-        if os.path.exists(self._training_metadata_path):
-            with open(self._training_metadata_path, encoding="utf-8") as f:
-                self._current_epoch = json.load(f)["epoch"]
-
-
-class StopOnFile(keras.callbacks.Callback):
-    """Ends training cleanly after the current batch when the STOP file appears (the app's stop button)."""
-
-    def __init__(self, path: Path, log: ProgressLog):
-        super().__init__()
-        self.path, self.log = Path(path), log
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.path.exists() and not self.model.stop_training:
-            self.model.stop_training = True
-            # Keras still validates the part of the epoch that ran; say so, so the wait is explained.
-            self.log.write("stopping", epoch=self.log.epoch + 1, batch=batch + 1, step="验证本轮已训练的部分")
 
 
 def _distribution_scope(strategy: str | None):
@@ -304,36 +169,17 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
 
 
 def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -> Path:
+    """One attempt of a run: read and check everything, build or restore, fit, finish."""
     (work / STOP_FILE).unlink(missing_ok=True)
     started = time.time()
-
     if train_config.mixed_precision is None:  # recorded as decided, so a resume elsewhere keeps it
         train_config = replace(train_config, mixed_precision=cpu_has_fast_bfloat16())
-    poem_filter = PoemFilter(train_config.poets, train_config.dynasties, train_config.forms)
-    data_dir = corpus_dir
-    if poem_filter:  # a fine-tuning subset, written into the run's own folder
-        data_dir = work / SUBSET_DIR
-        write_subset(corpus_dir, data_dir, poem_filter)
-    train_poems = corpus_lib.load_split(data_dir, "train")[: train_config.max_poems]
-    valid_poems = corpus_lib.load_split(data_dir, "valid")
-    test_poems = corpus_lib.load_split(data_dir, "test")  # read now: a missing split fails before training
-    if not train_poems:
-        raise PoetryError(f"{corpus_dir} 的训练集是空的")
+    data_dir, (train_poems, valid_poems, test_poems) = _read_splits(work, corpus_dir, train_config)
     source = load_model_dir(Path(train_config.init_from)) if train_config.init_from else None
     if source is not None:
         model_config = warm_start_model_config(source.info.model, model_config or {})
     check_resume_matches(work, out_dir.name, model_config or {}, train_config, corpus_lib.corpus_hash(data_dir))
-    vocab_path = work / VOCAB_FILE
-    # A resumed run must reuse the exact vocabulary its backup was trained with.
-    if vocab_path.exists():
-        vocab = Vocabulary.from_json(vocab_path)
-    elif source is not None:
-        vocab = source.vocab.extended(Vocabulary.build(train_poems, train_config.min_count))
-    else:
-        vocab = Vocabulary.build(train_poems, train_config.min_count)
-    if len(vocab) <= vocab.first_char_id:
-        raise PoetryError(f"min_count {train_config.min_count} 太大：训练集中没有一个字出现这么多次")
-    vocab.to_json(vocab_path)
+    vocab = _run_vocabulary(work, train_poems, source, train_config.min_count)
     info = RunInfo(
         model=ModelConfig(vocab_size=len(vocab), **(model_config or {})),
         train=train_config,
@@ -350,32 +196,11 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
     scope, replicas = _distribution_scope(strategy)
     train_data, valid_data, steps = _datasets(train_seqs, valid_seqs, train_config, replicas)
     with scope:
-        model = build_model(info.model)
-        if strategy == "multiworker":
-            model._maybe_symbolic_build = functools.partial(build_from_one_replica, model)
-        if source is not None:  # a resumed run then restores its own newer weights over these
-            copy_weights_by_token(source.model, source.vocab, model, vocab)
-        model.compile(
-            optimizer=keras.optimizers.Adam(train_config.learning_rate, clipnorm=1.0),
-            loss="sparse_categorical_crossentropy",
-        )
+        model = _compiled_model(info, train_config, strategy, source, vocab)
     log = ProgressLog(
         work / PROGRESS_FILE, train_config.epochs, steps, sum(len(s) - 1 for s in train_seqs), train_config.log_every_batches
     )
-    best_so_far = _best_val_loss(work / PROGRESS_FILE)
     remove_partial_saves(work)  # temp files of saves a kill interrupted
-    callbacks = [
-        log,
-        BestCheckpoint(work / BEST_FILE, best=best_so_far),
-        SamplePoems(log, vocab, info, work),
-        StopOnFile(work / STOP_FILE, log),
-        # Last, so its end-of-epoch save commits an epoch whose other records are written. It keeps
-        # its backup when fit returns: the folder goes only once the model folder is in place.
-        ResumableBackup(
-            work / "backup", save_freq=train_config.backup_every_batches, double_checkpoint=True,
-            delete_checkpoint=False,
-        ),
-    ]
     trained_path = work / TRAINED_FILE
     if trained_path.exists():  # an earlier attempt finished training and died while finishing
         model.set_weights(load_keras_file(trained_path).get_weights())
@@ -383,8 +208,8 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
         try:
             # shuffle=False: the datasets shuffle themselves; Keras would only warn that it ignores it.
             model.fit(
-                train_data, validation_data=valid_data, epochs=train_config.epochs, callbacks=callbacks, verbose=0,
-                shuffle=False,
+                train_data, validation_data=valid_data, epochs=train_config.epochs, verbose=0, shuffle=False,
+                callbacks=_callbacks(work, log, vocab, info, train_config),
             )
         except KeyboardInterrupt:
             log.write("stopped", reason="interrupted")
@@ -397,6 +222,68 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
     info = replace(info, train_time_s=round(elapsed, 1))
     final_event = "stopped" if stopped else "done"
     return _finish(work, out_dir, model, vocab, info, test_poems, source, log, steps, final_event)
+
+
+def _read_splits(work: Path, corpus_dir: Path, train_config: TrainConfig) -> tuple[Path, tuple[list[str], ...]]:
+    """(the folder the run reads, its train/valid/test poems), every split read and checked before training.
+
+    A filtered (fine-tuning) run writes its subset into the run's own folder first.
+    """
+    data_dir = corpus_dir
+    poem_filter = PoemFilter(train_config.poets, train_config.dynasties, train_config.forms)
+    if poem_filter:
+        data_dir = work / SUBSET_DIR
+        write_subset(corpus_dir, data_dir, poem_filter)
+    train_poems, valid_poems, test_poems = (corpus_lib.load_split(data_dir, split) for split in corpus_lib.SPLITS)
+    train_poems = train_poems[: train_config.max_poems]
+    if not train_poems:
+        raise PoetryError(f"{corpus_dir} 的训练集是空的")
+    return data_dir, (train_poems, valid_poems, test_poems)
+
+
+def _run_vocabulary(work: Path, train_poems: list[str], source: ModelDir | None, min_count: int) -> Vocabulary:
+    """The run's vocabulary, saved in the run folder: a resumed run reuses the one its backup was
+    trained with; a warm start extends the source's; otherwise built from the training poems."""
+    vocab_path = work / VOCAB_FILE
+    if vocab_path.exists():
+        vocab = Vocabulary.from_json(vocab_path)
+    elif source is not None:
+        vocab = source.vocab.extended(Vocabulary.build(train_poems, min_count))
+    else:
+        vocab = Vocabulary.build(train_poems, min_count)
+    if len(vocab) <= vocab.first_char_id:
+        raise PoetryError(f"min_count {min_count} 太大：训练集中没有一个字出现这么多次")
+    vocab.to_json(vocab_path)
+    return vocab
+
+
+def _compiled_model(info: RunInfo, train_config: TrainConfig, strategy, source: ModelDir | None, vocab) -> keras.Model:
+    """The network, warm-started from `source` when given, compiled (call inside the strategy scope)."""
+    model = build_model(info.model)
+    if strategy == "multiworker":
+        model._maybe_symbolic_build = functools.partial(build_from_one_replica, model)
+    if source is not None:  # a resumed run then restores its own newer weights over these
+        copy_weights_by_token(source.model, source.vocab, model, vocab)
+    model.compile(
+        optimizer=keras.optimizers.Adam(train_config.learning_rate, clipnorm=1.0),
+        loss="sparse_categorical_crossentropy",
+    )
+    return model
+
+
+def _callbacks(work: Path, log: ProgressLog, vocab: Vocabulary, info: RunInfo, train_config: TrainConfig) -> list:
+    return [
+        log,
+        BestCheckpoint(work / BEST_FILE, best=_best_val_loss(work / PROGRESS_FILE)),
+        SamplePoems(log, vocab, info, work),
+        StopOnFile(work / STOP_FILE, log),
+        # Last, so its end-of-epoch save commits an epoch whose other records are written. It keeps
+        # its backup when fit returns: the folder goes only once the model folder is in place.
+        ResumableBackup(
+            work / "backup", save_freq=train_config.backup_every_batches, double_checkpoint=True,
+            delete_checkpoint=False,
+        ),
+    ]
 
 
 def check_resume_matches(work: Path, name: str, model_config: dict, train_config: TrainConfig, corpus_hash: str) -> None:
@@ -430,45 +317,6 @@ def discard_interrupted_run(out_dir: Path) -> None:
     work = run_dir(out_dir)
     if work.is_dir():
         shutil.rmtree(work)
-
-
-def warm_start_model_config(source: ModelConfig, requested: dict) -> dict:
-    """The shape of a warm-started model is the source model's; only dropout may change."""
-    shape = {key: getattr(source, key) for key in ("units", "layers", "embedding_dim")}
-    clashes = {key: value for key, value in requested.items() if key in shape and value != shape[key]}
-    if clashes:
-        raise PoetryError(
-            f"从已有模型继续训练时模型结构由该模型决定（{shape}），不能改为 {clashes}"
-        )
-    return {**shape, "dropout": requested.get("dropout", source.dropout)}
-
-
-def copy_weights_by_token(source: keras.Model, source_vocab: Vocabulary, target: keras.Model, vocab: Vocabulary) -> None:
-    """Start `target` from `source`'s weights, matching embedding rows and output columns by token.
-
-    Tokens the source never saw keep their fresh embedding rows; their output bias starts at the
-    source's lowest bias, because a new character is a rare one and a zero bias would make it
-    suddenly likely. All other weights (the LSTMs) are copied as they are.
-    """
-    rows = np.asarray([source_vocab.index.get(token, -1) for token in vocab.tokens])
-    known = rows >= 0
-    embedding, _, (kernel, bias) = lstm_weights(target)
-    token_axis = {id(embedding): 0, id(kernel): 1, id(bias): 0}  # the axis that is indexed by token id
-    for target_weight, source_weight in zip(target.weights, source.weights, strict=True):
-        old = keras.ops.convert_to_numpy(source_weight)
-        axis = token_axis.get(id(target_weight))
-        if axis is not None:
-            old = np.moveaxis(old, axis, 0)
-            new = np.moveaxis(keras.ops.convert_to_numpy(target_weight).copy(), axis, 0)
-            new[known] = old[rows[known]]
-            if new.ndim == 1:
-                new[~known] = old.min()
-            new = np.moveaxis(new, 0, axis)
-        elif old.shape != tuple(target_weight.shape):
-            raise PoetryError(f"无法从该模型继续训练：权重 {target_weight.path} 的形状 {old.shape} 与 {target_weight.shape} 不符")
-        else:
-            new = old
-        target_weight.assign(new)
 
 
 def _datasets(train_seqs, valid_seqs, train_config: TrainConfig, replicas: int):

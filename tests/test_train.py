@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from poetry_lm import cli
+from poetry_lm import callbacks, cli
 from poetry_lm import train as train_module
 from poetry_lm.catalogue import load_catalogue
 from poetry_lm.config import ModelConfig, RunInfo, TrainConfig
@@ -16,8 +16,9 @@ from poetry_lm.errors import PoetryError
 from poetry_lm.hardware import cpu_has_fast_bfloat16
 from poetry_lm.model import build_model, lstm_weights
 from poetry_lm.runs import PROGRESS_FILE, attempts, read_events, run_dir
-from poetry_lm.train import copy_weights_by_token, train
+from poetry_lm.train import train
 from poetry_lm.vocab import Vocabulary
+from poetry_lm.warm_start import copy_weights_by_token
 from tests.conftest import REPO, TINY_MODEL
 
 
@@ -51,20 +52,20 @@ def test_existing_model_is_never_overwritten(tiny_corpus, tiny_model_dir):
 def test_resume_after_interruption(tmp_path, tiny_corpus, monkeypatch):
     out = tmp_path / "models" / "resumed"
     config = TrainConfig(epochs=3, batch_size=32, backup_every_batches=2, log_every_batches=1)
-    original = train_module.ProgressLog.on_train_batch_end
+    original = callbacks.ProgressLog.on_train_batch_end
 
     def interrupt_in_epoch_2(self, batch, logs=None):
         original(self, batch, logs)
         if self.epoch == 1 and batch == 3:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module.ProgressLog, "on_train_batch_end", interrupt_in_epoch_2)
+    monkeypatch.setattr(callbacks.ProgressLog, "on_train_batch_end", interrupt_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_corpus, out, TINY_MODEL, config)
     assert not out.exists()  # no half-written model directory
     assert (run_dir(out) / "backup").is_dir()
 
-    monkeypatch.setattr(train_module.ProgressLog, "on_train_batch_end", original)
+    monkeypatch.setattr(callbacks.ProgressLog, "on_train_batch_end", original)
     train(tiny_corpus, out, TINY_MODEL, config)
     log = read_events(out / "train_log.jsonl")
     starts = [i for i, e in enumerate(log) if e["event"] == "start"]
@@ -143,8 +144,8 @@ def test_unknown_poet_is_one_clear_error(tiny_model_dir, catalogued_corpus, tmp_
 
 def test_progress_eta_uses_steady_batches_and_time_between_epochs(tmp_path, monkeypatch):
     now = [0.0]
-    monkeypatch.setattr(train_module.time, "time", lambda: now[0])
-    log = train_module.ProgressLog(tmp_path / PROGRESS_FILE, epochs=2, steps=4, tokens_per_epoch=400, every=1)
+    monkeypatch.setattr(callbacks.time, "time", lambda: now[0])
+    log = callbacks.ProgressLog(tmp_path / PROGRESS_FILE, epochs=2, steps=4, tokens_per_epoch=400, every=1)
 
     def at(t, call, *args):
         now[0] = t
@@ -170,14 +171,14 @@ def test_progress_eta_uses_steady_batches_and_time_between_epochs(tmp_path, monk
 
 
 def _interrupt_in_first_epoch(monkeypatch):
-    original = train_module.ProgressLog.on_train_batch_end
+    original = callbacks.ProgressLog.on_train_batch_end
 
     def interrupt(self, batch, logs=None):
         original(self, batch, logs)
         if batch == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module.ProgressLog, "on_train_batch_end", interrupt)
+    monkeypatch.setattr(callbacks.ProgressLog, "on_train_batch_end", interrupt)
     return original
 
 
@@ -207,18 +208,18 @@ def test_a_kill_between_logging_an_epoch_and_backing_it_up_counts_it_once(tmp_pa
     """Killed while epoch 1's best checkpoint is half written: epoch 1 is logged, not yet backed up."""
     out = tmp_path / "models" / "boundary"
     config = TrainConfig(epochs=2, batch_size=32, log_every_batches=1, backup_every_batches=2)
-    original = train_module.save_model_atomic
+    original = callbacks.save_model_atomic
 
     def killed_mid_save(model, path):
         (path.parent / f".{path.stem}-half.keras").write_bytes(b"PK")  # what a SIGKILL leaves behind
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train_module, "save_model_atomic", killed_mid_save)
+    monkeypatch.setattr(callbacks, "save_model_atomic", killed_mid_save)  # BestCheckpoint's save
     with pytest.raises(KeyboardInterrupt):
         train(tiny_corpus, out, TINY_MODEL, config)
     logged = [e["epoch"] for e in read_events(run_dir(out) / PROGRESS_FILE) if e["event"] == "epoch"]
     assert logged == [1]
-    monkeypatch.setattr(train_module, "save_model_atomic", original)
+    monkeypatch.setattr(callbacks, "save_model_atomic", original)
     train(tiny_corpus, out, TINY_MODEL, config)
 
     assert _history_epochs(out) == [1, 2]  # the repeated epoch replaces its first record
@@ -231,17 +232,17 @@ def test_a_kill_after_an_epoch_is_backed_up_does_not_repeat_it(tmp_path, tiny_co
     """Epoch 1 fully committed (logs, best, backup), then killed at the start of epoch 2."""
     out = tmp_path / "models" / "committed"
     config = TrainConfig(epochs=2, batch_size=32, log_every_batches=1, backup_every_batches=1000)
-    original = train_module.ProgressLog.on_epoch_begin
+    original = callbacks.ProgressLog.on_epoch_begin
 
     def killed_at_epoch_2(self, epoch, logs=None):
         if epoch == 1:
             raise KeyboardInterrupt
         original(self, epoch, logs)
 
-    monkeypatch.setattr(train_module.ProgressLog, "on_epoch_begin", killed_at_epoch_2)
+    monkeypatch.setattr(callbacks.ProgressLog, "on_epoch_begin", killed_at_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_corpus, out, TINY_MODEL, config)
-    monkeypatch.setattr(train_module.ProgressLog, "on_epoch_begin", original)
+    monkeypatch.setattr(callbacks.ProgressLog, "on_epoch_begin", original)
     train(tiny_corpus, out, TINY_MODEL, config)
     log = read_events(out / "train_log.jsonl")
     resumed = attempts(log)[-1]
@@ -255,7 +256,7 @@ def test_resuming_with_other_settings_is_refused_and_fresh_starts_over(tmp_path,
     original = _interrupt_in_first_epoch(monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_corpus, out, TINY_MODEL, config)
-    monkeypatch.setattr(train_module.ProgressLog, "on_train_batch_end", original)
+    monkeypatch.setattr(callbacks.ProgressLog, "on_train_batch_end", original)
     with pytest.raises(PoetryError, match=r"「resum」有一次中断的训练，但这次的设置不同（units: 32 → 48.*--fresh"):
         train(tiny_corpus, out, {**TINY_MODEL, "units": 48}, config)
     other_corpus = tmp_path / "other"
