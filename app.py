@@ -8,6 +8,7 @@ Run: `streamlit run app.py` (models from `$POETRY_MODELS_DIR`, default `models/`
 from __future__ import annotations
 
 import html
+import json
 import random
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 import streamlit as st
+import streamlit.components.v1 as components
 
 from poetry_lm.quiet import import_tensorflow_quietly
 
@@ -22,17 +24,20 @@ import_tensorflow_quietly()  # before poetry_lm.generate imports TensorFlow: no 
 
 from poetry_lm import corpus_stats, jobs
 from poetry_lm.analysis import Analysis, analyse
+from poetry_lm.card import card_png, form_note, render_card
 from poetry_lm.catalogue import PoemFilter, poet_table, select
-from poetry_lm.config import CONFIG_FILE, MODEL_FILE, RunInfo
+from poetry_lm.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
 from poetry_lm.corpus import (
     FORM_NAMES,
+    is_han,
     parse_uploaded_corpus,
     punctuated_lines,
 )
 from poetry_lm.errors import PoetryError, read_json_file
 from poetry_lm.generate import Poem, PoemGenerator
-from poetry_lm.rhyme import RHYME_GROUPS
+from poetry_lm.rhyme import SYSTEMS, example_chars, group_names
 from poetry_lm.settings import (
+    DEFAULT_PROSODY,
     DEFAULT_TEMPERATURE,
     MAX_HEADS,
     RHYME_SCHEMES,
@@ -49,6 +54,7 @@ SIZE_LABELS = {
     "large": "大（512 单元）",
 }
 TONE_LABELS = dict(zip(TONE_MODES, ["不限平仄", "宽：倾向合律", "严：必须合律"], strict=True))
+SYSTEM_LABELS = {"both": "两者兼顾（平水韵＋中华新韵）", "pingshui": "平水韵", "xinyun": "中华新韵"}
 SCHEME_LABELS = dict(zip(RHYME_SCHEMES, ["偶数句押韵", "首句和偶数句押韵"], strict=True))
 DROP_REASONS = {
     "empty": "空行",
@@ -102,6 +108,16 @@ def model_stamp(path: Path) -> float:
         return (path / MODEL_FILE).stat().st_mtime
     except OSError:
         return 0.0
+
+
+@st.cache_data(max_entries=8)
+def vocabulary_chars(path: str, stamp: float) -> list[str]:
+    """A model's characters, most frequent first (for example rhyme characters); none if unreadable."""
+    try:
+        tokens = read_json_file(Path(path) / VOCAB_FILE, "词表文件")
+    except PoetryError:
+        return []
+    return [token for token in tokens if isinstance(token, str) and len(token) == 1 and is_han(token)]
 
 
 @st.cache_resource(show_spinner="正在加载模型并编译解码器…", max_entries=4)
@@ -166,17 +182,32 @@ def temperature_hint(value: float) -> str:
     return f"温度控制随机性，越低越稳妥、越高越新奇。当前 {value:.2f}，{mood}。"
 
 
-def prosody_controls() -> ProsodyOptions:
-    """The 格律 expander: rhyme, rhyme scheme and group, tonal pattern."""
+def prosody_controls(vocab_chars: list[str]) -> ProsodyOptions:
+    """The 格律 expander: rhyme (on by default), rhyme system, scheme and group, tonal pattern (soft by default)."""
     with st.expander("格律（押韵与平仄）"):
-        rhyme = st.checkbox("押韵（中华新韵，韵脚只用平声字）", key="rhyme")
+        st.session_state.setdefault("rhyme", DEFAULT_PROSODY.rhyme)
+        st.session_state.setdefault("tones", DEFAULT_PROSODY.tones)
+        rhyme = st.checkbox("押韵（韵脚只用平声字）", key="rhyme")
+        system = st.radio("韵书", list(SYSTEMS), format_func=SYSTEM_LABELS.get, key="rhyme_system",
+                          horizontal=True, disabled=not rhyme,
+                          help="两者兼顾：韵脚同属一个平水韵部、也同属一个中华新韵部，古今读来都押韵")
         scheme = st.selectbox(
             "押韵位置", list(SCHEME_LABELS), format_func=SCHEME_LABELS.get, key="rhyme_scheme", disabled=not rhyme
         )
-        group = st.selectbox("韵部", [AUTO_RHYME, *RHYME_GROUPS], key="rhyme_group", disabled=not rhyme)
+        groups = group_names(system)
+
+        def group_label(name: str) -> str:
+            if name == AUTO_RHYME:
+                return name
+            examples = example_chars(name, system, vocab_chars)
+            return f"{name}（{'、'.join(examples)}…）" if examples else name
+
+        group = st.selectbox("韵部", [AUTO_RHYME, *groups], format_func=group_label, key=f"rhyme_group_{system}",
+                             disabled=not rhyme)
         tones = st.radio("平仄", list(TONE_LABELS), format_func=TONE_LABELS.get, key="tones", horizontal=True)
     return ProsodyOptions(
-        rhyme=rhyme, rhyme_scheme=scheme, rhyme_group=None if group == AUTO_RHYME else group, tones=tones
+        rhyme=rhyme, rhyme_scheme=scheme, rhyme_group=None if group == AUTO_RHYME else group, tones=tones,
+        rhyme_system=system,
     )
 
 
@@ -200,6 +231,31 @@ def poem_notes(poem: Poem) -> str:
     return " · ".join(notes)
 
 
+COPY_BUTTON = """
+<button id="copy" style="font: 0.95rem sans-serif; padding: 0.3rem 0.9rem; border: 1px solid #d8cfc8;
+  border-radius: 0.5rem; background: white; cursor: pointer;">复制</button>
+<script>
+const button = document.getElementById("copy");
+button.addEventListener("click", async () => {
+  try { await navigator.clipboard.writeText(TEXT); button.textContent = "已复制"; }
+  catch (err) { button.textContent = "复制失败：请手动选择文字"; }
+  setTimeout(() => { button.textContent = "复制"; }, 1500);
+});
+</script>
+"""
+
+
+def copy_button(text: str) -> None:
+    """A one-click 复制 button (a tiny component: Streamlit has no clipboard button of its own)."""
+    components.html(COPY_BUTTON.replace("TEXT", json.dumps(text, ensure_ascii=False)), height=44)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def poem_card(lines: tuple[str, ...], vertical: bool, title: str | None) -> bytes:
+    """The PNG poem card of one candidate (cached: every rerun redraws the download buttons)."""
+    return card_png(render_card(list(lines), title=title, note=form_note(list(lines)), vertical=vertical))
+
+
 def show_poems(result: dict) -> None:
     """The candidates of the last 写诗 click as cards, best first, each with copy and download."""
     poems: list[Poem] = result["poems"]
@@ -210,18 +266,28 @@ def show_poems(result: dict) -> None:
             f"藏头字「{'、'.join(unknown)}」不在模型「{result['model']}」的词表中：仍然放在句首，但模型没见过这些字，"
             "接下来的字可能不够贴切。"
         )
-    vertical = st.toggle("竖排（从右到左）", key="vertical")
+    left, right = st.columns(2)
+    vertical = left.toggle("竖排（从右到左）", key="vertical")
+    right.text_input("诗卡标题（可选）", key="card_title", max_chars=12, placeholder="保存为图片时印在卡上")
+    if vertical and poems and len(poems[0].lines) > 5:  # a narrow card shows about five columns
+        st.caption(f"竖排共 {len(poems[0].lines)} 列，卡片内可左右滑动查看全部；「保存为图片」得到完整的一张。")
     columns = st.columns(2)
     for i, poem in enumerate(poems):
         with columns[i % 2], st.container(border=True):
             st.markdown(f"**第 {i + 1} 首**")
             st.markdown(poem_html(poem, vertical), unsafe_allow_html=True)
             st.caption(poem_notes(poem))
-            with st.expander("复制文本"):
-                st.code("\n".join(poem.display_lines()), language=None)
-            st.download_button(
-                "下载这首", "\n".join(poem.display_lines()) + "\n", file_name=f"藏头诗_{poem.heads}_{i + 1}.txt",
+            left, middle, right = st.columns(3)
+            with left:
+                copy_button("\n".join(poem.display_lines()))
+            middle.download_button(
+                "下载文本", "\n".join(poem.display_lines()) + "\n", file_name=f"藏头诗_{poem.heads}_{i + 1}.txt",
                 mime="text/plain", key=f"download_{i}",
+            )
+            right.download_button(
+                "保存为图片", poem_card(tuple(poem.lines), vertical, st.session_state.get("card_title") or None),
+                file_name=f"藏头诗_{poem.heads}_{i + 1}.png", mime="image/png", key=f"card_{i}",
+                help="诗卡 PNG：竖排从右到左（关掉上方「竖排」则为横排），藏头字标红",
             )
     everything = "\n\n".join("\n".join(p.display_lines()) + f"\n（得分 {p.log_prob:.1f}）" for p in poems)
     st.download_button(
@@ -251,7 +317,8 @@ def write_controls(models: Path, model_name: str | None) -> tuple[bool, dict]:
     with right:
         values["seed"] = st.number_input("随机种子（可选）", min_value=0, value=None, step=1, key="seed",
                                          help="留空则每次不同；填同一个数字会得到同样的诗")
-    values["prosody"] = prosody_controls()
+    model_path = models / model_name if model_name else models
+    values["prosody"] = prosody_controls(vocabulary_chars(str(model_path), model_stamp(model_path)) if model_name else [])
     others = [name for name in jobs.list_models(models) if name != model_name]
     values["compare"] = st.selectbox(
         "与另一个模型对比", [NO_COMPARISON, *others], key="compare_model",
@@ -306,7 +373,7 @@ def show_comparison(result: dict) -> None:
                 with st.container(border=True):
                     st.markdown(poem_html(poem, vertical), unsafe_allow_html=True)
                     st.caption(poem_notes(poem))
-                    st.code("\n".join(poem.display_lines()), language=None)
+                    copy_button("\n".join(poem.display_lines()))
 
 
 def typed_heads(raw: str) -> str:
@@ -685,7 +752,7 @@ def analysis_html(analysis: Analysis) -> str:
         zip(analysis.lines, analysis.marks, analysis.pattern_tones, strict=True), 1
     ):
         cells = []
-        for position, (char, mark, want) in enumerate(zip(line, marks, wanted, strict=True), 1):
+        for position, (char, mark, want) in enumerate(zip(line, marks, wanted or "—" * len(line), strict=True), 1):
             classes = ["cell"]
             if (number, position) in broken:
                 classes.append("bad")
@@ -695,7 +762,8 @@ def analysis_html(analysis: Analysis) -> str:
                 f'<span class="{" ".join(classes)}" title="谱：{want}"><b>{html.escape(char)}</b>'
                 f"<i>{html.escape(mark)}</i></span>"
             )
-        rows.append(f'<div class="tone-line">{"".join(cells)}<span class="want">谱 {html.escape(wanted)}</span></div>')
+        pattern = f'<span class="want">谱 {html.escape(wanted)}</span>' if wanted else ""
+        rows.append(f'<div class="tone-line">{"".join(cells)}{pattern}</div>')
     return f'<div class="tones">{"".join(rows)}</div>'
 
 
@@ -709,16 +777,20 @@ def analysis_tab() -> None:
     else:
         text = poems[sources.index(source) - 1].text
         st.text("\n".join(poems[sources.index(source) - 1].display_lines()))
+    system = st.radio("按哪部韵书判韵", list(SYSTEMS), format_func=SYSTEM_LABELS.get, key="analyse_system",
+                      horizontal=True)
     try:
-        analysis = analyse(text)
+        analysis = analyse(text, system)
     except PoetryError as err:
         st.warning(str(err))
         return
     except Exception as err:  # never a traceback in the page
         st.error(f"分析时出错：{type(err).__name__}: {err}")
         return
+    if not analysis.regulated:
+        st.info(analysis.pattern)
     left, middle, right = st.columns([5, 2, 3])
-    left.metric("格式", analysis.pattern)
+    left.metric("格式", analysis.pattern if analysis.regulated else "非绝句、律诗")
     middle.metric("韵", f"{analysis.rhyme_group}韵" if analysis.rhymes else "不押韵")
     ratio = f"{analysis.tone_ok_ratio:.0%}" if analysis.tone_ok_ratio is not None else "—"
     right.metric("平仄合律", f"{analysis.tone_ok}/{analysis.checked}（{ratio}）")

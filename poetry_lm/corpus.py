@@ -9,7 +9,6 @@ from __future__ import annotations
 import collections
 import functools
 import hashlib
-import io
 import json
 import re
 import tarfile
@@ -112,6 +111,8 @@ def normalise_poem(text: str) -> tuple[str | None, str]:
     text = to_simplified(re.sub(r"\s+", "", text))
     if not text:
         return None, "empty"
+    if not any(is_han(ch) for ch in text):  # "hello world" is not Chinese, whatever its punctuation
+        return None, "non_han"
     if text[-1] not in LINE_END_MARKS:
         return None, "not_punctuated"
     lines = _SPLIT_RE.split(text)[:-1]
@@ -314,10 +315,15 @@ def parse_uploaded_corpus(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> tup
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise PoetryError(f"文件不是 UTF-8 编码（第 {err.start} 字节出错），请转存为 UTF-8 后再上传") from None
-    lines = [line for line in io.StringIO(text).read().splitlines() if line.strip()]
+    all_lines = text.splitlines()
+    lines = [line for line in all_lines if line.strip()]
     if not lines:
         raise PoetryError("文件是空的：请每行写一首五言或七言的绝句/律诗")
     poems, stats = collect_poems(lines)
+    blank = len(all_lines) - len(lines)
+    if blank:  # every line of the file is counted, blank ones as dropped "empty"
+        stats.read += blank
+        stats.dropped = {**stats.dropped, "empty": stats.dropped.get("empty", 0) + blank}
     if not poems:
         raise PoetryError(f"文件中 {stats.read} 行都不是符合格律的五言/七言绝句或律诗")
     return poems, stats

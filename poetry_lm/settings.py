@@ -13,7 +13,7 @@ from pathlib import Path
 
 from poetry_lm.corpus import LINE_LENGTHS, is_han, shown_char, to_simplified
 from poetry_lm.errors import PoetryError
-from poetry_lm.rhyme import RHYME_GROUPS
+from poetry_lm.rhyme import DEFAULT_SYSTEM, SYSTEMS, group_names
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 MAX_HEADS = 16
@@ -29,16 +29,22 @@ RHYME_SCHEMES = ("even", "first_and_even")
 
 @dataclass(frozen=True)
 class ProsodyOptions:
-    """Rhyme and tone controls for generation (all off by default)."""
+    """Rhyme and tone controls for generation. The dataclass's own defaults are off (plain
+    sampling, for the Python API); what the CLI and the app start with is `DEFAULT_PROSODY`."""
 
     rhyme: bool = False
     rhyme_scheme: str = "even"  # or first_and_even (首句入韵)
-    rhyme_group: str | None = None  # a 中华新韵 group name; None: chosen per candidate
+    rhyme_group: str | None = None  # a group of `rhyme_system` (rhyme.group_names); None: chosen per candidate
     tones: str = "off"  # off, soft (wrong tones discouraged) or strict (banned)
+    rhyme_system: str = DEFAULT_SYSTEM  # both (平水韵 and 中华新韵 at once), pingshui or xinyun
 
     @property
     def active(self) -> bool:
         return self.rhyme or self.tones != "off"
+
+
+# What a poem gets unless the user says otherwise: rhymed in both systems, tones gently steered.
+DEFAULT_PROSODY = ProsodyOptions(rhyme=True, tones="soft")
 
 
 @dataclass(frozen=True)
@@ -112,5 +118,10 @@ def check_prosody(options: ProsodyOptions) -> None:
         raise PoetryError(f"平仄模式只能是 {'/'.join(TONE_MODES)}，收到 {options.tones!r}")
     if options.rhyme_scheme not in RHYME_SCHEMES:
         raise PoetryError(f"押韵方式只能是 {'/'.join(RHYME_SCHEMES)}，收到 {options.rhyme_scheme!r}")
-    if options.rhyme_group is not None and options.rhyme_group not in RHYME_GROUPS:
-        raise PoetryError(f"未知韵部 {options.rhyme_group!r}，可选：{'、'.join(RHYME_GROUPS)}")
+    if options.rhyme_system not in SYSTEMS:
+        raise PoetryError(f"韵书只能是 {'/'.join(SYSTEMS)}，收到 {options.rhyme_system!r}")
+    names = group_names(options.rhyme_system)
+    if options.rhyme_system == "both":  # a 平水韵 group alone: its 新韵 partner is chosen per candidate
+        names = [*names, *group_names("pingshui")]
+    if options.rhyme_group is not None and options.rhyme_group not in names:
+        raise PoetryError(f"未知韵部 {options.rhyme_group!r}（{SYSTEMS[options.rhyme_system]}），可选：{'、'.join(names)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import time
@@ -19,6 +20,7 @@ from poetry_lm.errors import PoetryError
 from tests.conftest import FIXTURE_POEMS, REPO
 
 APP = str(REPO / "app.py")
+POEM_LINE = re.compile(r'<div class="poem-line">(.*?)</div>')
 SCRATCH = "从头训练新模型（很慢）"
 TIMEOUT = 120
 
@@ -61,8 +63,9 @@ def _widget(at: AppTest, key: str):
 
 
 def poem_texts(at: AppTest) -> list[str]:
-    """The candidates as shown in the copy boxes, one line per row."""
-    return [code.value for code in at.code]
+    """The candidates as shown on their cards, one line (with its punctuation) per row."""
+    return ["\n".join(re.sub("<[^>]+>", "", line) for line in POEM_LINE.findall(md.value))
+            for md in at.markdown if 'class="poem' in md.value]
 
 
 def messages(at: AppTest) -> str:
@@ -191,19 +194,30 @@ def test_corpus_tab_statistics(models):
     assert "227,609 首" in caption and str(REPO) not in caption  # no server path shown
 
 
+def test_poems_rhyme_by_default_in_both_systems(models):
+    from poetry_lm import rhyme
+
+    at = start_app()
+    assert at.checkbox(key="rhyme").value and at.radio(key="tones").value == "soft"
+    at = write(at, "春花秋月", num_candidates=4, seed=11)
+    for text in poem_texts(at):
+        assert rhyme.even_lines_rhyme([line[:-1] for line in text.split("\n")], "both"), text
+
+
 def test_rhyme_and_tone_controls_reach_the_generator(models):
     from poetry_lm import rhyme
 
     at = start_app()
-    at.checkbox(key="rhyme").check()
-    at.run()
-    at.selectbox(key="rhyme_group").set_value("唐")
+    at.radio(key="rhyme_system").set_value("xinyun").run()
+    group = at.selectbox(key="rhyme_group_xinyun")
+    assert any(option.startswith("唐（") for option in group.options)  # groups show example characters
+    group.set_value("唐")
     at.radio(key="tones").set_value("strict")
     at = write(at, "春花秋月", num_candidates=4, seed=3)
     for text in poem_texts(at):
         lines = text.split("\n")
         assert [line[0] for line in lines] == list("春花秋月")
-        assert all("唐" in rhyme.rhyme_groups_of(line[-2]) for line in lines[1::2]), text
+        assert all("唐" in rhyme.rhyme_groups_of(line[-2], "xinyun") for line in lines[1::2]), text
     notes = " ".join(c.value for c in at.caption)
     assert notes.count("韵部：唐") == 4 and "平仄合律" in notes
 
@@ -213,8 +227,12 @@ def test_analysis_tab_on_a_famous_poem_and_a_candidate(models):
     tab = at.tabs[1]
     assert tab.label == "诗词分析"
     values = [m.value for m in tab.metric]
-    assert values[0] == "五言绝句·平起首句入韵" and values[1] == "唐韵"
+    assert values[0] == "五言绝句·平起首句入韵" and values[1] == "阳·唐韵"  # both systems by default
     assert "第3句第2字“头”应仄而平（粘）" in " ".join(m.value for m in tab.markdown)
+    at.radio(key="analyse_system").set_value("pingshui").run()
+    assert at.tabs[1].metric[1].value == "阳韵"
+    at.text_area(key="analyse_text").input("春眠不觉晓，处处闻啼鸟。夜来风雨声。").run()
+    assert "不是绝句或律诗" in " ".join(i.value for i in at.tabs[1].info)
     at.text_area(key="analyse_text").input("床前明月光，hello")
     at.run()
     assert "只能有汉字" in " ".join(w.value for w in at.tabs[1].warning)

@@ -13,8 +13,11 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from poetry_lm.card import CardStyle
 from poetry_lm.serve import start_studio, stop_studio
 
 REPO = Path(__file__).resolve().parent.parent
@@ -79,6 +82,15 @@ def test_write_acrostic_in_chromium(app_url, tmp_path):
             assert all(len(line) == 8 for line in lines), lines  # 七言 plus punctuation
             assert page.locator(".poem").count() >= 2
             assert page.get_by_text("Traceback").count() == 0
+
+            # 保存为图片: the browser downloads a PNG card with the heads drawn in the mark colour.
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name="保存为图片").first.click()
+            card_path = tmp_path / "card.png"
+            download.value.save_as(card_path)
+            card = Image.open(card_path).convert("RGB")
+            red = (np.abs(np.asarray(card).astype(int) - np.asarray(CardStyle().mark)).sum(axis=-1) < 60)
+            assert card.width > 300 and red.sum() > 100 * len(HEADS)
 
             page.wait_for_timeout(500)
             page.screenshot(path=str(screenshot))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 from poetry_lm import constraints, meter, rhyme, settings, tones
 from poetry_lm.analysis import PoemReport, analyse, describe, parse_poem
 from poetry_lm.cli import main
+from poetry_lm.corpus import load_split
 from poetry_lm.decode import free_cell_bias
 from poetry_lm.errors import PoetryError
 from poetry_lm.quality import poem_metrics
@@ -88,17 +90,68 @@ def test_build_tone_table_rejects_a_source_without_strains(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("chars", "group"),
-    [("光霜乡长", "唐"), ("流楼愁舟", "尤"), ("家花斜", "麻"), ("时诗知枝", "支"), ("西低衣", "齐"), ("间山还", "寒")],
+    ("chars", "system", "group"),
+    [
+        ("光霜乡长", "xinyun", "唐"), ("流楼愁舟", "xinyun", "尤"), ("家花斜", "xinyun", "麻"),
+        ("时诗知枝", "xinyun", "支"), ("西低衣", "xinyun", "齐"), ("间山还", "xinyun", "寒"),
+        ("光霜乡长", "pingshui", "阳"), ("间山还", "pingshui", "删"), ("东中风", "pingshui", "东"),
+        ("家花斜", "pingshui", "麻"), ("光霜乡长", "both", "阳·唐"), ("间山还", "both", "删·寒"),
+        ("冰钟", "xinyun", "庚"),  # 中华新韵's 庚 joins eng/ing/ong ...
+        ("冰钟", "pingshui", None),  # ... but the rhyme book keeps 蒸 and 冬 apart,
+        ("冰钟", "both", None),  # so a rhyme right to both ears rejects it
+        ("鸟少", "pingshui", "筱"),  # 仄韵: the analyser knows the 仄 groups too
+    ],
 )
-def test_known_rhyme_sets_share_their_group(chars, group):
-    assert rhyme.shared_group(list(chars)) == group
+def test_known_rhyme_sets_share_their_group(chars, system, group):
+    assert rhyme.shared_group(list(chars), system) == group
 
 
 def test_different_rhymes_do_not_share_a_group():
-    assert rhyme.shared_group(list("光流")) is None
-    assert rhyme.shared_group(list("诗西")) is None  # 支 and 齐 are separate in 中华新韵
-    assert set(rhyme.RHYME_GROUPS) == set(rhyme.rhyme_weights())
+    assert rhyme.shared_group(list("光流"), "xinyun") is None
+    assert rhyme.shared_group(list("诗西"), "xinyun") is None  # 支 and 齐 are separate in 中华新韵
+    assert set(rhyme.XINYUN_GROUPS) == set(rhyme.rhyme_weights("xinyun"))
+    assert set(rhyme.PINGSHUI_GROUPS) <= set(rhyme.rhyme_weights("pingshui"))
+    assert all(key.split(rhyme.PAIR_MARK)[0] in rhyme.PINGSHUI_GROUPS for key in rhyme.group_names("both"))
+
+
+def test_rare_readings_do_not_make_a_rhyme():
+    # 家 gū (大家 = 大姑) is in pypinyin's readings but never rhymes in the corpus: 疏 and 家 do not rhyme.
+    assert "姑" in rhyme.xinyun_readings("家") and "姑" not in rhyme.rhyme_groups_of("家", "xinyun")
+    assert rhyme.shared_group(list("疏家"), "xinyun") is None
+    # A character's most common modern reading always stays (还 hái), beside the one verse uses (huán).
+    assert rhyme.rhyme_groups_of("还", "xinyun") == {"寒", "开"}
+    assert rhyme.rhyme_groups_of("还", "pingshui") == {"删"}  # 先 (xuán) is dropped: no rhyme uses it
+
+
+def test_rare_reading_rule_on_known_evidence():
+    rhymes = collections.Counter({"甲": 100, "乙": 5, "丙": 100})
+    support = collections.Counter({("甲", "a"): 99, ("甲", "b"): 1, ("乙", "b"): 0, ("丙", "a"): 1, ("丙", "b"): 1})
+    droppable = {"甲": frozenset("ab"), "乙": frozenset("ab"), "丙": frozenset("ab")}.get
+    rare = rhyme.rare_readings(rhymes, support, droppable, keep_one=True)
+    assert rare == {"甲": "b"}  # 乙: too few rhymes to judge; 丙: both rare, but one must stay
+    assert rhyme.rare_readings(rhymes, support, droppable, keep_one=False) == {"甲": "b", "丙": "ab"}
+
+
+def test_pingshui_table_is_read_from_the_package_and_simplified(tmp_path):
+    source = tmp_path / "table.json"
+    source.write_text(json.dumps({
+        "ping": {"上平聲部": {"上平聲一東": ["東風"], "上平聲二冬": ["鍾鐘"]}},
+        "ze": {"上聲部": {"上聲十七篠": ["鳥"]}},
+    }, ensure_ascii=False), encoding="utf-8")
+    assert rhyme.read_pingshui(source) == {"东": "东", "风": "东", "钟": "冬", "鸟": "筱"}
+    committed = rhyme.rhyme_table()["pingshui"]
+    assert rhyme.read_pingshui(rhyme.pingshui_source()) == committed  # the committed table is the package's
+
+
+def test_building_the_table_from_a_corpus_is_reproducible(tmp_path, tiny_corpus):
+    out = tmp_path / "rhymes.json"
+    summary = rhyme.build_rhyme_table(tiny_corpus, out_file=out)
+    again = tmp_path / "again.json"
+    rhyme.build_rhyme_table(tiny_corpus, out_file=again)
+    assert out.read_bytes() == again.read_bytes()
+    table = json.loads(out.read_text(encoding="utf-8"))
+    assert summary["poems"] == len(load_split(tiny_corpus, "train")) and set(table["weights"]) == set(rhyme.SYSTEMS)
+    assert table["weights"]["pingshui"]["阳"] > 0
 
 
 def test_tone_patterns_follow_the_standard_forms():
@@ -115,8 +168,9 @@ def test_tone_patterns_follow_the_standard_forms():
 
 
 def test_analyser_on_jingyesi_names_its_violations():
-    analysis = analyse(JINGYESI)
+    analysis = analyse(JINGYESI, "xinyun")
     assert analysis.rhymes and analysis.rhyme_group == "唐" and analysis.rhyme_lines == [1, 2, 4]
+    assert analyse(JINGYESI, "pingshui").rhyme_group == "阳" and analyse(JINGYESI).rhyme_group == "阳·唐"
     assert analysis.pattern == "五言绝句·平起首句入韵"
     assert analysis.marks[0] == "平平平仄平"
     assert [(v.line, v.position, v.char, v.rule) for v in analysis.violations] == [(2, 4, "上", "二四六分明"), (3, 2, "头", "粘")]
@@ -125,7 +179,7 @@ def test_analyser_on_jingyesi_names_its_violations():
 
 
 def test_analyser_on_guanquelou_is_fully_regular():
-    analysis = analyse(GUANQUELOU.replace("，", "\n"))
+    analysis = analyse(GUANQUELOU.replace("，", "\n"), "pingshui")
     assert analysis.pattern == "五言绝句·仄起首句不入韵"
     assert analysis.rhyme_group == "尤" and analysis.rhyme_lines == [2, 4]
     assert analysis.marks[0] == "仄仄平平仄"  # 白 日 are 入声
@@ -133,7 +187,8 @@ def test_analyser_on_guanquelou_is_fully_regular():
 
 
 def test_analyser_uses_classical_readings_and_reports_broken_rhyme():
-    assert analyse(BAIDICHENG).rhyme_group == "寒"  # 还 read huán
+    assert analyse(BAIDICHENG, "xinyun").rhyme_group == "寒"  # 还 read huán
+    assert analyse(BAIDICHENG, "pingshui").rhyme_group == "删"
     broken = analyse("白日依山尽，黄河入海流。欲穷千里目，更上一层天。")
     assert not broken.rhymes
     assert [v.rule for v in broken.violations] == ["押韵"]
@@ -145,10 +200,18 @@ def test_analyser_rejects_bad_input_with_a_message(bad):
         analyse(bad)
 
 
+def test_a_text_that_is_not_a_quatrain_or_regulated_verse_gets_no_pattern():
+    three = analyse("春眠不觉晓，处处闻啼鸟。夜来风雨声。")
+    assert not three.regulated and three.pattern.startswith("不是绝句或律诗（须 4 句或 8 句，现有 3 句）")
+    assert three.checked == 0 and three.tone_ok_ratio is None and three.pattern_tones == ["", "", ""]
+    assert "谱—" in three.to_text()
+    assert analyse(GUANQUELOU).regulated
+
+
 def test_analyse_cli_prints_text_and_json(capsys):
-    assert main(["analyse", GUANQUELOU]) == 0
-    assert "押尤韵" in capsys.readouterr().out
-    assert main(["analyse", JINGYESI, "--format", "json"]) == 0
+    assert main(["analyse", GUANQUELOU, "--system", "pingshui"]) == 0
+    assert "押尤韵（平水韵）" in capsys.readouterr().out
+    assert main(["analyse", JINGYESI, "--format", "json", "--system", "xinyun"]) == 0
     assert json.loads(capsys.readouterr().out)["rhyme_group"] == "唐"
     assert main(["analyse", "abc"]) == 2
     assert capsys.readouterr().err.startswith("error: ")
@@ -197,7 +260,9 @@ def test_soft_tones_only_penalise(vocab):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (ProsodyOptions(rhyme=True, rhyme_group="无"), "未知韵部 '无'，可选：麻、波"),
+        (ProsodyOptions(rhyme=True, rhyme_group="无", rhyme_system="xinyun"), "未知韵部 '无'（中华新韵），可选：麻、波"),
+        (ProsodyOptions(rhyme=True, rhyme_group="唐"), "未知韵部 '唐'（平水韵＋中华新韵），可选：庚·庚"),
+        (ProsodyOptions(rhyme=True, rhyme_system="guangyun"), "韵书只能是 both/pingshui/xinyun"),
         (ProsodyOptions(tones="loud"), "平仄模式只能是 off/soft/strict"),
         (ProsodyOptions(rhyme=True, rhyme_scheme="odd"), "押韵方式只能是 even/first_and_even"),
     ],
@@ -248,15 +313,28 @@ def test_generation_honours_rhyme_and_strict_tone_masks(generator, line_length, 
         assert [line[0] for line in poem.lines] == list(poem.heads)  # heads always win
 
 
-def test_generation_with_a_chosen_group(generator):
+@pytest.mark.parametrize(
+    ("system", "chosen", "group_of"),
+    [("xinyun", "唐", lambda g: g), ("pingshui", "阳", lambda g: g), ("both", "阳", lambda g: g.split("·")[0])],
+)
+def test_generation_with_a_chosen_group(generator, system, chosen, group_of):
     from poetry_lm.generate import Settings
 
-    options = ProsodyOptions(rhyme=True, rhyme_group="唐")
+    options = ProsodyOptions(rhyme=True, rhyme_group=chosen, rhyme_system=system)
     poems = generator.generate(Settings(heads="江山如画", line_length=5, num_candidates=8, seed=3, prosody=options))
-    for poem in poems:  # every even line ends in 唐 (the analyser may name another group those endings share)
-        assert poem.rhyme == "唐" and all("唐" in rhyme.rhyme_groups_of(line[-1]) for line in poem.lines[1::2])
-        assert "唐" in rhyme.rhyme_groups_of(poem.lines[1][-1]) & rhyme.rhyme_groups_of(poem.lines[3][-1])
-    assert all(poem.to_dict()["rhyme"] == "唐" for poem in poems)
+    for poem in poems:  # every even line ends in the group (both: one of its pairs with 新韵)
+        assert group_of(poem.rhyme) == chosen, poem.rhyme
+        assert all(poem.rhyme in rhyme.rhyme_groups_of(line[-1], system) for line in poem.lines[1::2]), poem.lines
+
+
+def test_cli_rhymes_by_default_and_no_rhyme_turns_it_off(tiny_model_dir, capsys):
+    base = ["generate", "--heads", "春花秋月", "--model", str(tiny_model_dir), "--num", "3", "--seed", "2", "--format", "jsonl"]
+    assert main(base) == 0
+    poems = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    for poem in poems:
+        assert poem["rhyme"] and rhyme.even_lines_rhyme(poem["lines"], "both") and poem["tone_ok_ratio"] is not None
+    assert main([*base, "--no-rhyme", "--tones", "off"]) == 0
+    assert all(json.loads(line)["rhyme"] is None for line in capsys.readouterr().out.splitlines())
 
 
 # ---- evaluation metrics -------------------------------------------------------------------------
@@ -267,7 +345,7 @@ def test_poem_metrics_on_known_poems():
     metrics = poem_metrics(poems, train_lines={"白日依山尽"}, heads=["白黄欲更", "白白白黑"])
     assert metrics["format_rate"] == 0.5  # the second poem's last head is wrong
     assert metrics["copied_line_share"] == 5 / 8
-    assert metrics["even_line_rhyme_rate"] == 1.0  # 尽 尽 rhyme with themselves
+    assert metrics["rhyme_rate_xinyun"] == metrics["rhyme_rate_pingshui"] == 1.0  # 尽 尽 rhyme with themselves
     assert metrics["repeated_chars_per_poem"] == (0 + 15) / 2
     assert metrics["distinct_2"] == 0.5  # 16 distinct bigrams (the second poem only repeats the first line's 4) of 32
 
@@ -284,7 +362,8 @@ def test_evaluate_generated_reports_each_setting_next_to_real_poems(tiny_model_d
     result = evaluate_generated(tiny_model_dir, corpus, count=6, seed=1, settings_names=["no_prosody", "rhyme_strict_tones"])
     reference, strict = result["reference_test_split"], result["rhyme_strict_tones"]
     assert reference["poems"] == strict["poems"] == result["no_prosody"]["poems"] > 0
-    assert strict["format_rate"] == 1.0 and strict["even_line_rhyme_rate"] == 1.0 and strict["tone_ok_ratio"] == 1.0
+    assert strict["format_rate"] == 1.0 and strict["tone_ok_ratio"] == 1.0
+    assert strict["rhyme_rate_both"] == strict["rhyme_rate_pingshui"] == strict["rhyme_rate_xinyun"] == 1.0
 
     (corpus / "test.txt").write_text(FIXTURE_POEMS[8] + "\n", encoding="utf-8")  # a 律诗 only
     with pytest.raises(PoetryError):

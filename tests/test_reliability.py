@@ -186,13 +186,13 @@ import ctypes, sys
 from poetry_lm import analysis, cli
 from poetry_lm.errors import PoetryError
 real_analyse = analysis.analyse
-def noisy_analyse(text):
+def noisy_analyse(text, system):
     # What TensorFlow's C++ logging does on some CPUs: write to file descriptor 2 directly.
     line = b"E0000 00:00:1 util.cc:131] oneDNN supports DT_INT32 only on platforms with AVX-512.\\n"
     ctypes.CDLL(None).write(2, line, len(line))
     if text == "bad":
         raise PoetryError("坏输入")
-    return real_analyse(text)
+    return real_analyse(text, system)
 analysis.analyse = noisy_analyse
 sys.exit(cli.main(sys.argv[1:]))
 """
@@ -276,6 +276,13 @@ def test_upload_reports_kept_and_dropped_counts():
     poems, stats = parse_uploaded_corpus(("\ufeff" + "\n".join(lines)).encode("utf-8"))
     assert poems[-1] == "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
     assert (stats.read, stats.kept, stats.duplicates, sum(stats.dropped.values())) == (6, 3, 1, 2)
+
+
+def test_upload_counts_every_line_and_names_the_right_reason():
+    data = "\n".join([GOOD_LINES[0], "hello world", "", GOOD_LINES[1], "  ", "hello world。"]).encode()
+    poems, stats = parse_uploaded_corpus(data)
+    assert len(poems) == 2 and stats.read == 6  # a 6-line file is 6 lines read, blank ones included
+    assert stats.dropped == {"non_han": 2, "empty": 2}  # not "no final punctuation"
 
 
 def test_upload_size_limit_is_a_parameter():
