@@ -11,6 +11,7 @@ import html
 import json
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import altair as alt
@@ -34,17 +35,20 @@ from poetry_lm.corpus import (
     punctuated_lines,
 )
 from poetry_lm.errors import PoetryError, read_json_file
-from poetry_lm.generate import Poem, PoemGenerator
+from poetry_lm.generate import Poem, PoemGenerator, alternatives, score_lines
 from poetry_lm.rhyme import SYSTEMS, example_chars, group_names
 from poetry_lm.settings import (
     DEFAULT_PROSODY,
     DEFAULT_TEMPERATURE,
+    DEFAULT_THEME_STRENGTH,
     MAX_HEADS,
+    MAX_THEME_STRENGTH,
     RHYME_SCHEMES,
     TONE_MODES,
     ProsodyOptions,
     Settings,
 )
+from poetry_lm.template import POSITIONS, locked_template, reflow_template
 
 FORMS = {"七言": 7, "五言": 5}
 SIZE_LABELS = {
@@ -171,6 +175,10 @@ def selected_generator(models: Path, name: str) -> PoemGenerator | None:
 # ---------- writing ----------
 
 
+def position_label(position: str) -> str:
+    return POSITIONS[position].split("（")[0] if position in POSITIONS else f"藏中（每句第 {position} 字）"
+
+
 def temperature_hint(value: float) -> str:
     """One line on what the temperature does at this value."""
     if value < 0.5:
@@ -212,23 +220,28 @@ def prosody_controls(vocab_chars: list[str]) -> ProsodyOptions:
 
 
 def poem_html(poem: Poem, vertical: bool) -> str:
-    """A poem card body: one line per row (or column, right to left), heads highlighted."""
+    """A poem card body: one line per row (or column, right to left), hidden characters highlighted."""
+    marked = set(poem.marked)
+
+    def cell(i: int, j: int, char: str) -> str:
+        text = html.escape(char)
+        return f'<span class="poem-head">{text}</span>' if (i, j) in marked else text
+
     rows = "".join(
-        f'<div class="poem-line"><span class="poem-head">{html.escape(line[0])}</span>{html.escape(line[1:])}</div>'
-        for line in poem.display_lines()
+        f'<div class="poem-line">{"".join(cell(i, j, char) for j, char in enumerate(line))}</div>'
+        for i, line in enumerate(poem.display_lines())
     )
     return f'<div class="poem{" poem-vertical" if vertical else ""}">{rows}</div>'
 
 
 def poem_notes(poem: Poem) -> str:
     """Score and prosody notes under a card."""
-    characters = len(poem.text) + 1  # every cell plus the end token is scored
-    notes = [f"模型得分（对数概率）{poem.log_prob:.1f}，平均每字 {poem.log_prob / characters:.2f}"]
+    notes = [f"模型得分（对数概率）{poem.log_prob:.1f}，所写各字平均 {poem.free_log_prob:.2f}"]
     if poem.rhyme:
         notes.append(f"韵部：{poem.rhyme}")
     if poem.tone_ok_ratio is not None:
         notes.append(f"平仄合律 {poem.tone_ok_ratio:.0%}")
-    return " · ".join(notes)
+    return " · ".join(notes + poem.conflicts)
 
 
 COPY_BUTTON = """
@@ -251,12 +264,13 @@ def copy_button(text: str) -> None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def poem_card(lines: tuple[str, ...], vertical: bool, title: str | None) -> bytes:
+def poem_card(lines: tuple[str, ...], marked: tuple[tuple[int, int], ...], vertical: bool, title: str | None) -> bytes:
     """The PNG poem card of one candidate (cached: every rerun redraws the download buttons)."""
-    return card_png(render_card(list(lines), title=title, note=form_note(list(lines)), vertical=vertical))
+    note = form_note(list(lines)) if marked else None
+    return card_png(render_card(list(lines), set(marked), title=title, note=note, vertical=vertical))
 
 
-def show_poems(result: dict) -> None:
+def show_poems(result: dict, generator: PoemGenerator, prosody: ProsodyOptions) -> None:
     """The candidates of the last 写诗 click as cards, best first, each with copy and download."""
     poems: list[Poem] = result["poems"]
     st.caption(f"模型「{result['model']}」· {len(poems)} 首候选 · 用时 {result['seconds'] * 1000:.0f} 毫秒 · 按模型得分从高到低排列")
@@ -285,10 +299,13 @@ def show_poems(result: dict) -> None:
                 mime="text/plain", key=f"download_{i}",
             )
             right.download_button(
-                "保存为图片", poem_card(tuple(poem.lines), vertical, st.session_state.get("card_title") or None),
+                "保存为图片",
+                poem_card(tuple(poem.lines), tuple(poem.marked), vertical, st.session_state.get("card_title") or None),
                 file_name=f"藏头诗_{poem.heads}_{i + 1}.png", mime="image/png", key=f"card_{i}",
                 help="诗卡 PNG：竖排从右到左（关掉上方「竖排」则为横排），藏头字标红",
             )
+            rewrite_control(poem, i)
+            change_control(generator, poem, i, prosody)
     everything = "\n\n".join("\n".join(p.display_lines()) + f"\n（得分 {p.log_prob:.1f}）" for p in poems)
     st.download_button(
         "下载全部候选", everything + "\n", file_name=f"藏头诗_{poems[0].heads if poems else ''}.txt",
@@ -308,6 +325,21 @@ def write_controls(models: Path, model_name: str | None) -> tuple[bool, dict]:
         values["form"] = st.radio("诗体", list(FORMS), key="form", horizontal=True)
     with right:
         values["candidates"] = st.slider("候选数量", 1, 8, 4, key="num_candidates")
+    line_length = FORMS[values["form"]]
+    positions = [*POSITIONS, *map(str, range(2, line_length))]
+    left, right = st.columns(2)
+    with left:
+        values["position"] = st.selectbox(
+            "藏在哪里", positions, key="position", format_func=position_label,
+            help="藏头：每句第一字；藏尾：每句末字；第 N 字：每句同一位置；递增/递减：斜着藏（最多每句字数个字）",
+        )
+    with right:
+        values["theme"] = st.text_input("主题（可选）", key="theme", max_chars=20, placeholder="例如：明月、边塞秋风",
+                                        help="几个词或一个短语：诗会多用这些字和常与它们同现的字")
+    values["theme_strength"] = st.slider(
+        "主题强度", 0.0, MAX_THEME_STRENGTH, DEFAULT_THEME_STRENGTH, 0.5, key="theme_strength",
+        help="只在填了主题时起作用：给主题字加的分（相关的字加一半）；越大，主题越常出现",
+    )
     values["temperature"] = st.slider("温度", 0.1, 2.0, DEFAULT_TEMPERATURE, 0.05, key="temperature")
     st.caption(temperature_hint(values["temperature"]))
     left, right = st.columns(2)
@@ -338,7 +370,8 @@ def generate_poems(models: Path, generator: PoemGenerator, model_name: str, valu
         settings = Settings(
             heads=values["heads"], line_length=FORMS[values["form"]], num_candidates=int(values["candidates"]),
             temperature=float(values["temperature"]), top_k=int(values["top_k"]) or None,
-            seed=seed, prosody=values["prosody"],
+            seed=seed, prosody=values["prosody"], position=values["position"], template=values.get("template"),
+            theme=values["theme"].strip() or None, theme_strength=float(values["theme_strength"]),
         )
         started = time.perf_counter()
         result = {
@@ -376,6 +409,62 @@ def show_comparison(result: dict) -> None:
                     copy_button("\n".join(poem.display_lines()))
 
 
+@st.cache_data(max_entries=256, show_spinner=False)
+def cell_alternatives(_generator: PoemGenerator, model: str, lines: tuple[str, ...], line: int, position: int,
+                      prosody: ProsodyOptions) -> list[tuple[str, float]]:
+    """`alternatives`, cached per model, poem and cell (every rerun redraws the cards)."""
+    return alternatives(_generator, list(lines), line, position, prosody)
+
+
+def change_control(generator: PoemGenerator, poem: Poem, index: int, prosody: ProsodyOptions) -> None:
+    """换一个字: the model's top characters for one cell given everything to its left (and the poem's
+    rhyme and tones); keep the rest of the poem, or rewrite the rest of that line."""
+    with st.expander("换一个字"):
+        left, right = st.columns(2)
+        line = left.selectbox("第几句", range(len(poem.lines)), format_func=lambda k: f"{k + 1}：{poem.lines[k]}",
+                              key=f"alt_line_{index}")
+        cells = [j for j in range(len(poem.lines[line])) if (line, j) not in set(poem.marked)]
+        position = right.selectbox("第几字", cells, format_func=lambda j: f"{j + 1}：{poem.lines[line][j]}",
+                                   key=f"alt_char_{index}")
+        if position is None:
+            st.caption("这一句只有藏字，不能换。")
+            return
+        found = [(char, prob) for char, prob in cell_alternatives(generator, str(generator.model_dir.path),
+                                                                   tuple(poem.lines), line, position, prosody)
+                 if char != poem.lines[line][position]]
+        if not found:
+            st.caption("这里没有别的字可选。")
+            return
+        choice = st.radio("换成", [char for char, _ in found], horizontal=True, key=f"alt_pick_{index}",
+                          format_func=lambda char: f"{char} {dict(found)[char]:.0%}")
+        keep, reflow = st.columns(2)
+        if keep.button("只换这个字", key=f"alt_keep_{index}"):
+            lines = [text if k != line else text[:position] + choice + text[position + 1 :]
+                     for k, text in enumerate(poem.lines)]
+            log_prob, per_char = score_lines(generator, lines)
+            st.session_state["result"]["poems"][index] = replace(poem, lines=lines, log_prob=log_prob,
+                                                                 char_log_probs=per_char)
+            st.rerun()
+        if reflow.button("换字并重写本句其余", key=f"alt_reflow_{index}", disabled=position == len(poem.lines[line]) - 1):
+            st.session_state["rewrite"] = {
+                "template": reflow_template(poem.lines, line, position, choice), "from": index + 1,
+                "kept": [k for k in range(len(poem.lines)) if k != line],
+            }
+            st.rerun()
+
+
+def rewrite_control(poem: Poem, index: int) -> None:
+    """Tick the lines to keep and rewrite the rest: kept lines (and the hidden characters) are forced
+    cells, so what is rewritten is conditioned on them and rhymes with them."""
+    with st.expander("保留几句，重写其余"):
+        keep = {k for k, line in enumerate(poem.lines) if st.checkbox(line, key=f"keep_{index}_{k}")}
+        if st.button("重写其余各句", key=f"rewrite_{index}", disabled=not keep or len(keep) == len(poem.lines)):
+            st.session_state["rewrite"] = {
+                "template": locked_template(poem.lines, keep, poem.marked), "from": index + 1, "kept": sorted(keep),
+            }
+            st.rerun()
+
+
 def typed_heads(raw: str) -> str:
     """The heads as the user typed them, whitespace aside."""
     return "".join(str(raw or "").split())
@@ -402,7 +491,12 @@ def write_tab(models: Path, model_name: str | None) -> None:
         generator = selected_generator(models, model_name)
         if generator is None:
             return
-        if clicked:
+        rewrite = st.session_state.pop("rewrite", None)
+        if rewrite is not None:  # 重写其余各句: the same settings, with the kept lines as a template
+            values = {**values, "template": rewrite["template"], "compare": NO_COMPARISON}
+            kept = "、".join(str(k + 1) for k in rewrite["kept"])
+            st.caption(f"由第 {rewrite['from']} 首改写：保留第 {kept} 句，其余重写。")
+        if clicked or rewrite is not None:
             generate_poems(models, generator, model_name, values)
         if "result" in st.session_state:
             result = st.session_state["result"]
@@ -410,7 +504,7 @@ def write_tab(models: Path, model_name: str | None) -> None:
             if "compare" in result:
                 show_comparison(result)
             else:
-                show_poems(result)
+                show_poems(result, generator, values["prosody"])
         elif not clicked:
             st.info("输入藏头字，选好诗体和温度，点「写诗」。每个藏头字会成为一句诗的第一个字。")
 

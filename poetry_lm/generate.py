@@ -1,35 +1,46 @@
 """Acrostic poem generation: validate settings, build the template and masks, decode, rank.
 
-Follow one poem: `PoemGenerator.generate` → `poem_template`/`free_cell_bias` (decode.py) →
-`Decoder` (compiled loop over the LSTM step) → `Poem` objects, best first.
+Follow one poem: `PoemGenerator.generate` → `cell_plan` (template.py: which cells are given) →
+`poem_template`/`free_cell_bias` (decode.py), theme boost (theme.py) and rhyme/tone rows
+(constraints.py) → `Decoder` (compiled loop over the LSTM step), `search` samples per candidate →
+the best of each → `Poem` objects, best first.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from poetry_lm.analysis import describe
+from poetry_lm.analysis import analyse_lines, describe
 from poetry_lm.constraints import plan_constraints
 from poetry_lm.corpus import join_lines, punctuated_lines
 from poetry_lm.decode import Decoder, free_cell_bias, poem_template
+from poetry_lm.errors import PoetryError
+from poetry_lm.meter import is_rhyme_line
 from poetry_lm.model import ModelDir, load_model_dir
+from poetry_lm.rhyme import rhyme_groups_of
 from poetry_lm.settings import DEFAULT_MODEL_DIR, MAX_SEED, Settings, check_settings, normalise_heads
+from poetry_lm.template import CellPlan, hidden_plan, parse_template
+from poetry_lm.theme import theme_boost
 
 
 @dataclass
 class Poem:
     """One generated candidate."""
 
-    heads: str
+    heads: str  # the hidden characters in reading order ("" for a template)
     lines: list[str]
     log_prob: float
     unknown_heads: list[str] = field(default_factory=list)
     rhyme: str | None = None
     tone_ok_ratio: float | None = None
+    position: str = "head"  # where the hidden characters are, or "template"
+    marked: list[tuple[int, int]] = field(default_factory=list)  # (line, character) of each hidden one
+    char_log_probs: list[list[float]] = field(default_factory=list)  # per line, per character
+    conflicts: list[str] = field(default_factory=list)  # rhyme/tone rules a given character breaks
 
     @property
     def text(self) -> str:
@@ -39,17 +50,43 @@ class Poem:
         """Each line with its punctuation, for printing one line per row."""
         return punctuated_lines(self.text)
 
+    @property
+    def free_log_prob(self) -> float:
+        """Mean log-probability of the characters the model wrote itself (not the given ones)."""
+        given = set(self.marked) if self.position != "template" else set()
+        free = [p for i, row in enumerate(self.char_log_probs) for j, p in enumerate(row) if (i, j) not in given]
+        return float(np.mean(free)) if free else 0.0
+
     def to_dict(self) -> dict:
-        """The JSON form: heads, text, lines, log_prob first, then prosody and vocabulary notes."""
+        """The JSON form: heads, text, lines, log_prob first, then position, prosody and notes."""
         return {
             "heads": self.heads,
             "text": self.text,
             "lines": self.lines,
             "log_prob": round(float(self.log_prob), 4),
+            "position": self.position,
+            "marked": [list(cell) for cell in self.marked],
             "rhyme": self.rhyme,
             "tone_ok_ratio": self.tone_ok_ratio,
+            "conflicts": self.conflicts,
             "unknown_heads": self.unknown_heads,
         }
+
+
+def cell_plan(settings: Settings) -> CellPlan:
+    """The given cells of a request: its template, or its heads at their position.
+
+    With both (rewriting an acrostic with some lines locked), the template's cells that hold the
+    heads at their position stay marked as hidden characters.
+    """
+    if settings.template is None:
+        return hidden_plan(normalise_heads(settings.heads), settings.position, settings.line_length)
+    plan = parse_template(settings.template)
+    if not settings.heads:
+        return plan
+    hidden = hidden_plan(normalise_heads(settings.heads), settings.position, plan.line_length)
+    fixed = plan.fixed_cells
+    return replace(plan, marked=tuple(cell for cell, char in hidden.fixed_cells.items() if fixed.get(cell) == char))
 
 
 class PoemGenerator:
@@ -64,7 +101,7 @@ class PoemGenerator:
         self.model_dir = model_dir
         self.vocab = model_dir.vocab
         self.decoder = Decoder(model_dir.model, self.vocab)
-        self._free_bias = free_cell_bias(self.vocab)
+        self.free_bias = free_cell_bias(self.vocab)
 
     @classmethod
     def load(cls, path: Path | None = None, warm_up: bool = True) -> PoemGenerator:
@@ -76,33 +113,116 @@ class PoemGenerator:
 
     def warm_up(self) -> None:
         """Trace the decoder once so the first real request is fast."""
-        self.generate(Settings(heads="春", line_length=5, num_candidates=1, seed=0))
+        self.generate(Settings(heads="春", line_length=5, num_candidates=1, seed=0, search=1))
 
     def generate(self, settings: Settings) -> list[Poem]:
-        """Candidates for `settings`, best (highest model log-probability) first."""
-        heads = normalise_heads(settings.heads)
+        """Candidates for `settings`, best first (see `Settings.ranking`)."""
+        plan = cell_plan(settings)
         check_settings(settings, len(self.vocab))
         seed = settings.seed if settings.seed is not None else secrets.randbelow(MAX_SEED)
         rng = np.random.default_rng(seed)
-        head_ids = [self.vocab.id_of(ch) for ch in heads]
-        forced_ids = poem_template(head_ids, settings.line_length, self.vocab)
-        plan = plan_constraints(
-            self.vocab, heads, settings.line_length, settings.num_candidates, settings.prosody, rng, self._free_bias
+        fixed = plan.fixed_cells
+        forced_ids = poem_template(
+            plan.lines, plan.line_length, {cell: self.vocab.id_of(ch) for cell, ch in fixed.items()}, self.vocab
         )
-        tokens, log_probs = self.decoder(forced_ids, plan.bias_rows, plan.bias_index, settings.sampling(seed))
-        unknown = [ch for ch in dict.fromkeys(heads) if ch not in self.vocab]
+        boost, _ = theme_boost(settings.theme, settings.theme_strength, self.vocab)
+        constraints = plan_constraints(
+            self.vocab, plan.lines, plan.line_length, settings.num_candidates, settings.prosody, rng,
+            self.free_bias + boost, fixed,
+        )
+        # A candidate's `search` rows share its plan (rhyme group, tone pattern): they swap prefixes.
+        bias_index = np.repeat(constraints.bias_index, settings.search, axis=0)
+        decoded = self.decoder(forced_ids, constraints.bias_rows, bias_index, settings.sampling(seed))
+        # The best of each candidate's `search` samples: rows b*search … b*search+search-1.
+        per_candidate = decoded.log_prob.reshape(settings.num_candidates, settings.search)
+        best_rows = per_candidate.argmax(axis=1) + np.arange(settings.num_candidates) * settings.search
+        unknown = [ch for ch in dict.fromkeys(fixed.values()) if ch not in self.vocab]
         poems = [
-            self._poem(heads, row, float(log_prob), unknown, plan.rhyme_groups[i], settings)
-            for i, (row, log_prob) in enumerate(zip(tokens, log_probs, strict=False))
+            self._poem(plan, decoded.tokens[row], decoded.cell_log_probs[row], float(decoded.log_prob[row]),
+                       unknown, constraints.rhyme_groups[row // settings.search], settings)
+            for row in best_rows
         ]
-        return sorted(poems, key=lambda poem: -poem.log_prob)
+        key = (lambda poem: -poem.log_prob) if settings.ranking == "total" else (lambda poem: -poem.free_log_prob)
+        return sorted(poems, key=key)
 
-    def _poem(self, heads, token_row, log_prob, unknown, rhyme_group, settings) -> Poem:
-        width = settings.line_length + 1
-        lines = []
-        for i, head in enumerate(heads):
+    def _poem(self, plan: CellPlan, token_row, cell_scores, log_prob, unknown, rhyme_group, settings) -> Poem:
+        width, fixed = plan.line_length + 1, plan.fixed_cells
+        lines, scores = [], []
+        for i in range(plan.lines):
             cells = token_row[i * width : (i + 1) * width - 1]
-            # The head is shown as typed even when the model only saw it as <unk>.
-            lines.append(head + self.vocab.decode(cells[1:]))
+            # Given characters are shown as typed even when the model only saw them as <unk>.
+            lines.append("".join(fixed.get((i, j)) or self.vocab.decode([token]) for j, token in enumerate(cells)))
+            scores.append([round(float(p), 3) for p in cell_scores[i * width : (i + 1) * width - 1]])
         report = describe(lines, rhyme_group, settings.prosody)
-        return Poem(heads, lines, log_prob, unknown, report.rhyme, report.tone_ok_ratio)
+        position = "template" if settings.template is not None else str(settings.position)
+        return Poem(
+            plan.hidden, lines, log_prob, unknown, report.rhyme, report.tone_ok_ratio, position,
+            list(plan.marked), scores, given_conflicts(lines, fixed, settings),
+        )
+
+
+def alternatives(
+    generator: PoemGenerator, lines: list[str], line: int, position: int, options=None, top: int = 8
+) -> list[tuple[str, float]]:
+    """The `top` characters the model would put at (line, position) (0-based) given everything to its
+    left, with their probabilities, under the poem's constraints: a rhyme position offers only
+    characters of the rhyme group the rest of the poem holds, a strict tone position only the right
+    tone (soft tones lower the wrong one). Probabilities are renormalised over what is allowed."""
+    from poetry_lm.settings import ProsodyOptions
+
+    options = options or ProsodyOptions()
+    if not 0 <= line < len(lines) or not 0 <= position < len(lines[line]):
+        raise PoetryError(f"没有第 {line + 1} 句第 {position + 1} 字")
+    vocab, line_length = generator.vocab, len(lines[0])
+    others = {(i, j): ch for i, text in enumerate(lines) for j, ch in enumerate(text) if (i, j) != (line, position)}
+    first_rhymes = options.rhyme_scheme == "first_and_even"
+    rhyme_ends = [others[i, line_length - 1] for i in range(len(lines))
+                  if is_rhyme_line(i, first_rhymes) and (i, line_length - 1) in others]
+    shared = frozenset.intersection(*(rhyme_groups_of(c, options.rhyme_system) for c in rhyme_ends)) if rhyme_ends else None
+    if options.rhyme and not shared:  # nothing else to rhyme with (or the rest does not rhyme): any 平 character
+        options = replace(options, rhyme=False)
+    rng = np.random.default_rng(0)
+    plan = plan_constraints(vocab, len(lines), line_length, 1, options, rng, generator.free_bias, others)
+    cell = line * (line_length + 1) + position
+    prefix = [vocab.bos_id, *vocab.encode(join_lines(lines))[:cell]]
+    states = generator.decoder.initial_states(1)
+    for token in prefix:
+        logits, states = generator.decoder.step(np.asarray([token], np.int32), states)
+    scores = np.asarray(logits)[0].astype(np.float64) + plan.bias_rows[plan.bias_index[0, cell]]
+    probs = np.exp(scores - scores.max())
+    probs /= probs.sum()
+    best = np.argsort(-probs)[:top]
+    return [(vocab.tokens[k], round(float(probs[k]), 4)) for k in best if probs[k] > 0]
+
+
+def score_lines(generator: PoemGenerator, lines: list[str]) -> tuple[float, list[list[float]]]:
+    """(log-probability of the whole poem, per line per character) under the model, e.g. after a
+    character was changed by hand."""
+    vocab, width = generator.vocab, len(lines[0]) + 1
+    tokens = vocab.encode(join_lines(lines), add_bounds=True)
+    states = generator.decoder.initial_states(1)
+    scores = []
+    for current, following in zip(tokens, tokens[1:], strict=False):
+        logits, states = generator.decoder.step(np.asarray([current], np.int32), states)
+        row = np.asarray(logits)[0].astype(np.float64)
+        scores.append(float(row[following] - np.log(np.exp(row - row.max()).sum()) - row.max()))
+    per_char = [[round(scores[i * width + j], 3) for j in range(width - 1)] for i in range(len(lines))]
+    return float(sum(scores)), per_char
+
+
+def given_conflicts(lines: list[str], fixed: dict[tuple[int, int], str], settings: Settings) -> list[str]:
+    """The rhyme and tone rules that given characters break (they always win over the masks)."""
+    options = settings.prosody
+    if not options.active or not fixed:
+        return []
+    analysis = analyse_lines(lines, options.rhyme_system, any_length=True)
+    notes = []
+    for violation in analysis.violations:
+        if (violation.line - 1, violation.position - 1) not in fixed:
+            continue
+        if violation.rule == "押韵" and not options.rhyme:
+            continue
+        if violation.rule != "押韵" and options.tones == "off":
+            continue
+        notes.append(f"给定的字不合格律，已按给定保留：{violation.message}")
+    return notes

@@ -14,6 +14,7 @@ from pathlib import Path
 from poetry_lm.corpus import LINE_LENGTHS, is_han, shown_char, to_simplified
 from poetry_lm.errors import PoetryError
 from poetry_lm.rhyme import DEFAULT_SYSTEM, SYSTEMS, group_names
+from poetry_lm.template import check_position, parse_template
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
 MAX_HEADS = 16
@@ -24,6 +25,9 @@ MAX_REPETITION_PENALTY = 10.0
 DEFAULT_TEMPERATURE = 0.8
 DEFAULT_REPETITION_PENALTY = 1.5  # subtracted from a character's score per earlier use in the poem
 TONE_MODES = ("off", "soft", "strict")
+DEFAULT_SEARCH, MAX_SEARCH = 4, 16  # samples drawn per candidate, the best kept (README: composition)
+DEFAULT_THEME_STRENGTH, MAX_THEME_STRENGTH = 4.5, 6.0  # nats added to a theme character's score (README: themes)
+RANKINGS = ("total", "free")
 RHYME_SCHEMES = ("even", "first_and_even")
 
 
@@ -55,11 +59,18 @@ class Sampling:
     top_k: int | None = None  # None: every character may be drawn
     repetition_penalty: float = DEFAULT_REPETITION_PENALTY
     seed: int = 0
+    search: int = 1  # rows per candidate; the decoder keeps the best at each forced cell
 
 
 @dataclass(frozen=True)
 class Settings:
-    """What to write. Validated by `check_settings`; the heads must already be normalised."""
+    """What to write. Validated by `check_settings`.
+
+    `heads` are the hidden characters, one line each, at `position` (head: 藏头; tail, a number,
+    rising or falling: see template.POSITIONS). A `template` instead fixes any cells (locked
+    lines) and makes heads and position unused. `search` draws that many samples per candidate
+    and keeps the best-scoring one; `theme` steers free cells toward its characters.
+    """
 
     heads: str
     line_length: int = 7
@@ -69,10 +80,16 @@ class Settings:
     seed: int | None = None  # None: a fresh random seed per request
     repetition_penalty: float = DEFAULT_REPETITION_PENALTY
     prosody: ProsodyOptions = field(default_factory=ProsodyOptions)
+    position: str = "head"
+    template: str | None = None
+    search: int = DEFAULT_SEARCH
+    theme: str | None = None
+    theme_strength: float = DEFAULT_THEME_STRENGTH
+    ranking: str = "total"  # total: the whole poem's log-probability; free: mean over the characters it wrote
 
     def sampling(self, seed: int) -> Sampling:
         """The sampling part, with the seed this request uses."""
-        return Sampling(self.temperature, self.top_k, self.repetition_penalty, seed)
+        return Sampling(self.temperature, self.top_k, self.repetition_penalty, seed, self.search)
 
 
 def normalise_heads(raw: str) -> str:
@@ -107,6 +124,15 @@ def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
         raise PoetryError(f"top-k 须在 1 到词表大小 {vocab_size} 之间，收到 {settings.top_k}")
     if settings.seed is not None and not 0 <= settings.seed < MAX_SEED:
         raise PoetryError(f"随机种子须是 0 到 {MAX_SEED - 1} 之间的整数，收到 {settings.seed}")
+    if not 1 <= settings.search <= MAX_SEARCH:
+        raise PoetryError(f"每首候选的抽样次数须在 1 到 {MAX_SEARCH} 之间，收到 {settings.search}")
+    if not 0 <= settings.theme_strength <= MAX_THEME_STRENGTH:
+        raise PoetryError(f"主题强度须在 0 到 {MAX_THEME_STRENGTH:g} 之间，收到 {settings.theme_strength}")
+    if settings.ranking not in RANKINGS:
+        raise PoetryError(f"排序方式只能是 {'/'.join(RANKINGS)}，收到 {settings.ranking!r}")
+    line_length = settings.line_length if settings.template is None else parse_template(settings.template).line_length
+    if settings.template is None or settings.heads:
+        check_position(settings.position, len(settings.heads), line_length)
     if not 0 <= settings.repetition_penalty <= MAX_REPETITION_PENALTY:
         raise PoetryError(f"重复惩罚须在 0 到 {MAX_REPETITION_PENALTY:g} 之间，收到 {settings.repetition_penalty}")
     check_prosody(settings.prosody)

@@ -55,7 +55,7 @@ def write(at: AppTest, heads: str, form: str = "七言", **widgets) -> AppTest:
 
 
 def _widget(at: AppTest, key: str):
-    for kind in ("slider", "number_input", "checkbox", "selectbox", "radio", "toggle"):
+    for kind in ("slider", "number_input", "checkbox", "selectbox", "radio", "toggle", "text_input", "select_slider"):
         found = [w for w in at.get(kind) if getattr(w, "key", None) == key]
         if found:
             return found[0]
@@ -437,3 +437,43 @@ def test_a_refused_start_is_shown_above_the_form(models, job_from_another_tab):
     assert not [text for text in in_form if "正在运行" in text]
     assert at.button(key="start_training").disabled
     assert not (models / ".runs" / "我的" / "job.json").exists()
+
+
+def test_position_theme_and_lock_and_rewrite(models):
+    at = write(start_app(), "山水", form="五言", num_candidates=3, seed=2, position="tail", theme="明月",
+               theme_strength=6.0)
+    texts = poem_texts(at)
+    assert all([line[-2] for line in text.split("\n")] == ["山", "水"] for text in texts), texts  # 藏尾
+    assert any(ch in text for text in texts for ch in "明月")
+    marked = [md.value for md in at.markdown if 'class="poem' in md.value][0]
+    assert marked.count('class="poem-head"') == 2 and '<span class="poem-head">山</span>，' in marked
+
+    first = texts[0].split("\n")
+    at.checkbox(key="keep_0_0").check().run()
+    at.button(key="rewrite_0").click().run()
+    assert not at.exception, at.exception
+    rewritten = poem_texts(at)
+    assert len(rewritten) == 3 and all(text.split("\n")[0] == first[0] for text in rewritten)
+    assert all(text.split("\n")[1][-2] == "水" for text in rewritten)  # the other line keeps its hidden character
+    assert any(text.split("\n")[1] != first[1] for text in rewritten)
+    assert "由第 1 首改写：保留第 1 句" in " ".join(c.value for c in at.caption)
+
+
+def test_change_one_character_keeping_the_rest_or_rewriting_the_line(models):
+    at = write(start_app(), "春山", form="五言", num_candidates=2, seed=8)
+    before = poem_texts(at)[0].split("\n")
+    at.selectbox(key="alt_line_0").set_value(1).run()
+    at.selectbox(key="alt_char_0").set_value(2).run()
+    choice = at.radio(key="alt_pick_0").value
+    at.button(key="alt_keep_0").click().run()
+    assert not at.exception, at.exception
+    after = poem_texts(at)[0].split("\n")
+    assert after[0] == before[0] and after[1] == before[1][:2] + choice + before[1][3:]
+    at.selectbox(key="alt_line_0").set_value(0).run()
+    at.selectbox(key="alt_char_0").set_value(1).run()
+    choice = at.radio(key="alt_pick_0").value
+    at.button(key="alt_reflow_0").click().run()
+    assert not at.exception, at.exception
+    for text in poem_texts(at):
+        lines = text.split("\n")
+        assert lines[0][:2] == after[0][0] + choice and lines[1] == after[1]

@@ -16,7 +16,7 @@ import pytest
 
 from poetry_lm import cli
 from poetry_lm.bench import NumpyLSTM, format_table
-from poetry_lm.decode import free_cell_bias, poem_template
+from poetry_lm.decode import free_cell_bias, head_template
 from poetry_lm.generate import PoemGenerator, Settings
 from poetry_lm.model import load_model_dir
 from poetry_lm.settings import Sampling
@@ -118,9 +118,9 @@ def test_compiled_log_prob_is_the_full_models(tiny_model_dir):
     model_dir = load_model_dir(tiny_model_dir)
     generator = PoemGenerator(model_dir)
     vocab = generator.vocab
-    forced = poem_template([vocab.id_of(ch) for ch in "春花秋月"], 7, vocab)
+    forced = head_template([vocab.id_of(ch) for ch in "春花秋月"], 7, vocab)
     bias_rows, bias_index = free_cell_bias(vocab)[None], np.zeros((4, len(forced)), np.int32)
-    tokens, log_prob = generator.decoder(forced, bias_rows, bias_index, Sampling(temperature=1.0, seed=3))
+    tokens, log_prob, _ = generator.decoder(forced, bias_rows, bias_index, Sampling(temperature=1.0, seed=3))
     inputs = np.concatenate([np.full((4, 1), vocab.bos_id), tokens], axis=1).astype("int32")
     targets = np.concatenate([tokens, np.full((4, 1), vocab.eos_id)], axis=1)
     probs = np.asarray(model_dir.model(inputs))

@@ -94,7 +94,7 @@ def test_many_random_head_strings(tiny_model_dir):
             Settings(heads, line_length=line_length, num_candidates=rng.randint(1, 6), temperature=rng.uniform(0.2, 2.0),
                      top_k=rng.choice([None, 1, 5, 50]), seed=trial)
         )
-        log_probs = [p.log_prob for p in poems]
+        log_probs = [p.log_prob for p in poems]  # the default ranking
         assert log_probs == sorted(log_probs, reverse=True) and all(np.isfinite(log_probs))
         for poem in poems:
             assert_well_formed(poem, heads, line_length)
@@ -121,7 +121,7 @@ def run_loop(logits_row, forced, bias_rows=None, bias_index=None, candidates=3, 
     forced = np.asarray(forced, np.int32)
     bias_rows = free_cell_bias(vocab)[None] if bias_rows is None else bias_rows
     bias_index = np.zeros((candidates, len(forced)), np.int32) if bias_index is None else bias_index
-    tokens, log_prob = decode_loop(
+    tokens, log_prob, _ = decode_loop(
         fixed_step(np.asarray(logits_row, np.float32)), tf.constant(0), tf.constant(forced), tf.constant(bias_rows),
         tf.constant(bias_index), sampling_tensors(Sampling(**sampling)), vocab,
     )

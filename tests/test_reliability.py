@@ -159,7 +159,8 @@ def test_cli_bad_settings_in_process(tiny_model_dir, capsys, overrides, message)
     [
         (["generate", "--heads", "春", "--seed", "abc"], "argument --seed: invalid int value: 'abc'"),
         (["generate", "--heads", "春", "--num", "1.5"], "argument --num: invalid int value"),
-        (["generate"], "the following arguments are required: --heads"),
+        (["generate"], "请给出 --heads（藏字）或 --template（模板）之一"),
+        (["generate", "--heads", "春", "--template", "＿＿＿＿＿"], "请给出 --heads（藏字）或 --template（模板）之一"),
         (["generate", "--heads", "春", "--tones", "loud"], "argument --tones: invalid choice"),
     ],
 )
