@@ -245,8 +245,8 @@ def poem_notes(poem: Poem) -> str:
 
 
 COPY_BUTTON = """
-<button id="copy" style="font: 0.95rem sans-serif; padding: 0.3rem 0.9rem; border: 1px solid #d8cfc8;
-  border-radius: 0.5rem; background: white; cursor: pointer;">复制</button>
+<button id="copy" style="font: 0.95rem sans-serif; padding: 0.35rem 0.6rem; border: 1px solid #d8cfc8;
+  border-radius: 0.5rem; background: white; cursor: pointer; width: 100%; white-space: nowrap;">复制</button>
 <script>
 const button = document.getElementById("copy");
 button.addEventListener("click", async () => {
@@ -291,17 +291,17 @@ def show_poems(result: dict, generator: PoemGenerator, prosody: ProsodyOptions) 
             st.markdown(f"**第 {i + 1} 首**")
             st.markdown(poem_html(poem, vertical), unsafe_allow_html=True)
             st.caption(poem_notes(poem))
-            left, middle, right = st.columns(3)
+            left, right = st.columns(2)  # cards are narrow: two buttons a row
             with left:
                 copy_button("\n".join(poem.display_lines()))
-            middle.download_button(
-                "下载文本", "\n".join(poem.display_lines()) + "\n", file_name=f"藏头诗_{poem.heads}_{i + 1}.txt",
-                mime="text/plain", key=f"download_{i}",
-            )
             right.download_button(
+                "下载文本", "\n".join(poem.display_lines()) + "\n", file_name=f"藏头诗_{poem.heads}_{i + 1}.txt",
+                mime="text/plain", key=f"download_{i}", width="stretch",
+            )
+            st.download_button(
                 "保存为图片",
                 poem_card(tuple(poem.lines), tuple(poem.marked), vertical, st.session_state.get("card_title") or None),
-                file_name=f"藏头诗_{poem.heads}_{i + 1}.png", mime="image/png", key=f"card_{i}",
+                file_name=f"藏头诗_{poem.heads}_{i + 1}.png", mime="image/png", key=f"card_{i}", width="stretch",
                 help="诗卡 PNG：竖排从右到左（关掉上方「竖排」则为横排），藏头字标红",
             )
             rewrite_control(poem, i)

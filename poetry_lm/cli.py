@@ -184,7 +184,13 @@ def _cmd_bench(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="python -m poetry_lm", description="藏头诗 character-level LSTM studio")
     commands = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_corpus, _add_train, _add_generate, _add_evaluate, _add_alternatives, _add_analyse,
+                _add_prosody, _add_bench):
+        add(commands)
+    return parser
 
+
+def _add_corpus(commands) -> None:
     corpus = commands.add_parser("corpus", help="build the processed corpus").add_subparsers(dest="action", required=True)
     build = corpus.add_parser("build", help="chinese-poetry tarball or folder → corpus/")
     build.add_argument("--source", required=True, help="chinese-poetry-2.0.1.tgz or its unpacked folder")
@@ -192,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--collections", default="tang", help="comma-separated: tang,song")
     build.set_defaults(run=_cmd_corpus_build)
 
+
+def _add_train(commands) -> None:
     train = commands.add_parser("train", help="train a model (re-run the same command to resume)")
     train.add_argument("--corpus", default="corpus")
     train.add_argument("--out", required=True, help="models/<name>; must not exist yet")
@@ -213,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="discard the saved state of an interrupted run of this name instead of resuming it")
     train.set_defaults(run=_cmd_train)
 
+
+def _add_generate(commands) -> None:
     gen = commands.add_parser("generate", help="write acrostic poems")
     gen.add_argument("--heads", help="the hidden characters, 1-16 Han characters, one line each (藏头字)")
     gen.add_argument("--position", default="head",
@@ -249,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--title", help="a title for the cards")
     gen.set_defaults(run=_cmd_generate)
 
+
+def _add_evaluate(commands) -> None:
     ev = commands.add_parser("evaluate", help="held-out loss and perplexity per token and per Han character, beside an n-gram")
     ev.add_argument("--model")
     ev.add_argument("--corpus", default="corpus")
@@ -261,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0, help="seed for --generated heads and sampling")
     ev.set_defaults(run=_cmd_evaluate)
 
+
+def _add_alternatives(commands) -> None:
     alt = commands.add_parser("alternatives", help="the model's top characters for one cell of a poem, given its left")
     alt.add_argument("poem", help="the poem, lines separated by punctuation or line breaks")
     alt.add_argument("--line", type=int, required=True, help="line number, from 1")
@@ -273,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     alt.add_argument("--format", choices=["text", "json"], default="text")
     alt.set_defaults(run=_cmd_alternatives)
 
+
+def _add_analyse(commands) -> None:
     analyse = commands.add_parser("analyse", help="平仄 marks, rhyme, pattern and violations of a poem")
     analyse.add_argument("poem", help="the poem, lines separated by punctuation or line breaks")
     analyse.add_argument("--format", choices=["text", "json"], default="text")
@@ -280,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="rhyme system the rhymes are judged in (default both)")
     analyse.set_defaults(run=_cmd_analyse)
 
+
+def _add_prosody(commands) -> None:
     prosody = commands.add_parser("prosody", help="prosody data").add_subparsers(dest="action", required=True)
     tones = prosody.add_parser("build-tones", help="strains + poems → poetry_lm/data/tones.tsv")
     tones.add_argument("--source", required=True, help="chinese-poetry-2.0.1.tgz or its unpacked folder")
@@ -291,13 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     related.add_argument("--corpus", default="corpus", help="corpus whose training poems give the co-occurrences")
     related.set_defaults(run=_cmd_build_related)
 
+
+def _add_bench(commands) -> None:
     bench = commands.add_parser("bench", help="decoder vs classic loop vs floor, training throughput (table + JSON)")
     bench.add_argument("--model", help="model directory (default: the bundled models/default)")
     bench.add_argument("--corpus", default="corpus", help="corpus for the training measurements")
     bench.add_argument("--quick", action="store_true", help="few repeats and batches: a smoke run")
     bench.add_argument("--json", help="also write the JSON result to this file")
     bench.set_defaults(run=_cmd_bench)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
