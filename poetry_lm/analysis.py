@@ -26,10 +26,12 @@ _LINE_BREAK_RE = re.compile(r"[，。？！；、,.?!;:：\s]+")
 
 @dataclass
 class PoemReport:
-    """What a generated poem reports in its JSON: its rhyme group and tone-rule compliance."""
+    """What a generated poem reports in its JSON: its rhyme group, tone-rule compliance, and the
+    rules its given characters break."""
 
     rhyme: str | None = None
     tone_ok_ratio: float | None = None
+    conflicts: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -182,11 +184,15 @@ def analyse(text: str, system: str = DEFAULT_SYSTEM) -> Analysis:
     return analyse_lines(parse_poem(text), system)
 
 
-def describe(lines: list[str], rhyme_group: str | None, options: ProsodyOptions) -> PoemReport:
-    """The report of a generated poem: its rhyme group and tone compliance.
+def describe(
+    lines: list[str], rhyme_group: str | None, options: ProsodyOptions, given: frozenset[tuple[int, int]] = frozenset()
+) -> PoemReport:
+    """The report of a generated poem: its rhyme group, tone compliance, and conflicts.
 
     The planned group is reported when every rhyme position holds it (always, unless a given
     character sits there and breaks it); otherwise the group the poem actually rhymes in, if any.
+    A conflict is a rule the options ask for that a `given` (hidden or kept) cell breaks: given
+    characters always win over the masks, so the poem says where they did.
     """
     if not options.active:
         return PoemReport(rhyme=rhyme_group)
@@ -194,4 +200,9 @@ def describe(lines: list[str], rhyme_group: str | None, options: ProsodyOptions)
     first_rhymes = options.rhyme_scheme == "first_and_even"
     ends = [line[-1] for i, line in enumerate(lines) if is_rhyme_line(i, first_rhymes)]
     holds = rhyme_group is not None and all(rhyme_group in rhyme_groups_of(char, options.rhyme_system) for char in ends)
-    return PoemReport(rhyme=rhyme_group if holds else analysis.rhyme_group, tone_ok_ratio=analysis.tone_ok_ratio)
+    conflicts = [
+        f"给定的字不合格律，已按给定保留：{v.message}"
+        for v in analysis.violations
+        if (v.line - 1, v.position - 1) in given and (options.rhyme if v.rule == "押韵" else options.tones != "off")
+    ]
+    return PoemReport(rhyme_group if holds else analysis.rhyme_group, analysis.tone_ok_ratio, conflicts)

@@ -159,10 +159,7 @@ def check_correctness(generator: PoemGenerator, floor: NumpyLSTM, inputs: np.nda
     """
     vocab, decoder = generator.vocab, generator.decoder
     predicted = generator.model_dir.model.predict(inputs[:1], verbose=0)[0]
-    states, step_probs = decoder.initial_states(1), []
-    for token in inputs[0]:
-        logits, states = decoder.step(np.asarray([token], np.int32), states)
-        step_probs.append(np.exp(_log_softmax(np.asarray(logits)[0])))
+    step_probs = [np.exp(_log_softmax(row)) for row in decoder.logits_along(list(inputs[0]))]
     targets = np.concatenate([inputs[:, 1:], np.full((len(inputs), 1), vocab.eos_id, np.int32)], axis=1)
     floor_log_probs = np.take_along_axis(_log_softmax(floor.logits(inputs)), targets[..., None], axis=-1)[..., 0]
     return {

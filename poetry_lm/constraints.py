@@ -120,8 +120,7 @@ def plan_constraints(
         group_sizes = collections.Counter(
             g for groups, ok in zip(token_groups, allowed & fits_ping, strict=True) if ok for g in groups
         )
-        fixed_ends = [fixed[i, line_length - 1] for i in rhyme_lines if (i, line_length - 1) in fixed]
-        within = frozenset.intersection(*(rhyme_groups_of(c, options.rhyme_system) for c in fixed_ends)) if fixed_ends else None
+        within = given_rhyme_groups(fixed, n_lines, line_length, options)
         groups = _choose_groups(options, group_sizes, num_candidates, rng, within)
     starts = [None] * num_candidates
     if options.tones != "off":
@@ -138,6 +137,16 @@ def plan_constraints(
             if index[b, cell] == 0:  # a rhyme row already fixes 平 there
                 index[b, cell] = row_id(("tone", patterns[i][j]))
     return ConstraintPlan(np.stack(list(rows.values())).astype(np.float32), index, [str(g) if g else None for g in groups])
+
+
+def given_rhyme_groups(
+    fixed: dict[tuple[int, int], str], n_lines: int, line_length: int, options: ProsodyOptions
+) -> frozenset[str] | None:
+    """The groups every given character at a rhyme position shares (None: no given rhyme character)."""
+    first_rhymes = options.rhyme_scheme == "first_and_even"
+    ends = [fixed[i, line_length - 1] for i in range(n_lines)
+            if is_rhyme_line(i, first_rhymes) and (i, line_length - 1) in fixed]
+    return frozenset.intersection(*(rhyme_groups_of(c, options.rhyme_system) for c in ends)) if ends else None
 
 
 def _fitting_starts(fixed: dict[tuple[int, int], str], line_length: int, n_lines: int, first_rhymes: bool) -> list[str]:

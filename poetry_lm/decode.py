@@ -255,6 +255,15 @@ class Decoder:
             x = h
         return tf.transpose(tf.matmul(columns[-1], x)) + self.dense_bias, new_states
 
+    def logits_along(self, token_ids: list[int]) -> np.ndarray:
+        """[T, V] next-token logits after each of `token_ids`, one sequence stepped eagerly (scoring,
+        alternatives, checks; generation uses the compiled loop)."""
+        states, rows = self.initial_states(1), []
+        for token in token_ids:
+            logits, states = self.step(np.asarray([token], np.int32), states)
+            rows.append(np.asarray(logits)[0])
+        return np.stack(rows)
+
     def initial_states(self, batch_size) -> list:
         return [(tf.zeros([batch_size, u]), tf.zeros([batch_size, u])) for u in self.units]
 

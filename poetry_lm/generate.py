@@ -14,14 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from poetry_lm.analysis import analyse_lines, describe
-from poetry_lm.constraints import plan_constraints
+from poetry_lm.analysis import describe
+from poetry_lm.constraints import given_rhyme_groups, plan_constraints
 from poetry_lm.corpus import join_lines, punctuated_lines
 from poetry_lm.decode import Decoder, free_cell_bias, poem_template
 from poetry_lm.errors import PoetryError
-from poetry_lm.meter import is_rhyme_line
 from poetry_lm.model import ModelDir, load_model_dir
-from poetry_lm.rhyme import rhyme_groups_of
 from poetry_lm.settings import DEFAULT_MODEL_DIR, MAX_SEED, Settings, check_settings, normalise_heads
 from poetry_lm.template import CellPlan, hidden_plan, parse_template
 from poetry_lm.theme import theme_boost
@@ -153,11 +151,11 @@ class PoemGenerator:
             # Given characters are shown as typed even when the model only saw them as <unk>.
             lines.append("".join(fixed.get((i, j)) or self.vocab.decode([token]) for j, token in enumerate(cells)))
             scores.append([round(float(p), 3) for p in cell_scores[i * width : (i + 1) * width - 1]])
-        report = describe(lines, rhyme_group, settings.prosody)
+        report = describe(lines, rhyme_group, settings.prosody, frozenset(fixed))
         position = "template" if settings.template is not None else str(settings.position)
         return Poem(
             plan.hidden, lines, log_prob, unknown, report.rhyme, report.tone_ok_ratio, position,
-            list(plan.marked), scores, given_conflicts(lines, fixed, settings),
+            list(plan.marked), scores, report.conflicts,
         )
 
 
@@ -175,20 +173,14 @@ def alternatives(
         raise PoetryError(f"没有第 {line + 1} 句第 {position + 1} 字")
     vocab, line_length = generator.vocab, len(lines[0])
     others = {(i, j): ch for i, text in enumerate(lines) for j, ch in enumerate(text) if (i, j) != (line, position)}
-    first_rhymes = options.rhyme_scheme == "first_and_even"
-    rhyme_ends = [others[i, line_length - 1] for i in range(len(lines))
-                  if is_rhyme_line(i, first_rhymes) and (i, line_length - 1) in others]
-    shared = frozenset.intersection(*(rhyme_groups_of(c, options.rhyme_system) for c in rhyme_ends)) if rhyme_ends else None
+    shared = given_rhyme_groups(others, len(lines), line_length, options)
     if options.rhyme and not shared:  # nothing else to rhyme with (or the rest does not rhyme): any 平 character
         options = replace(options, rhyme=False)
     rng = np.random.default_rng(0)
     plan = plan_constraints(vocab, len(lines), line_length, 1, options, rng, generator.free_bias, others)
     cell = line * (line_length + 1) + position
     prefix = [vocab.bos_id, *vocab.encode(join_lines(lines))[:cell]]
-    states = generator.decoder.initial_states(1)
-    for token in prefix:
-        logits, states = generator.decoder.step(np.asarray([token], np.int32), states)
-    scores = np.asarray(logits)[0].astype(np.float64) + plan.bias_rows[plan.bias_index[0, cell]]
+    scores = generator.decoder.logits_along(prefix)[-1].astype(np.float64) + plan.bias_rows[plan.bias_index[0, cell]]
     probs = np.exp(scores - scores.max())
     probs /= probs.sum()
     best = np.argsort(-probs)[:top]
@@ -200,29 +192,9 @@ def score_lines(generator: PoemGenerator, lines: list[str]) -> tuple[float, list
     character was changed by hand."""
     vocab, width = generator.vocab, len(lines[0]) + 1
     tokens = vocab.encode(join_lines(lines), add_bounds=True)
-    states = generator.decoder.initial_states(1)
-    scores = []
-    for current, following in zip(tokens, tokens[1:], strict=False):
-        logits, states = generator.decoder.step(np.asarray([current], np.int32), states)
-        row = np.asarray(logits)[0].astype(np.float64)
-        scores.append(float(row[following] - np.log(np.exp(row - row.max()).sum()) - row.max()))
+    logits = generator.decoder.logits_along(tokens[:-1]).astype(np.float64)
+    log_softmax = logits - logits.max(axis=1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(axis=1, keepdims=True))
+    scores = log_softmax[np.arange(len(tokens) - 1), tokens[1:]].tolist()
     per_char = [[round(scores[i * width + j], 3) for j in range(width - 1)] for i in range(len(lines))]
     return float(sum(scores)), per_char
-
-
-def given_conflicts(lines: list[str], fixed: dict[tuple[int, int], str], settings: Settings) -> list[str]:
-    """The rhyme and tone rules that given characters break (they always win over the masks)."""
-    options = settings.prosody
-    if not options.active or not fixed:
-        return []
-    analysis = analyse_lines(lines, options.rhyme_system, any_length=True)
-    notes = []
-    for violation in analysis.violations:
-        if (violation.line - 1, violation.position - 1) not in fixed:
-            continue
-        if violation.rule == "押韵" and not options.rhyme:
-            continue
-        if violation.rule != "押韵" and options.tones == "off":
-            continue
-        notes.append(f"给定的字不合格律，已按给定保留：{violation.message}")
-    return notes
