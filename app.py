@@ -540,12 +540,18 @@ def poet_label(row) -> str:
     return f"{row.author}（{row.dynasty}，{row.poems:,} 首）"
 
 
+@st.cache_data(max_entries=2)
+def bundled_poets(version: float) -> pd.DataFrame:
+    """Poets of the bundled corpus with at least 5 poems (computed once per corpus version)."""
+    return poet_table(bundled_table(), min_poems=5)
+
+
 def bundled_selection() -> tuple[PoemFilter, pd.DataFrame] | None:
     """Poets, or dynasties and forms, of the bundled corpus; None until something is chosen."""
     catalogue = bundled_table()
     kind = st.radio("范围", ["按诗人", "按朝代/体裁"], horizontal=True, key="train_scope")
     if kind == "按诗人":
-        poets = poet_table(catalogue, min_poems=5)
+        poets = bundled_poets(corpus_stats.corpus_version(jobs.BUNDLED_CORPUS))
         labels = dict(zip(poets.author, (poet_label(row) for row in poets.itertuples()), strict=True))
         chosen = st.multiselect("诗人（可多选，可输入名字搜索）", list(labels), format_func=labels.get,
                                 key="train_poets", placeholder="例如 李白、杜甫")
@@ -763,9 +769,18 @@ def corpus_sources(models: Path) -> dict[str, Path]:
     return {BUNDLED_CORPUS_LABEL: jobs.BUNDLED_CORPUS, **uploaded}
 
 
-@st.cache_data(show_spinner="正在统计语料…", max_entries=8)
+@st.cache_resource(show_spinner="正在统计语料…", max_entries=8)
 def poem_table(path: str, version: float) -> pd.DataFrame:
+    """The corpus as a table, shared read-only by every session (a cached copy per rerun would cost
+    a second for the bundled corpus)."""
     return corpus_stats.poem_table(Path(path))
+
+
+@st.cache_data(show_spinner="正在统计语料…", max_entries=8)
+def corpus_summary(path: str, version: float) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(forms per split, poets, characters) of a corpus, computed once per corpus version."""
+    table = poem_table(path, version)
+    return corpus_stats.form_counts(table), corpus_stats.top_poets(table), corpus_stats.character_counts(list(table.poem))
 
 
 @st.cache_data(show_spinner="正在用 jieba 分词…", max_entries=8)
@@ -808,19 +823,17 @@ def corpus_tab(models: Path) -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**各诗体数量**")
-        forms = corpus_stats.form_counts(table)
+        forms, poets, characters = corpus_summary(path, version)
         st.dataframe(forms, key="corpus_forms", column_config=dict.fromkeys(forms.columns, counts))
         st.altair_chart(form_chart(forms), key="corpus_form_chart")
     with right:
         st.markdown("**诗人（按首数）**")
-        poets = corpus_stats.top_poets(table)
         if poets.empty:
             st.caption("这份语料没有作者信息。")
         st.dataframe(poets, height=360, key="corpus_poets", column_config={"首数": counts})
     left, right = st.columns(2)
     with left:
         st.markdown("**字频（前 100）**")
-        characters = corpus_stats.character_counts(list(table.poem))
         st.dataframe(characters, height=360, key="corpus_chars", column_config={
             "次数": counts, "占比": st.column_config.NumberColumn(format="percent"),
         })
