@@ -48,7 +48,7 @@ from poetry_lm.settings import (
     ProsodyOptions,
     Settings,
 )
-from poetry_lm.template import POSITIONS, locked_template, reflow_template
+from poetry_lm.template import POSITIONS, locked_template, position_name, reflow_template
 
 FORMS = {"七言": 7, "五言": 5}
 SIZE_LABELS = {
@@ -176,7 +176,7 @@ def selected_generator(models: Path, name: str) -> PoemGenerator | None:
 
 
 def position_label(position: str) -> str:
-    return POSITIONS[position].split("（")[0] if position in POSITIONS else f"藏中（每句第 {position} 字）"
+    return position_name(position) if position in POSITIONS else f"藏中（每句第 {position} 字）"
 
 
 def temperature_hint(value: float) -> str:
@@ -264,9 +264,11 @@ def copy_button(text: str) -> None:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def poem_card(lines: tuple[str, ...], marked: tuple[tuple[int, int], ...], vertical: bool, title: str | None) -> bytes:
+def poem_card(
+    lines: tuple[str, ...], marked: tuple[tuple[int, int], ...], position: str, vertical: bool, title: str | None
+) -> bytes:
     """The PNG poem card of one candidate (cached: every rerun redraws the download buttons)."""
-    note = form_note(list(lines)) if marked else None
+    note = form_note(list(lines), position_name(position)) if marked else None
     return card_png(render_card(list(lines), set(marked), title=title, note=note, vertical=vertical))
 
 
@@ -300,7 +302,7 @@ def show_poems(result: dict, generator: PoemGenerator, prosody: ProsodyOptions) 
             )
             st.download_button(
                 "保存为图片",
-                poem_card(tuple(poem.lines), tuple(poem.marked), vertical, st.session_state.get("card_title") or None),
+                poem_card(tuple(poem.lines), tuple(poem.marked), poem.position, vertical, st.session_state.get("card_title") or None),
                 file_name=f"藏头诗_{poem.heads}_{i + 1}.png", mime="image/png", key=f"card_{i}", width="stretch",
                 help="诗卡 PNG：竖排从右到左（关掉上方「竖排」则为横排），藏头字标红",
             )

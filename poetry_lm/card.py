@@ -15,13 +15,16 @@ from PIL import Image, ImageDraw, ImageFont
 
 from poetry_lm.corpus import FORM_NAMES
 from poetry_lm.errors import PoetryError
+from poetry_lm.template import position_name
 
 CARD_FONT = Path(__file__).resolve().parent / "data" / "fonts" / "NotoSerifCJKsc-Regular-subset.otf"
 CARD_FONT_CHARS = CARD_FONT.with_name("characters.txt")  # what the subset covers, written with it
 BRAND = "藏头诗工坊"
 MISSING_GLYPH = "□"  # drawn, faint, for a character no Noto CJK SC glyph exists for (rare Extension B+)
 # Characters the card draws besides the poems': its labels, in every form and line count.
-CARD_LABEL_CHARS = BRAND + "".join(FORM_NAMES.values()) + "藏头诗五言七言一二三四五六七八九十句，。、·（）《》" + MISSING_GLYPH
+CARD_LABEL_CHARS = (
+    BRAND + "".join(FORM_NAMES.values()) + "藏头尾中递增减诗五言七言一二三四五六七八九十句，。、·（）《》" + MISSING_GLYPH
+)
 
 
 @dataclass(frozen=True)
@@ -122,13 +125,14 @@ def card_png(image: Image.Image) -> bytes:
 
 
 def form_note(lines: list[str], kind: str = "藏头") -> str:
-    """藏头七言绝句 and the like (`kind`: 藏头, 藏尾 …), or e.g. 藏头诗 · 六句七言 for other line counts."""
+    """藏头七言绝句 and the like (`kind`: 藏头, 藏尾 … see template.position_name), or e.g.
+    藏尾诗 · 六句七言 for other line counts."""
     form = FORM_NAMES.get((len(lines[0]), len(lines)))
     if form:
         return f"{kind}{form}"
     numbers = "一二三四五六七八九十"
     count = numbers[len(lines) - 1] if len(lines) <= 10 else "十" + numbers[len(lines) - 11]
-    return f"藏头诗 · {count}句{'五' if len(lines[0]) == 5 else '七'}言"
+    return f"{kind}诗 · {count}句{'五' if len(lines[0]) == 5 else '七'}言"
 
 
 def write_cards(poems, out_dir: Path, vertical: bool = True, title: str | None = None) -> list[Path]:
@@ -141,7 +145,8 @@ def write_cards(poems, out_dir: Path, vertical: bool = True, title: str | None =
     paths = []
     for rank, poem in enumerate(poems, 1):
         path = out_dir / f"{poem.heads}-{rank}.png"
-        image = render_card(poem.lines, set(poem.marked), title=title, note=form_note(poem.lines), vertical=vertical)
+        note = form_note(poem.lines, position_name(poem.position)) if poem.marked else None
+        image = render_card(poem.lines, set(poem.marked), title=title, note=note, vertical=vertical)
         tmp = path.with_suffix(".tmp")
         tmp.write_bytes(card_png(image))
         tmp.replace(path)

@@ -20,7 +20,7 @@ from poetry_lm.corpus import join_lines, punctuated_lines
 from poetry_lm.decode import Decoder, free_cell_bias, poem_template
 from poetry_lm.errors import PoetryError
 from poetry_lm.model import ModelDir, load_model_dir
-from poetry_lm.settings import DEFAULT_MODEL_DIR, MAX_SEED, Settings, check_settings, normalise_heads
+from poetry_lm.settings import DEFAULT_MODEL_DIR, MAX_SEED, ProsodyOptions, Settings, check_settings, normalise_heads
 from poetry_lm.template import CellPlan, hidden_plan, parse_template
 from poetry_lm.theme import theme_boost
 
@@ -39,6 +39,7 @@ class Poem:
     marked: list[tuple[int, int]] = field(default_factory=list)  # (line, character) of each hidden one
     char_log_probs: list[list[float]] = field(default_factory=list)  # per line, per character
     conflicts: list[str] = field(default_factory=list)  # rhyme/tone rules a given character breaks
+    given: list[tuple[int, int]] = field(default_factory=list)  # every cell fixed before decoding (hidden or kept)
 
     @property
     def text(self) -> str:
@@ -51,7 +52,7 @@ class Poem:
     @property
     def free_log_prob(self) -> float:
         """Mean log-probability of the characters the model wrote itself (not the given ones)."""
-        given = set(self.marked) if self.position != "template" else set()
+        given = set(self.given)
         free = [p for i, row in enumerate(self.char_log_probs) for j, p in enumerate(row) if (i, j) not in given]
         return float(np.mean(free)) if free else 0.0
 
@@ -152,10 +153,11 @@ class PoemGenerator:
             lines.append("".join(fixed.get((i, j)) or self.vocab.decode([token]) for j, token in enumerate(cells)))
             scores.append([round(float(p), 3) for p in cell_scores[i * width : (i + 1) * width - 1]])
         report = describe(lines, rhyme_group, settings.prosody, frozenset(fixed))
-        position = "template" if settings.template is not None else str(settings.position)
+        # A template with hidden characters (a rewritten acrostic) keeps their position kind.
+        position = "template" if settings.template is not None and not plan.marked else str(settings.position)
         return Poem(
             plan.hidden, lines, log_prob, unknown, report.rhyme, report.tone_ok_ratio, position,
-            list(plan.marked), scores, report.conflicts,
+            list(plan.marked), scores, report.conflicts, sorted(fixed),
         )
 
 
@@ -166,8 +168,6 @@ def alternatives(
     left, with their probabilities, under the poem's constraints: a rhyme position offers only
     characters of the rhyme group the rest of the poem holds, a strict tone position only the right
     tone (soft tones lower the wrong one). Probabilities are renormalised over what is allowed."""
-    from poetry_lm.settings import ProsodyOptions
-
     options = options or ProsodyOptions()
     if not 0 <= line < len(lines) or not 0 <= position < len(lines[line]):
         raise PoetryError(f"没有第 {line + 1} 句第 {position + 1} 字")

@@ -45,6 +45,11 @@ class CellPlan:
         return "".join(cells[cell] for cell in self.marked)
 
 
+def position_name(position: str | int) -> str:
+    """The short name of a position kind: 藏头, 藏尾, 递增, 递减, or 藏中 for a number."""
+    return POSITIONS[position].split("（")[0] if position in POSITIONS else "藏中"
+
+
 def check_position(position: str | int, count: int, line_length: int) -> None:
     """PoetryError unless `count` characters can be hidden at `position` in lines of `line_length`."""
     if isinstance(position, str) and position.isdigit():
@@ -56,7 +61,7 @@ def check_position(position: str | int, count: int, line_length: int) -> None:
     if position not in POSITIONS:
         raise PoetryError(f"藏字位置只能是 {'/'.join(POSITIONS)} 或 1 到 {line_length} 的数字，收到 {position!r}")
     if position in ("rising", "falling") and count > line_length:
-        raise PoetryError(f"{POSITIONS[position].split('（')[0]}最多藏 {line_length} 个字（每句 {line_length} 字），现在有 {count} 个")
+        raise PoetryError(f"{position_name(position)}最多藏 {line_length} 个字（每句 {line_length} 字），现在有 {count} 个")
 
 
 def position_cells(position: str | int, count: int, line_length: int) -> list[tuple[int, int]]:

@@ -77,6 +77,7 @@ def test_card_size_follows_the_poem_and_png_round_trips():
     data = card_png(small)
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and Image.open(__import__("io").BytesIO(data)).size == small.size
     assert form_note(LINES) == "藏头七言绝句" and form_note(LINES[:3]) == "藏头诗 · 三句七言"
+    assert form_note(LINES, "藏尾") == "藏尾七言绝句" and form_note(LINES[:3], "递增") == "递增诗 · 三句七言"
     with pytest.raises(PoetryError):
         render_card([])
 

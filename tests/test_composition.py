@@ -78,12 +78,22 @@ def test_template_keeps_every_given_character_and_writes_the_marked_cells(genera
         assert not poem_problems(poem.lines, None, 7, poem.text) and poem.position == "template" and poem.marked == []
 
 
+def test_a_rewritten_acrostic_keeps_its_hidden_characters_and_their_position(generator):
+    first = generator.generate(Settings("春花秋月", 7, 1, seed=5, position="tail", prosody=DEFAULT_PROSODY))[0]
+    template = locked_template(first.lines, keep={0}, also=first.marked)
+    for poem in generator.generate(Settings("春花秋月", 7, 2, seed=6, position="tail", template=template)):
+        assert poem.position == "tail" and poem.marked == first.marked
+        assert [line[-1] for line in poem.lines] == list("春花秋月")
+
+
 def test_locked_lines_survive_regeneration_byte_for_byte(generator):
     first = generator.generate(Settings("春花秋月", 7, 1, seed=5, prosody=DEFAULT_PROSODY))[0]
     template = locked_template(first.lines, keep={0, 2})
     again = generator.generate(Settings("", num_candidates=4, seed=6, template=template, prosody=DEFAULT_PROSODY))
     for poem in again:
         assert poem.lines[0].encode() == first.lines[0].encode() and poem.lines[2].encode() == first.lines[2].encode()
+        written = [p for i, row in enumerate(poem.char_log_probs) if i in (1, 3) for p in row]
+        assert poem.free_log_prob == pytest.approx(np.mean(written), abs=1e-3)  # kept lines are not "written"
     assert {poem.lines[1] for poem in again} != {first.lines[1]}  # the others were rewritten
 
 
