@@ -473,10 +473,11 @@ def typed_heads(raw: str) -> str:
 
 
 def result_notes(result: dict, heads_now: str) -> None:
-    """Say when traditional heads were simplified, and when the poems shown belong to other heads."""
+    """Say when traditional or variant heads were written in standard simplified forms, and when the
+    poems shown belong to other heads."""
     typed, used = result.get("typed_heads", ""), result["poems"][0].heads if result["poems"] else ""
     if used and typed != used:
-        st.info(f"藏头字已按简体处理：{typed} → {used}（模型学的是简体语料）")
+        st.info(f"藏头字已按规范简体字处理：{typed} → {used}（语料的繁体字已转为简体，异体字已写作规范字）")
     if typed_heads(heads_now) != typed:
         st.caption(f"下面是藏头字「{typed}」的结果；点「写诗」按新的藏头字重写。")
 
@@ -519,7 +520,7 @@ def check_upload(data: bytes) -> tuple[list[str], dict]:
     """Validated poems of an uploaded file plus its kept/dropped counts."""
     poems, stats = parse_uploaded_corpus(data)
     return poems, {"read": stats.read, "kept": stats.kept, "duplicates": stats.duplicates, "dropped": stats.dropped,
-                   "per_form": stats.per_form}
+                   "per_form": stats.per_form, "variants_replaced": stats.variants_replaced}
 
 
 def upload_summary(stats: dict) -> str:
@@ -527,7 +528,9 @@ def upload_summary(stats: dict) -> str:
     reasons = "，".join(f"{DROP_REASONS.get(k, k)} {v}" for k, v in sorted(stats["dropped"].items()))
     forms = "，".join(f"{k} {v}" for k, v in sorted(stats["per_form"].items()))
     text = f"读入 {stats['read']} 行：保留 {stats['kept']} 首（{forms}），重复 {stats['duplicates']}，丢弃 {dropped}"
-    return text + (f"（{reasons}）" if reasons else "")
+    text += f"（{reasons}）" if reasons else ""
+    variants = stats.get("variants_replaced", 0)
+    return text + (f"；{variants} 个异体字已写作规范字（如 劒 → 剑）" if variants else "")
 
 
 def suggest_run_name(models: Path) -> str:

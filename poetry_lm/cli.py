@@ -132,6 +132,14 @@ def _cmd_build_tones(args) -> None:
     print(json.dumps({"tones": build_tone_table(source)}, ensure_ascii=False))
 
 
+def _cmd_build_variants(args) -> None:
+    from poetry_lm.charforms import build_variant_table, write_variant_table
+
+    table = build_variant_table()
+    write_variant_table(table)
+    print(json.dumps({name: len(entries) for name, entries in table.items()}, ensure_ascii=False))
+
+
 def _cmd_build_related(args) -> None:
     from poetry_lm.theme import build_related
 
@@ -197,6 +205,8 @@ def _add_corpus(commands) -> None:
     build.add_argument("--out", default="corpus")
     build.add_argument("--collections", default="tang", help="comma-separated: tang,song")
     build.set_defaults(run=_cmd_corpus_build)
+    variants = corpus.add_parser("build-variants", help="yitizi + 通用规范汉字表 → poetry_lm/data/variants.json (劒 → 剑)")
+    variants.set_defaults(run=_cmd_build_variants)
 
 
 def _add_train(commands) -> None:

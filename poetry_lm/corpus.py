@@ -7,7 +7,6 @@ canonical punctuation: `，` after odd lines, `。` after even ones), `stats.jso
 from __future__ import annotations
 
 import collections
-import functools
 import hashlib
 import json
 import re
@@ -18,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+from poetry_lm.charforms import standard_forms, to_simplified, traditional_to_simplified, variant_table
 from poetry_lm.errors import PoetryError
 
 SPLITS = ("train", "valid", "test")
@@ -53,18 +53,6 @@ def is_han(char: str) -> bool:
 def shown_char(char: str) -> str:
     """A character as an error message can show it: invisible, combining or direction marks by code point."""
     return f"U+{ord(char):04X}" if unicodedata.category(char)[0] in "MCZ" else char
-
-
-@functools.cache
-def _t2s_converter():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    """Traditional → simplified Chinese with OpenCC (simplified text passes through)."""
-    return _t2s_converter().convert(text)
 
 
 def split_lines(poem: str) -> list[str]:
@@ -107,8 +95,14 @@ def poem_problems(lines: list[str], heads: str | None = None, line_length: int |
 
 
 def normalise_poem(text: str) -> tuple[str | None, str]:
-    """Return (canonical simplified poem, "kept") or (None, reason it was dropped)."""
-    text = to_simplified(re.sub(r"\s+", "", text))
+    """Return (canonical poem in standard simplified forms, "kept") or (None, reason it was dropped)."""
+    poem, reason = _simplified_poem(text)
+    return (standard_forms(poem) if poem else None), reason
+
+
+def _simplified_poem(text: str) -> tuple[str | None, str]:
+    """`normalise_poem` before variants become standard forms: the text a poem's split is drawn from."""
+    text = traditional_to_simplified(re.sub(r"\s+", "", text))
     if not text:
         return None, "empty"
     if not any(is_han(ch) for ch in text):  # "hello world" is not Chinese, whatever its punctuation
@@ -131,7 +125,11 @@ def form_of(poem: str) -> tuple[int, int]:
 
 
 def split_of(poem: str) -> str:
-    """Deterministic ~90/5/5 split from a hash of the poem text."""
+    """Deterministic ~90/5/5 split from a hash of the poem text.
+
+    The corpus build hashes the text before variants become standard forms, so normalising
+    variants moved no poem between splits (a model's test poems stay unseen in training).
+    """
     bucket = int(hashlib.sha1(poem.encode("utf-8")).hexdigest(), 16) % 100
     return "train" if bucket < 90 else "valid" if bucket < 95 else "test"
 
@@ -147,31 +145,43 @@ class CorpusStats:
     per_split: dict[str, int] = field(default_factory=dict)
     per_form: dict[str, int] = field(default_factory=dict)
     characters: int = 0
+    variants_replaced: int = 0  # characters of kept poems written in their standard form
 
 
 def collect_poems(texts: Iterable[str]) -> tuple[list[str], CorpusStats]:
     """Normalise, filter and de-duplicate raw poem texts (order kept)."""
     kept, stats = collect_records((text, None) for text in texts)
-    return [poem for poem, _ in kept], stats
+    return [poem.text for poem in kept], stats
 
 
-def collect_records(records: Iterable[tuple[str, T]]) -> tuple[list[tuple[str, T]], CorpusStats]:
+@dataclass(frozen=True)
+class KeptPoem:
+    """A poem a build keeps: its canonical text, the text its split is drawn from, and its metadata."""
+
+    text: str
+    split_key: str
+    meta: tuple[str, ...] | None = None
+
+
+def collect_records(records: Iterable[tuple[str, tuple[str, ...] | None]]) -> tuple[list[KeptPoem], CorpusStats]:
     """`collect_poems` for (text, metadata) pairs: the metadata of each kept poem rides along."""
     stats = CorpusStats()
     seen: set[str] = set()
-    kept: list[tuple[str, T]] = []
+    kept: list[KeptPoem] = []
     dropped: collections.Counter[str] = collections.Counter()
     forms: collections.Counter[str] = collections.Counter()
     for text, meta in records:
         stats.read += 1
-        poem, reason = normalise_poem(text)
+        simplified, reason = _simplified_poem(text)
+        poem = standard_forms(simplified) if simplified else None
         if poem is None:
             dropped[reason] += 1
         elif poem in seen:
             stats.duplicates += 1
         else:
             seen.add(poem)
-            kept.append((poem, meta))
+            kept.append(KeptPoem(poem, simplified, meta))
+            stats.variants_replaced += sum(a != b for a, b in zip(simplified, poem, strict=True))
             forms[FORM_NAMES[form_of(poem)]] += 1
             stats.characters += sum(len(line) for line in split_lines(poem))
     stats.kept = len(kept)
@@ -229,7 +239,8 @@ def build_corpus(source: Path, out_dir: Path, collections_: Iterable[str] = ("ta
     if not kept:
         raise PoetryError(f"{source} 中没有找到符合格律的诗")
     out_dir = Path(out_dir)
-    stats.per_split = write_corpus([poem for poem, _ in kept], out_dir, [meta for _, meta in kept])
+    stats.per_split = write_corpus([poem.text for poem in kept], out_dir, [poem.meta for poem in kept],
+                                   split_keys=[poem.split_key for poem in kept])
     (out_dir / "stats.json").write_text(
         json.dumps({"collections": list(collections_), **asdict(stats)}, ensure_ascii=False, indent=2),
         encoding="utf-8",
@@ -240,6 +251,7 @@ def build_corpus(source: Path, out_dir: Path, collections_: Iterable[str] = ("ta
 
 
 def _readme(collections_: tuple[str, ...], stats: CorpusStats, size_mb: float) -> str:
+    variant_count = len(variant_table())
     forms = "\n".join(f"| {form} | {count} |" for form, count in sorted(stats.per_form.items()))
     splits = ", ".join(f"{split} {count}" for split, count in stats.per_split.items())
     dropped = ", ".join(f"{reason} {count}" for reason, count in sorted(stats.dropped.items()))
@@ -260,8 +272,13 @@ Regulated classical poems (绝句 and 律诗) for training the character-level m
 3. Every line must be Han characters only (anything else, e.g. `□`, `（`, `、`, drops the poem).
 4. 4 or 8 lines, all of 5 or all of 7 characters.
 5. Punctuation is rewritten to the canonical alternation: `，` after odd lines, `。` after even lines.
-6. Exact duplicates (after conversion) are dropped; the first occurrence is kept.
-7. Split by `sha1(poem) % 100`: < 90 train, < 95 valid, otherwise test.
+6. Variant forms are written in their standard form (劒 → 剑, 鴈 → 雁, 疎 → 疏, 蘂 → 蕊, 櫂 → 棹):
+   the table `poetry_lm/data/variants.json` ({variant_count:,} variants of the 通用规范汉字表's characters;
+   how it is made: `poetry_lm/charforms.py`, `python -m poetry_lm corpus build-variants`).
+   {stats.variants_replaced:,} characters of the kept poems were variants written in their standard form.
+7. Exact duplicates (after conversion) are dropped; the first occurrence is kept.
+8. Split by `sha1(poem) % 100` of the text before step 6 (so the step moved no poem between splits):
+   < 90 train, < 95 valid, otherwise test.
 
 ## Counts
 Read {stats.read} poems; kept {stats.kept} ({stats.characters} Han characters); duplicates {stats.duplicates};
@@ -329,17 +346,19 @@ def parse_uploaded_corpus(data: bytes, max_bytes: int = MAX_UPLOAD_BYTES) -> tup
     return poems, stats
 
 
-def write_corpus(poems: list[str], out_dir: Path, metas: list[tuple[str, ...]] | None = None) -> dict[str, int]:
+def write_corpus(poems: list[str], out_dir: Path, metas: list[tuple[str, ...]] | None = None,
+                 split_keys: list[str] | None = None) -> dict[str, int]:
     """Write normalised poems as a corpus directory, split by hash; returns poems per split.
 
-    With `metas` (one (dynasty, author, title) per poem) each split also gets `<split>.meta.tsv`.
+    With `metas` (one (dynasty, author, title) per poem) each split also gets `<split>.meta.tsv`;
+    `split_keys` are the texts hashed for the split (default: the poems themselves).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = list(zip(poems, metas or [None] * len(poems), strict=True))
     by_split: dict[str, list] = {split: [] for split in SPLITS}
-    for row in rows:
-        by_split[split_of(row[0])].append(row)
+    for row, key in zip(rows, split_keys or poems, strict=True):
+        by_split[split_of(key)].append(row)
     # A small upload may leave valid/test empty; borrow the last train poems so both exist.
     for split in ("valid", "test"):
         if not by_split[split] and len(by_split["train"]) > 1:

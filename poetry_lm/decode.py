@@ -25,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from poetry_lm.charforms import is_variant
 from poetry_lm.model import lstm_weights
 from poetry_lm.settings import Sampling
 from poetry_lm.vocab import Vocabulary
@@ -57,9 +58,11 @@ class Decoded(NamedTuple):
 
 
 def free_cell_bias(vocab: Vocabulary) -> np.ndarray:
-    """[V] bias for a free cell: characters allowed, special tokens and punctuation banned."""
+    """[V] bias for a free cell: characters allowed; special tokens, punctuation and variant forms
+    banned (a model trained before variants were normalised still writes 剑, never 劒)."""
     bias = np.zeros(len(vocab), dtype=np.float32)
     bias[: vocab.first_char_id] = -np.inf
+    bias[[i for i, token in enumerate(vocab.tokens) if is_variant(token)]] = -np.inf
     return bias
 
 

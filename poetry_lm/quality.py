@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from poetry_lm.analysis import analyse_lines
+from poetry_lm.charforms import is_variant
 from poetry_lm.corpus import load_split, poem_problems, split_lines
 from poetry_lm.errors import PoetryError
 from poetry_lm.generate import PoemGenerator, Settings
@@ -25,7 +26,7 @@ PROSODY_SETTINGS = {
 
 def poem_metrics(poems: list[list[str]], train_lines: set[str], heads: list[str] | None = None) -> dict:
     """Format/acrostic rate, even-line rhyme rate in each rhyme system, tone compliance, copied lines,
-    distinct-2, repeats.
+    distinct-2, repeats, poems holding a variant form (劒 for 剑).
 
     Tone compliance pools the checked positions of all poems (see `meter.checked_cells` for which they are);
     distinct-2 counts character bigrams inside lines; copied = lines found verbatim in `train_lines`.
@@ -43,6 +44,7 @@ def poem_metrics(poems: list[list[str]], train_lines: set[str], heads: list[str]
         "copied_line_share": round(sum(line in train_lines for line in all_lines) / len(all_lines), 4),
         "distinct_2": round(len(set(bigrams)) / len(bigrams), 4),
         "repeated_chars_per_poem": round(sum(len(c) - len(set(c)) for c in chars_per_poem) / len(poems), 3),
+        "variant_form_share": round(sum(any(map(is_variant, c)) for c in chars_per_poem) / len(poems), 4),
     }
 
 

@@ -19,6 +19,7 @@ import functools
 import json
 from pathlib import Path
 
+from poetry_lm.charforms import traditional_to_simplified
 from poetry_lm.corpus import load_split, split_lines, to_simplified
 from poetry_lm.errors import PoetryError
 from poetry_lm.tones import PING, tone_fits
@@ -179,7 +180,8 @@ def read_pingshui(source: Path) -> dict[str, str]:
     """Simplified character → its groups, 平 then 仄 (a string of group names), from the package's table.
 
     Keys look like 上平聲一東; the group is the key's last character, simplified. A simplified
-    character made from several traditional ones (鍾, 鐘 → 钟) gets the union of their groups.
+    character made from several traditional ones (鍾, 鐘 → 钟), or a standard form and its variants
+    (疏, 疎), gets the union of their groups.
     """
     data = json.loads(Path(source).read_text(encoding="utf-8"))
     groups: dict[str, set[str]] = collections.defaultdict(set)
@@ -187,7 +189,7 @@ def read_pingshui(source: Path) -> dict[str, str]:
     for tone in ("ping", "ze"):
         for half in data[tone].values():
             for key, strings in half.items():
-                group = to_simplified(key[-1])
+                group = traditional_to_simplified(key[-1])  # a book's name: 寘 stays 寘, not the standard 置
                 group = GROUP_NAME_FIXES.get(group, group)
                 if group not in order:
                     raise PoetryError(f"平水韵表中有未知的韵部：{key}")

@@ -7,6 +7,7 @@ so a half-written model directory is never visible. Running the same command aga
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import csv
 import errno
@@ -243,12 +244,13 @@ def _read_splits(work: Path, corpus_dir: Path, train_config: TrainConfig) -> tup
 
 def _run_vocabulary(work: Path, train_poems: list[str], source: ModelDir | None, min_count: int) -> Vocabulary:
     """The run's vocabulary, saved in the run folder: a resumed run reuses the one its backup was
-    trained with; a warm start extends the source's; otherwise built from the training poems."""
+    trained with; a warm start extends the source's (in standard character forms); otherwise built
+    from the training poems."""
     vocab_path = work / VOCAB_FILE
     if vocab_path.exists():
         vocab = Vocabulary.from_json(vocab_path)
     elif source is not None:
-        vocab = source.vocab.extended(Vocabulary.build(train_poems, min_count))
+        vocab = source.vocab.standardised().extended(Vocabulary.build(train_poems, min_count))
     else:
         vocab = Vocabulary.build(train_poems, min_count)
     if len(vocab) <= vocab.first_char_id:
@@ -333,8 +335,10 @@ def _datasets(train_seqs, valid_seqs, train_config: TrainConfig, replicas: int):
         )
     train_data = make_dataset(train_seqs, batch_size, shuffle=True, seed=train_config.seed, drop_remainder=distributed)
     steps = batches_per_epoch(train_seqs, batch_size, drop_remainder=distributed)
-    # Validation batches shrink to what the validation split fills (a multiple of the replicas).
-    valid_batch = min(batch_size, len(valid_seqs) // replicas * replicas)
+    # Validation batches shrink to what the validation split fills (a multiple of the replicas); with
+    # only full batches kept, that is what its largest length group fills, or it would yield none.
+    fillable = max(collections.Counter(map(len, valid_seqs)).values(), default=0) if distributed else len(valid_seqs)
+    valid_batch = min(batch_size, fillable // replicas * replicas)
     valid_data = (
         make_dataset(valid_seqs, valid_batch, shuffle=False, drop_remainder=distributed) if valid_batch else None
     )

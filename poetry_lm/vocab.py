@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import collections
+import functools
 import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from poetry_lm.charforms import standard_forms
 from poetry_lm.errors import PoetryError, read_json_file
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
@@ -38,6 +40,26 @@ class Vocabulary:
     def extended(self, other: Vocabulary) -> Vocabulary:
         """This vocabulary with `other`'s tokens that it lacks appended: existing ids never move."""
         return Vocabulary([*self.tokens, *(token for token in other.tokens if token not in self.index)])
+
+    def standardised(self) -> Vocabulary:
+        """This vocabulary in standard character forms: a variant token is dropped when its standard
+        form is a token too, and renamed to it otherwise (劒 goes beside 剑; a lone 鴈 becomes 雁)."""
+        tokens = [standard_forms(token) for token in self.tokens]
+        return Vocabulary(dict.fromkeys(token for token, original in zip(tokens, self.tokens, strict=True)
+                                        if token == original or token not in self.index))
+
+    def source_index(self, token: str) -> int:
+        """The id whose trained weights `token` starts from in a warm start: its own, else its
+        variant's when this vocabulary holds only the variant form; -1 when neither."""
+        return self.index.get(token, self._variant_index.get(token, -1))
+
+    @functools.cached_property
+    def _variant_index(self) -> dict[str, int]:
+        """standard form → id of its first variant token."""
+        index: dict[str, int] = {}
+        for i, token in enumerate(self.tokens):
+            index.setdefault(standard_forms(token), i)
+        return index
 
     def __len__(self) -> int:
         return len(self.tokens)

@@ -27,13 +27,14 @@ def warm_start_model_config(source: ModelConfig, requested: dict) -> dict:
 
 
 def copy_weights_by_token(source: keras.Model, source_vocab: Vocabulary, target: keras.Model, vocab: Vocabulary) -> None:
-    """Start `target` from `source`'s weights, matching embedding rows and output columns by token.
+    """Start `target` from `source`'s weights, matching embedding rows and output columns by token
+    (a standard form the source held only as a variant, 雁 for 鴈, starts from the variant's).
 
     Tokens the source never saw keep their fresh embedding rows; their output bias starts at the
     source's lowest bias, because a new character is a rare one and a zero bias would make it
     suddenly likely. All other weights (the LSTMs) are copied as they are.
     """
-    rows = np.asarray([source_vocab.index.get(token, -1) for token in vocab.tokens])
+    rows = np.asarray([source_vocab.source_index(token) for token in vocab.tokens])
     known = rows >= 0
     embedding, _, (kernel, bias) = lstm_weights(target)
     token_axis = {id(embedding): 0, id(kernel): 1, id(bias): 0}  # the axis that is indexed by token id

@@ -92,11 +92,11 @@ def test_generate_puts_heads_at_line_starts(models):
 
 
 def test_simplified_heads_and_stale_poems_are_pointed_out(models):
-    at = write(start_app(), "書劍", num_candidates=1, seed=3)
-    assert "書劍 → 书剑" in messages(at)
+    at = write(start_app(), "書劒", num_candidates=1, seed=3)  # traditional 書, variant 劒
+    assert "書劒 → 书剑" in messages(at)
     assert [line[0] for line in poem_texts(at)[0].split("\n")] == ["书", "剑"]
     at.text_input(key="heads").input("春山").run()  # typed, not yet written
-    assert "下面是藏头字「書劍」的结果" in " ".join(c.value for c in at.caption)
+    assert "下面是藏头字「書劒」的结果" in " ".join(c.value for c in at.caption)
 
 
 def test_five_character_form_and_downloads(models):
@@ -162,11 +162,13 @@ def test_upload_validation_reports_kept_and_dropped(models):
     at = start_app()
     at.radio(key="train_corpus").set_value("上传文本文件")
     at.run()
-    data = "\n".join([*FIXTURE_POEMS[:3], "这不是诗", "hello world", FIXTURE_POEMS[0]]).encode("utf-8")
+    variant_poem = "劒气横秋色，鴈声下远空。登临千里目，独立万方风。"  # 劒 鴈: variants of 剑 雁
+    data = "\n".join([*FIXTURE_POEMS[:3], "这不是诗", "hello world", FIXTURE_POEMS[0], variant_poem]).encode("utf-8")
     at.file_uploader(key="train_upload").set_value(("poems.txt", data, "text/plain"))
     at.run()
     summary = " ".join(s.value for s in at.success)
-    assert "保留 3 首" in summary and "重复 1" in summary and "丢弃 2" in summary
+    assert "保留 4 首" in summary and "重复 1" in summary and "丢弃 2" in summary
+    assert "2 个异体字已写作规范字" in summary
     at.file_uploader(key="train_upload").set_value(("bad.txt", b"\xff\xfe\x00garbage", "text/plain"))
     at.run()
     assert "二进制" in " ".join(e.value for e in at.error) or "UTF-8" in " ".join(e.value for e in at.error)
@@ -187,11 +189,12 @@ def test_corpus_tab_statistics(models):
     at = start_app()
     corpus = at.tabs[2]  # tables in order: forms, poets, characters, words
     assert corpus.label == "语料" and len(corpus.dataframe) == 4
-    assert corpus.dataframe[0].value.loc["合计", "合计"] == 227_609
+    kept = json.loads((REPO / "corpus" / "stats.json").read_text(encoding="utf-8"))["kept"]
+    assert corpus.dataframe[0].value.loc["合计", "合计"] == kept == 227_287
     assert corpus.dataframe[1].value.iloc[0]["诗人"] == "陆游"  # the most prolific poet of the corpus
     assert len(corpus.dataframe[2].value) == 100 and len(corpus.dataframe[3].value) > 10
     caption = " ".join(c.value for c in corpus.caption)
-    assert "227,609 首" in caption and str(REPO) not in caption  # no server path shown
+    assert f"{kept:,} 首" in caption and str(REPO) not in caption  # no server path shown
 
 
 def test_poems_rhyme_by_default_in_both_systems(models):

@@ -139,3 +139,14 @@ def test_multiworker_two_processes_on_localhost(tiny_corpus, tmp_path):
     # Different seeds, yet identical weights: initial values are broadcast and gradients all-reduced.
     weights = [load_model_dir(out).model.get_weights() for out in outs]
     assert all(np.array_equal(a, b) for a, b in zip(*weights, strict=True))
+
+
+def test_distributed_validation_of_mixed_lengths_still_yields_batches():
+    """Only full batches are kept with replicas; a small validation split of four lengths, none of
+    which fills the global batch, must still give a batch (it gave none, and fit stopped)."""
+    from poetry_lm.train import _datasets
+
+    seqs = [np.zeros(length, np.int32) for length in (26, 34, 50, 66) for _ in range(5)] + [np.zeros(50, np.int32)] * 4
+    _, valid, _ = _datasets(seqs * 4, seqs, TrainConfig(batch_size=32), replicas=2)
+    batches = list(valid)
+    assert batches and all(inputs.shape[0] == 8 for inputs, _ in batches)  # the 9 poems of length 50 → one batch of 8

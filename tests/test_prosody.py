@@ -348,6 +348,9 @@ def test_poem_metrics_on_known_poems():
     assert metrics["rhyme_rate_xinyun"] == metrics["rhyme_rate_pingshui"] == 1.0  # 尽 尽 rhyme with themselves
     assert metrics["repeated_chars_per_poem"] == (0 + 15) / 2
     assert metrics["distinct_2"] == 0.5  # 16 distinct bigrams (the second poem only repeats the first line's 4) of 32
+    assert metrics["variant_form_share"] == 0.0
+    # lines given as they are (not read through to_simplified): 鴈 is a variant form of 雁
+    assert poem_metrics([["鴈来秋水长"], ["雁来秋水长"]], set())["variant_form_share"] == 0.5
 
 
 def test_evaluate_generated_reports_each_setting_next_to_real_poems(tiny_model_dir, tiny_corpus, tmp_path):
