@@ -175,7 +175,8 @@ def measure_decoding(model_dir: ModelDir, plan: BenchPlan) -> dict:
     generator.warm_up()  # what the app and CLI do at load
     load_seconds = time.perf_counter() - load_seconds
     traces_after_warm_up = generator.decoder.traces
-    settings = Settings(plan.heads, plan.line_length, plan.candidates, seed=0)
+    # Plain sampling (one row per candidate, no prosody masks): the work the floors and the classic loop do.
+    settings = Settings(plan.heads, plan.line_length, plan.candidates, seed=0, search=1)
     first_call = timed(lambda: generator.generate(settings))
 
     vocab = generator.vocab
