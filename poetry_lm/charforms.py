@@ -80,7 +80,7 @@ def standard_chars() -> frozenset[str]:
 
 
 def _readings(char: str) -> set[str]:
-    from pypinyin import Style, pinyin
+    from pypinyin import Style, pinyin  # only the table build needs it; every UI rerun imports this module
 
     readings = pinyin(char, style=Style.NORMAL, heteronym=True, errors=lambda _: [[]])
     return set(readings[0]) if readings and readings[0] else set()
@@ -90,7 +90,7 @@ def build_variant_table(variant_groups: dict[str, list[str]] | None = None,
                         standard: frozenset[str] | None = None) -> dict:
     """variant → standard form for every non-standard character of `variant_groups` (default: yitizi's)."""
     if variant_groups is None:
-        import yitizi
+        import yitizi  # a build-time dependency: the app reads the committed table
 
         variant_groups = yitizi.yitizi_data
     standard = standard_chars() if standard is None else standard
