@@ -80,7 +80,8 @@ def test_write_acrostic_in_chromium(app_url, tmp_path):
             lines = first_card.locator(".poem-line").all_inner_texts()
             assert [line[0] for line in lines] == list(HEADS)
             assert all(len(line) == 8 for line in lines), lines  # 七言 plus punctuation
-            assert page.locator(".poem").count() >= 2
+            # Cards are drawn one after another: wait for the second instead of counting at once (a race on a busy machine).
+            expect(page.locator(".poem").nth(1)).to_be_visible(timeout=30_000)
             assert page.get_by_text("Traceback").count() == 0
 
             # 保存为图片: the browser downloads a PNG card with the heads drawn in the mark colour.
