@@ -15,7 +15,6 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TypeVar
 
 from poetry_lm.charforms import standard_forms, to_simplified, traditional_to_simplified, variant_table
 from poetry_lm.errors import PoetryError
@@ -37,7 +36,6 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 _SPLIT_RE = re.compile(f"[{LINE_END_MARKS}]")
-T = TypeVar("T")
 _HAN_CLASS = _HAN_RE.pattern[1:-1]
 # A canonical poem: 2 or 4 couplets of 5- or 7-character lines, "，" inside a couplet and "。" after it.
 _CANONICAL_RE = re.compile(
@@ -95,7 +93,8 @@ def poem_problems(lines: list[str], heads: str | None = None, line_length: int |
 
 
 def normalise_poem(text: str) -> tuple[str | None, str]:
-    """Return (canonical poem in standard simplified forms, "kept") or (None, reason it was dropped)."""
+    """Return (canonical poem in standard simplified forms, "kept") or (None, reason it was dropped):
+    what `collect_records` does to each text, for one poem."""
     poem, reason = _simplified_poem(text)
     return (standard_forms(poem) if poem else None), reason
 
