@@ -529,7 +529,7 @@ def upload_summary(stats: dict) -> str:
     forms = "，".join(f"{k} {v}" for k, v in sorted(stats["per_form"].items()))
     text = f"读入 {stats['read']} 行：保留 {stats['kept']} 首（{forms}），重复 {stats['duplicates']}，丢弃 {dropped}"
     text += f"（{reasons}）" if reasons else ""
-    variants = stats.get("variants_replaced", 0)
+    variants = stats["variants_replaced"]
     return text + (f"；{variants} 个异体字已写作规范字（如 劒 → 剑）" if variants else "")
 
 
