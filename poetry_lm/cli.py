@@ -7,28 +7,25 @@ import json
 import sys
 from pathlib import Path
 
-from poetry_lm.errors import PoetryError
-from poetry_lm.quiet import native_stderr_silenced
-from poetry_lm.rhyme import SYSTEMS
-from poetry_lm.settings import (
-    DEFAULT_MODEL_DIR,
-    DEFAULT_PROSODY,
+from poetry_lm.compose.settings import (
     DEFAULT_SEARCH,
     DEFAULT_TEMPERATURE,
     DEFAULT_THEME_STRENGTH,
     MAX_THEME_STRENGTH,
     RANKINGS,
-    RHYME_SCHEMES,
-    TONE_MODES,
-    ProsodyOptions,
     Settings,
     check_settings,
     normalise_heads,
 )
+from poetry_lm.errors import PoetryError
+from poetry_lm.paths import DEFAULT_MODEL_DIR
+from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES, ProsodyOptions
+from poetry_lm.prosody.rhyme import SYSTEMS
+from poetry_lm.quiet import native_stderr_silenced
 
 
 def _cmd_corpus_build(args) -> None:
-    from poetry_lm.corpus import build_corpus
+    from poetry_lm.text.corpus import build_corpus
 
     stats = build_corpus(Path(args.source), Path(args.out), args.collections.split(","))
     print(json.dumps({"kept": stats.kept, "per_split": stats.per_split, "per_form": stats.per_form}, ensure_ascii=False))
@@ -42,7 +39,7 @@ def _names(value: str | None) -> tuple[str, ...] | None:
 
 
 def _cmd_train(args) -> None:
-    from poetry_lm.train import train, train_config_from_args
+    from poetry_lm.training.trainer import train, train_config_from_args
 
     model_config = {
         key: value
@@ -81,7 +78,7 @@ def _cmd_generate(args) -> None:
     settings = _generate_settings(args)
     if args.image and Path(args.image).exists() and not Path(args.image).is_dir():  # before the model loads
         raise PoetryError(f"--image 须是一个目录：{args.image} 是文件")
-    from poetry_lm.generate import PoemGenerator
+    from poetry_lm.compose.generate import PoemGenerator
 
     generator = PoemGenerator.load(args.model)  # warms the compiled decoder, as the app does
     poems = generator.generate(settings)
@@ -96,15 +93,15 @@ def _cmd_generate(args) -> None:
     if unknown:
         print(f"注意：{'、'.join(unknown)} 不在模型词表中，按未知字处理（仍作为藏头）", file=sys.stderr)
     if args.image:
-        from poetry_lm.card import write_cards
+        from poetry_lm.compose.card import write_cards
 
         paths = write_cards(poems, Path(args.image), vertical=args.card == "vertical", title=args.title)
         print(f"已保存 {len(paths)} 张诗卡到 {Path(args.image)}", file=sys.stderr)
 
 
 def _cmd_alternatives(args) -> None:
-    from poetry_lm.analysis import parse_poem
-    from poetry_lm.generate import PoemGenerator, alternatives
+    from poetry_lm.compose.generate import PoemGenerator, alternatives
+    from poetry_lm.prosody.analysis import parse_poem
 
     lines = parse_poem(args.poem)
     options = ProsodyOptions(rhyme=args.rhyme, tones=args.tones, rhyme_system=args.rhyme_system)
@@ -117,14 +114,14 @@ def _cmd_alternatives(args) -> None:
 
 
 def _cmd_analyse(args) -> None:
-    from poetry_lm.analysis import analyse
+    from poetry_lm.prosody.analysis import analyse
 
     analysis = analyse(args.poem, args.system)
     print(json.dumps(analysis.to_dict(), ensure_ascii=False) if args.format == "json" else analysis.to_text())
 
 
 def _cmd_build_tones(args) -> None:
-    from poetry_lm.tones import build_tone_table
+    from poetry_lm.prosody.tones import build_tone_table
 
     source = Path(args.source)
     if not source.exists():
@@ -133,7 +130,7 @@ def _cmd_build_tones(args) -> None:
 
 
 def _cmd_build_variants(args) -> None:
-    from poetry_lm.charforms import build_variant_table, write_variant_table
+    from poetry_lm.text.charforms import build_variant_table, write_variant_table
 
     table = build_variant_table()
     write_variant_table(table)
@@ -141,26 +138,26 @@ def _cmd_build_variants(args) -> None:
 
 
 def _cmd_build_related(args) -> None:
-    from poetry_lm.theme import build_related
+    from poetry_lm.compose.theme import build_related
 
     print(json.dumps(build_related(Path(args.corpus)), ensure_ascii=False))
 
 
 def _cmd_build_rhymes(args) -> None:
-    from poetry_lm.rhyme import build_rhyme_table
+    from poetry_lm.prosody.rhyme import build_rhyme_table
 
     print(json.dumps(build_rhyme_table(Path(args.corpus)), ensure_ascii=False))
 
 
 def _cmd_evaluate(args) -> None:
     if args.generated is not None:
-        from poetry_lm.quality import evaluate_generated
+        from poetry_lm.measure.quality import evaluate_generated
 
         result = evaluate_generated(args.model or DEFAULT_MODEL_DIR, Path(args.corpus), args.generated, args.seed)
         print(json.dumps(result, ensure_ascii=False))
         return
-    from poetry_lm.evaluate import benchmark, format_benchmark
-    from poetry_lm.model import load_model_dir
+    from poetry_lm.measure.heldout import benchmark, format_benchmark
+    from poetry_lm.model.network import load_model_dir
 
     model_dir = load_model_dir(Path(args.model) if args.model else DEFAULT_MODEL_DIR)
     result = benchmark(model_dir, Path(args.corpus), baseline=args.baseline, max_order=args.max_order)
@@ -177,7 +174,7 @@ class _OneLineParser(argparse.ArgumentParser):
 
 
 def _cmd_bench(args) -> None:
-    from poetry_lm.bench import format_table, run_bench
+    from poetry_lm.measure.bench import format_table, run_bench
 
     if args.json and not Path(args.json).resolve().parent.is_dir():  # before minutes of timing, not after
         raise PoetryError(f"--json 的目录不存在：{Path(args.json).resolve().parent}")

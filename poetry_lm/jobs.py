@@ -22,12 +22,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from poetry_lm.catalogue import PoemFilter
-from poetry_lm.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
-from poetry_lm.corpus import write_corpus
 from poetry_lm.errors import PoetryError, read_json_file
-from poetry_lm.hardware import cpu_has_fast_bfloat16
-from poetry_lm.runs import (
+from poetry_lm.model.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
+from poetry_lm.model.hardware import cpu_has_fast_bfloat16
+from poetry_lm.paths import REPO_ROOT
+from poetry_lm.text.catalogue import PoemFilter
+from poetry_lm.text.corpus import write_corpus
+from poetry_lm.training.runs import (
     PROGRESS_FILE,
     RUNS_DIR,
     STOP_FILE,
@@ -38,7 +39,6 @@ from poetry_lm.runs import (
     run_dir,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 MODELS_ENV = "POETRY_MODELS_DIR"
 BUNDLED_CORPUS = REPO_ROOT / "corpus"
 BUNDLED_MODEL = "default"

@@ -16,7 +16,8 @@ import urllib.request
 from pathlib import Path
 
 from poetry_lm.errors import PoetryError
-from poetry_lm.jobs import MODELS_ENV, REPO_ROOT
+from poetry_lm.jobs import MODELS_ENV
+from poetry_lm.paths import REPO_ROOT
 
 
 def free_port() -> int:

@@ -18,8 +18,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from poetry_lm.card import CARD_FONT, CARD_FONT_CHARS, CARD_LABEL_CHARS  # noqa: E402
-from poetry_lm.corpus import SPLITS  # noqa: E402
+from poetry_lm.compose.card import CARD_FONT, CARD_FONT_CHARS, CARD_LABEL_CHARS  # noqa: E402
+from poetry_lm.text.corpus import SPLITS  # noqa: E402
 
 
 def card_characters() -> str:

@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from poetry_lm.generate import PoemGenerator  # noqa: E402
-from poetry_lm.settings import Settings  # noqa: E402
+from poetry_lm.compose.generate import PoemGenerator  # noqa: E402
+from poetry_lm.compose.settings import Settings  # noqa: E402
 
 HEADS = ["春花秋月", "山高水长", "风雨同舟", "明月清风"]
 

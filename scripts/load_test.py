@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 HEADS = ["春花秋月", "山水", "明月清风", "江南好", "风", "一二三四五六七八", "龘春"]  # 龘: not in the vocabulary
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-from poetry_lm.corpus import poem_problems  # noqa: E402  (after the repository is on sys.path)
+from poetry_lm.text.corpus import poem_problems  # noqa: E402  (after the repository is on sys.path)
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -44,7 +44,7 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
 
 def run_engine(args) -> dict:
     """`sessions` threads, `requests` generate calls each, through one shared generator."""
-    from poetry_lm.generate import PoemGenerator, Settings
+    from poetry_lm.compose.generate import PoemGenerator, Settings
 
     started = time.perf_counter()
     generator = PoemGenerator.load(args.model)  # loads and traces once, like st.cache_resource

@@ -29,11 +29,12 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from poetry_lm.analysis import analyse_lines  # noqa: E402
-from poetry_lm.corpus import load_split, split_lines  # noqa: E402
-from poetry_lm.generate import PoemGenerator  # noqa: E402
-from poetry_lm.settings import DEFAULT_PROSODY, DEFAULT_THEME_STRENGTH, ProsodyOptions, Settings  # noqa: E402
-from poetry_lm.theme import theme_chars  # noqa: E402
+from poetry_lm.compose.generate import PoemGenerator  # noqa: E402
+from poetry_lm.compose.settings import DEFAULT_THEME_STRENGTH, Settings  # noqa: E402
+from poetry_lm.compose.theme import theme_chars  # noqa: E402
+from poetry_lm.prosody.analysis import analyse_lines  # noqa: E402
+from poetry_lm.prosody.options import DEFAULT_PROSODY, ProsodyOptions
+from poetry_lm.text.corpus import load_split, split_lines  # noqa: E402
 
 POSITIONS = ["head", "tail", "3", "rising", "falling"]
 THEMES = ["明月", "秋风", "江南", "边塞", "梅花", "故乡", "美酒", "山水", "离别", "春雨"]

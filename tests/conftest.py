@@ -6,14 +6,18 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from poetry_lm.config import TrainConfig  # noqa: E402
-from poetry_lm.corpus import collect_poems, write_corpus  # noqa: E402
+from poetry_lm import cli  # noqa: E402
+from poetry_lm.model.config import TrainConfig  # noqa: E402
+from poetry_lm.text.corpus import collect_poems, write_corpus  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
+TINY_ARGS = ["--units", "32", "--embedding-dim", "16", "--layers", "2", "--dropout", "0"]  # TINY_MODEL as CLI flags
 
 # Real poems in traditional and simplified form, covering the four regulated forms.
 FIXTURE_POEMS = [
@@ -53,7 +57,7 @@ TINY_MODEL = {"units": 32, "embedding_dim": 16, "layers": 2, "dropout": 0.0}
 @pytest.fixture(scope="session")
 def tiny_model_dir(tiny_corpus, tmp_path_factory) -> Path:
     """A model directory trained for two epochs on the tiny corpus (a few seconds)."""
-    from poetry_lm.train import train
+    from poetry_lm.training.trainer import train
 
     out = tmp_path_factory.mktemp("models") / "tiny"
     return train(tiny_corpus, out, TINY_MODEL, TrainConfig(epochs=2, batch_size=32, log_every_batches=2))
@@ -63,8 +67,6 @@ def tiny_model_dir(tiny_corpus, tmp_path_factory) -> Path:
 def job_from_another_tab():
     """Start a stand-in training job in a models dir, as another tab or a CLI would: a live
     process whose command line names poetry_lm (what jobs.process_alive checks), killed afterwards."""
-    import subprocess
-    import sys
     import time
 
     from poetry_lm import jobs
@@ -83,3 +85,39 @@ def job_from_another_tab():
     for process in processes:
         process.kill()
         process.wait()
+
+
+# ----- the CLI as a user runs it ---------------------------------------------------------------
+
+
+CLI_FLAGS = {"temperature": "--temperature", "top_k": "--top-k", "num_candidates": "--num", "seed": "--seed",
+             "line_length": "--chars"}
+
+
+def cli_generate_args(model_dir: Path, heads: str = "春花", **overrides) -> list[str]:
+    args = ["generate", "--heads", heads, "--model", str(model_dir), "--num", "2", "--chars", "5"]
+    for key, value in overrides.items():
+        args += [CLI_FLAGS[key], str(value)]
+    return args
+
+
+def run_cli_in_process(argv: list[str], capsys) -> tuple[int, list[str]]:
+    """Exit code and stderr lines of `python -m poetry_lm argv`, run in this process."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:  # argparse usage errors
+        code = exit_.code
+    return code, capsys.readouterr().err.splitlines()
+
+
+def run_cli(argv: list[str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """The real CLI in a fresh interpreter (TensorFlow start-up included)."""
+    return subprocess.run(
+        [sys.executable, "-m", "poetry_lm", *argv], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def assert_one_line_error(stderr: str, fragment: str) -> None:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: ") and fragment in lines[0], stderr

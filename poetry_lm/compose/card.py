@@ -1,0 +1,155 @@
+"""A poem card to share: a PNG of one poem, vertical right to left (or horizontal), heads marked.
+
+Drawn with Pillow in the font that ships with the project (a subset of Noto Serif CJK SC, see
+scripts/build_card_font.py), so it works wherever the package does, with no system fonts.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from poetry_lm.compose.template import position_name
+from poetry_lm.errors import PoetryError
+from poetry_lm.paths import DATA_DIR
+from poetry_lm.text.corpus import FORM_NAMES
+
+CARD_FONT = DATA_DIR / "fonts" / "NotoSerifCJKsc-Regular-subset.otf"
+CARD_FONT_CHARS = CARD_FONT.with_name("characters.txt")  # what the subset covers, written with it
+BRAND = "藏头诗工坊"
+MISSING_GLYPH = "□"  # drawn, faint, for a character no Noto CJK SC glyph exists for (rare Extension B+)
+# Characters the card draws besides the poems': its labels, in every form and line count.
+CARD_LABEL_CHARS = (
+    BRAND + "".join(FORM_NAMES.values()) + "藏头尾中递增减诗五言七言一二三四五六七八九十句，。、·（）《》" + MISSING_GLYPH
+)
+
+
+@dataclass(frozen=True)
+class CardStyle:
+    """Colours (RGB) and sizes in pixels."""
+
+    paper: tuple[int, int, int] = (248, 243, 232)
+    ink: tuple[int, int, int] = (38, 34, 30)
+    mark: tuple[int, int, int] = (179, 38, 30)  # heads / hidden characters
+    faint: tuple[int, int, int] = (140, 128, 116)
+    rule: tuple[int, int, int] = (222, 208, 190)
+    cell: int = 64  # one character
+    gap: int = 30  # between lines
+    margin: int = 56
+    title_size: int = 44
+    note_size: int = 22
+
+
+@functools.cache
+def covered_chars() -> frozenset[str]:
+    """The characters the bundled font has glyphs for."""
+    try:
+        return frozenset(CARD_FONT_CHARS.read_text(encoding="utf-8").strip())
+    except OSError as err:
+        raise PoetryError(f"诗卡字体的字表无法读取：{CARD_FONT_CHARS}（{err}）") from None
+
+
+@functools.cache
+def _font(size: int) -> ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.truetype(str(CARD_FONT), size)
+    except OSError as err:
+        raise PoetryError(f"诗卡字体无法读取：{CARD_FONT}（{err}）") from None
+
+
+def render_card(
+    lines: list[str],
+    marked: set[tuple[int, int]] | None = None,
+    title: str | None = None,
+    note: str | None = None,
+    vertical: bool = True,
+    style: CardStyle = CardStyle(),
+) -> Image.Image:
+    """The card of a poem given as its lines (no punctuation).
+
+    `marked` holds the (line, character) cells drawn in the mark colour, by default each line's
+    first character (the heads). Vertical cards read in columns from the right, titled on the
+    right; horizontal ones in rows, titled on top. `note` (e.g. the form) goes in small print at
+    the end, beside the studio's name.
+    """
+    if not lines or not all(lines):
+        raise PoetryError("诗卡需要至少一句诗")
+    marked = {(i, 0) for i in range(len(lines))} if marked is None else marked
+    length, count, cell, gap, margin = max(map(len, lines)), len(lines), style.cell, style.gap, style.margin
+    title_band = style.title_size + gap if title else 0
+    note_band = style.note_size + gap // 2
+    body_font, title_font, note_font = _font(cell - 12), _font(style.title_size), _font(style.note_size)
+    if vertical:
+        size = (2 * margin + title_band + count * cell + (count - 1) * gap, 2 * margin + length * cell + note_band)
+    else:
+        size = (2 * margin + length * cell, 2 * margin + title_band + count * cell + (count - 1) * gap + note_band)
+    image = Image.new("RGB", size, style.paper)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((margin // 3, margin // 3, size[0] - margin // 3, size[1] - margin // 3), outline=style.rule, width=2)
+
+    def cell_origin(i: int, j: int) -> tuple[int, int]:
+        if vertical:  # line i is the i-th column from the right
+            return size[0] - margin - title_band - (i + 1) * cell - i * gap, margin + j * cell
+        return margin + j * cell, margin + title_band + i * (cell + gap)
+
+    covered = covered_chars()
+    for i, line in enumerate(lines):
+        for j, char in enumerate(line):
+            x, y = cell_origin(i, j)
+            colour = style.mark if (i, j) in marked else style.ink
+            if char not in covered:
+                char, colour = MISSING_GLYPH, style.faint
+            draw.text((x + cell / 2, y + cell / 2), char, font=body_font, fill=colour, anchor="mm")
+    if title:
+        if vertical:  # one column beside the poem, cut to its height
+            x = size[0] - margin - style.title_size / 2
+            fits = length * cell // (style.title_size + 4)
+            for k, char in enumerate(title[:fits]):
+                draw.text((x, margin + k * (style.title_size + 4) + style.title_size / 2), char, font=title_font,
+                          fill=style.ink, anchor="mm")
+        else:
+            draw.text((size[0] / 2, margin + style.title_size / 2), title, font=title_font, fill=style.ink, anchor="mm")
+    footer = " · ".join(part for part in (note, BRAND) if part)
+    draw.text((margin, size[1] - margin // 2 - style.note_size // 2), footer, font=note_font, fill=style.faint, anchor="lm")
+    return image
+
+
+def card_png(image: Image.Image) -> bytes:
+    """The card as PNG bytes (for a download button)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def form_note(lines: list[str], kind: str = "藏头") -> str:
+    """藏头七言绝句 and the like (`kind`: 藏头, 藏尾 … see template.position_name), or e.g.
+    藏尾诗 · 六句七言 for other line counts."""
+    form = FORM_NAMES.get((len(lines[0]), len(lines)))
+    if form:
+        return f"{kind}{form}"
+    numbers = "一二三四五六七八九十"
+    count = numbers[len(lines) - 1] if len(lines) <= 10 else "十" + numbers[len(lines) - 11]
+    return f"{kind}诗 · {count}句{'五' if len(lines[0]) == 5 else '七'}言"
+
+
+def write_cards(poems, out_dir: Path, vertical: bool = True, title: str | None = None) -> list[Path]:
+    """One PNG per poem in `out_dir` (created if missing), named by heads and rank; returns the paths."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PoetryError(f"无法创建图片目录 {out_dir}（{err.strerror or type(err).__name__}）") from None
+    paths = []
+    for rank, poem in enumerate(poems, 1):
+        path = out_dir / f"{poem.heads}-{rank}.png"
+        note = form_note(poem.lines, position_name(poem.position)) if poem.marked else None
+        image = render_card(poem.lines, set(poem.marked), title=title, note=note, vertical=vertical)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(card_png(image))
+        tmp.replace(path)
+        paths.append(path)
+    return paths

@@ -1,0 +1,202 @@
+"""Acrostic poem generation: validate settings, build the template and masks, decode, rank.
+
+Follow one poem: `PoemGenerator.generate` → `cell_plan` (template.py: which cells are given) →
+`poem_template`/`free_cell_bias` (decode.py), theme boost (theme.py) and rhyme/tone rows
+(prosody/constraints.py) → `Decoder` (compiled loop over the LSTM step), `search` samples per candidate →
+the best of each → `Poem` objects, best first.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from poetry_lm.compose.decode import Decoder, free_cell_bias, poem_template
+from poetry_lm.compose.settings import MAX_SEED, Settings, check_settings, normalise_heads
+from poetry_lm.compose.template import CellPlan, hidden_plan, parse_template
+from poetry_lm.compose.theme import theme_boost
+from poetry_lm.errors import PoetryError
+from poetry_lm.model.network import ModelDir, load_model_dir
+from poetry_lm.paths import DEFAULT_MODEL_DIR
+from poetry_lm.prosody.analysis import describe
+from poetry_lm.prosody.constraints import given_rhyme_groups, plan_constraints
+from poetry_lm.prosody.options import ProsodyOptions
+from poetry_lm.text.corpus import join_lines, punctuated_lines
+
+
+@dataclass
+class Poem:
+    """One generated candidate."""
+
+    heads: str  # the hidden characters in reading order ("" for a template)
+    lines: list[str]
+    log_prob: float
+    unknown_heads: list[str] = field(default_factory=list)
+    rhyme: str | None = None
+    tone_ok_ratio: float | None = None
+    position: str = "head"  # where the hidden characters are, or "template"
+    marked: list[tuple[int, int]] = field(default_factory=list)  # (line, character) of each hidden one
+    char_log_probs: list[list[float]] = field(default_factory=list)  # per line, per character
+    conflicts: list[str] = field(default_factory=list)  # rhyme/tone rules a given character breaks
+    given: list[tuple[int, int]] = field(default_factory=list)  # every cell fixed before decoding (hidden or kept)
+
+    @property
+    def text(self) -> str:
+        return join_lines(self.lines)
+
+    def display_lines(self) -> list[str]:
+        """Each line with its punctuation, for printing one line per row."""
+        return punctuated_lines(self.text)
+
+    @property
+    def free_log_prob(self) -> float:
+        """Mean log-probability of the characters the model wrote itself (not the given ones)."""
+        given = set(self.given)
+        free = [p for i, row in enumerate(self.char_log_probs) for j, p in enumerate(row) if (i, j) not in given]
+        return float(np.mean(free)) if free else 0.0
+
+    def to_dict(self) -> dict:
+        """The JSON form: heads, text, lines, log_prob first, then position, prosody and notes."""
+        return {
+            "heads": self.heads,
+            "text": self.text,
+            "lines": self.lines,
+            "log_prob": round(float(self.log_prob), 4),
+            "position": self.position,
+            "marked": [list(cell) for cell in self.marked],
+            "rhyme": self.rhyme,
+            "tone_ok_ratio": self.tone_ok_ratio,
+            "conflicts": self.conflicts,
+            "unknown_heads": self.unknown_heads,
+        }
+
+
+def cell_plan(settings: Settings) -> CellPlan:
+    """The given cells of a request: its template, or its heads at their position.
+
+    With both (rewriting an acrostic with some lines locked), the template's cells that hold the
+    heads at their position stay marked as hidden characters.
+    """
+    if settings.template is None:
+        return hidden_plan(normalise_heads(settings.heads), settings.position, settings.line_length)
+    plan = parse_template(settings.template)
+    if not settings.heads:
+        return plan
+    hidden = hidden_plan(normalise_heads(settings.heads), settings.position, plan.line_length)
+    fixed = plan.fixed_cells
+    return replace(plan, marked=tuple(cell for cell, char in hidden.fixed_cells.items() if fixed.get(cell) == char))
+
+
+class PoemGenerator:
+    """A loaded model plus its compiled decoder; safe to share between threads and sessions.
+
+    Calls run concurrently without a lock: the compiled decoder only reads the weights and each
+    call carries its own seed, so a request's poems are the same as when made alone, and 4 threads
+    get more done than with calls serialised (scripts/concurrency_bench.py, README).
+    """
+
+    def __init__(self, model_dir: ModelDir):
+        self.model_dir = model_dir
+        self.vocab = model_dir.vocab
+        self.decoder = Decoder(model_dir.model, self.vocab)
+        self.free_bias = free_cell_bias(self.vocab)
+
+    @classmethod
+    def load(cls, path: Path | None = None, warm_up: bool = True) -> PoemGenerator:
+        """Load a model directory (the bundled model by default) and compile its decoder."""
+        generator = cls(load_model_dir(Path(path) if path else DEFAULT_MODEL_DIR))
+        if warm_up:
+            generator.warm_up()
+        return generator
+
+    def warm_up(self) -> None:
+        """Trace the decoder once so the first real request is fast."""
+        self.generate(Settings(heads="春", line_length=5, num_candidates=1, seed=0, search=1))
+
+    def generate(self, settings: Settings) -> list[Poem]:
+        """Candidates for `settings`, best first (see `Settings.ranking`)."""
+        plan = cell_plan(settings)
+        check_settings(settings, len(self.vocab))
+        seed = settings.seed if settings.seed is not None else secrets.randbelow(MAX_SEED)
+        rng = np.random.default_rng(seed)
+        fixed = plan.fixed_cells
+        forced_ids = poem_template(
+            plan.lines, plan.line_length, {cell: self.vocab.id_of(ch) for cell, ch in fixed.items()}, self.vocab
+        )
+        boost, _ = theme_boost(settings.theme, settings.theme_strength, self.vocab)
+        constraints = plan_constraints(
+            self.vocab, plan.lines, plan.line_length, settings.num_candidates, settings.prosody, rng,
+            self.free_bias + boost, fixed,
+        )
+        # A candidate's `search` rows share its plan (rhyme group, tone pattern): they swap prefixes.
+        bias_index = np.repeat(constraints.bias_index, settings.search, axis=0)
+        decoded = self.decoder(forced_ids, constraints.bias_rows, bias_index, settings.sampling(seed))
+        # The best of each candidate's `search` samples: rows b*search … b*search+search-1.
+        per_candidate = decoded.log_prob.reshape(settings.num_candidates, settings.search)
+        best_rows = per_candidate.argmax(axis=1) + np.arange(settings.num_candidates) * settings.search
+        unknown = [ch for ch in dict.fromkeys(fixed.values()) if ch not in self.vocab]
+        poems = [
+            self._poem(plan, decoded.tokens[row], decoded.cell_log_probs[row], float(decoded.log_prob[row]),
+                       unknown, constraints.rhyme_groups[row // settings.search], settings)
+            for row in best_rows
+        ]
+        key = (lambda poem: -poem.log_prob) if settings.ranking == "total" else (lambda poem: -poem.free_log_prob)
+        return sorted(poems, key=key)
+
+    def _poem(self, plan: CellPlan, token_row, cell_scores, log_prob, unknown, rhyme_group, settings) -> Poem:
+        width, fixed = plan.line_length + 1, plan.fixed_cells
+        lines, scores = [], []
+        for i in range(plan.lines):
+            cells = token_row[i * width : (i + 1) * width - 1]
+            # Given characters are shown as typed even when the model only saw them as <unk>.
+            lines.append("".join(fixed.get((i, j)) or self.vocab.decode([token]) for j, token in enumerate(cells)))
+            scores.append([round(float(p), 3) for p in cell_scores[i * width : (i + 1) * width - 1]])
+        report = describe(lines, rhyme_group, settings.prosody, frozenset(fixed))
+        # A template with hidden characters (a rewritten acrostic) keeps their position kind.
+        position = "template" if settings.template is not None and not plan.marked else str(settings.position)
+        return Poem(
+            plan.hidden, lines, log_prob, unknown, report.rhyme, report.tone_ok_ratio, position,
+            list(plan.marked), scores, report.conflicts, sorted(fixed),
+        )
+
+
+def alternatives(
+    generator: PoemGenerator, lines: list[str], line: int, position: int, options=None, top: int = 8
+) -> list[tuple[str, float]]:
+    """The `top` characters the model would put at (line, position) (0-based) given everything to its
+    left, with their probabilities, under the poem's constraints: a rhyme position offers only
+    characters of the rhyme group the rest of the poem holds, a strict tone position only the right
+    tone (soft tones lower the wrong one). Probabilities are renormalised over what is allowed."""
+    options = options or ProsodyOptions()
+    if not 0 <= line < len(lines) or not 0 <= position < len(lines[line]):
+        raise PoetryError(f"没有第 {line + 1} 句第 {position + 1} 字")
+    vocab, line_length = generator.vocab, len(lines[0])
+    others = {(i, j): ch for i, text in enumerate(lines) for j, ch in enumerate(text) if (i, j) != (line, position)}
+    shared = given_rhyme_groups(others, len(lines), line_length, options)
+    if options.rhyme and not shared:  # nothing else to rhyme with (or the rest does not rhyme): any 平 character
+        options = replace(options, rhyme=False)
+    rng = np.random.default_rng(0)
+    plan = plan_constraints(vocab, len(lines), line_length, 1, options, rng, generator.free_bias, others)
+    cell = line * (line_length + 1) + position
+    prefix = [vocab.bos_id, *vocab.encode(join_lines(lines))[:cell]]
+    scores = generator.decoder.logits_along(prefix)[-1].astype(np.float64) + plan.bias_rows[plan.bias_index[0, cell]]
+    probs = np.exp(scores - scores.max())
+    probs /= probs.sum()
+    best = np.argsort(-probs)[:top]
+    return [(vocab.tokens[k], round(float(probs[k]), 4)) for k in best if probs[k] > 0]
+
+
+def score_lines(generator: PoemGenerator, lines: list[str]) -> tuple[float, list[list[float]]]:
+    """(log-probability of the whole poem, per line per character) under the model, e.g. after a
+    character was changed by hand."""
+    vocab, width = generator.vocab, len(lines[0]) + 1
+    tokens = vocab.encode(join_lines(lines), add_bounds=True)
+    logits = generator.decoder.logits_along(tokens[:-1]).astype(np.float64)
+    log_softmax = logits - logits.max(axis=1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(axis=1, keepdims=True))
+    scores = log_softmax[np.arange(len(tokens) - 1), tokens[1:]].tolist()
+    per_char = [[round(scores[i * width + j], 3) for j in range(width - 1)] for i in range(len(lines))]
+    return float(sum(scores)), per_char

@@ -1,0 +1,114 @@
+"""What a user asks for, checked without TensorFlow: a bad request is refused in milliseconds.
+
+`Settings` (heads, form, sampling, prosody), their defaults and limits, `normalise_heads` and
+`check_settings`: the one place each setting is defined and checked. The CLI and the app take
+their defaults from here; the CLI checks before the model is loaded, and
+`PoemGenerator.generate` checks again for every request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from poetry_lm.compose.template import check_position, parse_template
+from poetry_lm.errors import PoetryError
+from poetry_lm.prosody.options import ProsodyOptions, check_prosody
+from poetry_lm.text.corpus import LINE_LENGTHS, is_han, shown_char, to_simplified
+
+MAX_HEADS = 16
+MAX_CANDIDATES = 64
+TEMPERATURE_RANGE = (0.05, 5.0)
+MAX_SEED = 2**62
+MAX_REPETITION_PENALTY = 10.0
+DEFAULT_TEMPERATURE = 0.8
+DEFAULT_REPETITION_PENALTY = 1.5  # subtracted from a character's score per earlier use in the poem
+DEFAULT_SEARCH, MAX_SEARCH = 4, 16  # samples drawn per candidate, the best kept (README: composition)
+DEFAULT_THEME_STRENGTH, MAX_THEME_STRENGTH = 4.5, 6.0  # nats added to a theme character's score (README: themes)
+RANKINGS = ("total", "free")
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How the decoder draws each free character."""
+
+    temperature: float = DEFAULT_TEMPERATURE
+    top_k: int | None = None  # None: every character may be drawn
+    repetition_penalty: float = DEFAULT_REPETITION_PENALTY
+    seed: int = 0
+    search: int = 1  # rows per candidate; the decoder keeps the best at each forced cell
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What to write. Validated by `check_settings`.
+
+    `heads` are the hidden characters, one line each, at `position` (head: 藏头; tail, a number,
+    rising or falling: see template.POSITIONS). A `template` instead fixes any cells (locked
+    lines) and makes heads and position unused. `search` draws that many samples per candidate
+    and keeps the best-scoring one; `theme` steers free cells toward its characters.
+    """
+
+    heads: str
+    line_length: int = 7
+    num_candidates: int = 5
+    temperature: float = DEFAULT_TEMPERATURE
+    top_k: int | None = None  # None: no top-k
+    seed: int | None = None  # None: a fresh random seed per request
+    repetition_penalty: float = DEFAULT_REPETITION_PENALTY
+    prosody: ProsodyOptions = field(default_factory=ProsodyOptions)
+    position: str = "head"
+    template: str | None = None
+    search: int = DEFAULT_SEARCH
+    theme: str | None = None
+    theme_strength: float = DEFAULT_THEME_STRENGTH
+    ranking: str = "total"  # total: the whole poem's log-probability; free: mean over the characters it wrote
+
+    def sampling(self, seed: int) -> Sampling:
+        """The sampling part, with the seed this request uses."""
+        return Sampling(self.temperature, self.top_k, self.repetition_penalty, seed, self.search)
+
+
+def normalise_heads(raw: str) -> str:
+    """Whitespace removed, traditional → simplified; raises PoetryError for anything but 1 to MAX_HEADS Han characters."""
+    if raw is None:
+        raise PoetryError("请输入藏头字")
+    heads = "".join(str(raw).split())
+    if not heads:
+        raise PoetryError(f"请输入藏头字（1 到 {MAX_HEADS} 个汉字）")
+    if len(heads) > MAX_HEADS:
+        raise PoetryError(f"藏头字最多 {MAX_HEADS} 个，现在有 {len(heads)} 个字符")
+    bad = [ch for ch in heads if not is_han(ch)]
+    if bad:
+        shown = "、".join(dict.fromkeys(shown_char(ch) for ch in bad))
+        raise PoetryError(f"藏头字只能是汉字，请去掉：{shown}")
+    return to_simplified(heads)
+
+
+def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
+    """Raise PoetryError with a precise message for any out-of-range setting.
+
+    Without `vocab_size` (before a model is loaded) top-k is only checked to be positive.
+    """
+    low, high = TEMPERATURE_RANGE
+    if settings.line_length not in LINE_LENGTHS:
+        raise PoetryError(f"每句字数只能是 5（五言）或 7（七言），收到 {settings.line_length}")
+    if not 1 <= settings.num_candidates <= MAX_CANDIDATES:
+        raise PoetryError(f"候选数量须在 1 到 {MAX_CANDIDATES} 之间，收到 {settings.num_candidates}")
+    if not (low <= settings.temperature <= high):
+        raise PoetryError(f"温度须在 {low} 到 {high} 之间，收到 {settings.temperature}")
+    if settings.top_k is not None and not 1 <= settings.top_k <= (vocab_size or settings.top_k):
+        raise PoetryError(f"top-k 须在 1 到词表大小 {vocab_size} 之间，收到 {settings.top_k}")
+    if settings.seed is not None and not 0 <= settings.seed < MAX_SEED:
+        raise PoetryError(f"随机种子须是 0 到 {MAX_SEED - 1} 之间的整数，收到 {settings.seed}")
+    if not 1 <= settings.search <= MAX_SEARCH:
+        raise PoetryError(f"每首候选的抽样次数须在 1 到 {MAX_SEARCH} 之间，收到 {settings.search}")
+    if not 0 <= settings.theme_strength <= MAX_THEME_STRENGTH:
+        raise PoetryError(f"主题强度须在 0 到 {MAX_THEME_STRENGTH:g} 之间，收到 {settings.theme_strength}")
+    if settings.ranking not in RANKINGS:
+        raise PoetryError(f"排序方式只能是 {'/'.join(RANKINGS)}，收到 {settings.ranking!r}")
+    line_length = settings.line_length if settings.template is None else parse_template(settings.template).line_length
+    if settings.template is None or settings.heads:
+        check_position(settings.position, len(settings.heads), line_length)
+    if not 0 <= settings.repetition_penalty <= MAX_REPETITION_PENALTY:
+        raise PoetryError(f"重复惩罚须在 0 到 {MAX_REPETITION_PENALTY:g} 之间，收到 {settings.repetition_penalty}")
+    check_prosody(settings.prosody)

@@ -1,0 +1,120 @@
+"""Which cells of a poem are given before decoding: hidden characters at a position, or a template.
+
+A poem of `lines` lines × `line_length` characters is a grid of cells (line i, character j,
+0-based). A `CellPlan` fixes some cells to characters the user chose; the decoder forces them
+and samples the rest. Hidden characters (藏头, 藏尾, 藏中, 递增, 递减) are marked on the poem; a
+template's kept characters (rewriting a poem with some lines locked) are not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from poetry_lm.errors import PoetryError
+from poetry_lm.text.corpus import LINE_LENGTHS, is_han, shown_char, to_simplified
+
+# Position kinds: where line i hides its character. A number N (1-based) hides it at N in every line.
+POSITIONS = {
+    "head": "藏头（每句第一字）",
+    "tail": "藏尾（每句最后一字）",
+    "rising": "递增（第 i 句第 i 字）",
+    "falling": "递减（第 i 句倒数第 i 字）",
+}
+FREE_MARKS = "＿_"  # a template cell to write
+_TEMPLATE_BREAK_RE = re.compile(r"[，。？！；、,.?!;:：\s]+")
+
+
+@dataclass(frozen=True)
+class CellPlan:
+    """The fixed cells of a poem, and which of them are hidden characters to mark."""
+
+    lines: int
+    line_length: int
+    fixed: tuple[tuple[int, int, str], ...]  # (line, character, char), in reading order
+    marked: tuple[tuple[int, int], ...] = ()  # the hidden characters' cells
+
+    @property
+    def fixed_cells(self) -> dict[tuple[int, int], str]:
+        return {(i, j): char for i, j, char in self.fixed}
+
+    @property
+    def hidden(self) -> str:
+        """The hidden characters in reading order (the acrostic), or "" for a template."""
+        cells = self.fixed_cells
+        return "".join(cells[cell] for cell in self.marked)
+
+
+def position_name(position: str | int) -> str:
+    """The short name of a position kind: 藏头, 藏尾, 递增, 递减, or 藏中 for a number."""
+    return POSITIONS[position].split("（")[0] if position in POSITIONS else "藏中"
+
+
+def check_position(position: str | int, count: int, line_length: int) -> None:
+    """PoetryError unless `count` characters can be hidden at `position` in lines of `line_length`."""
+    if isinstance(position, str) and position.isdigit():
+        position = int(position)
+    if isinstance(position, int):
+        if not 1 <= position <= line_length:
+            raise PoetryError(f"藏字位置 {position} 须在 1 到 {line_length}（每句字数）之间")
+        return
+    if position not in POSITIONS:
+        raise PoetryError(f"藏字位置只能是 {'/'.join(POSITIONS)} 或 1 到 {line_length} 的数字，收到 {position!r}")
+    if position in ("rising", "falling") and count > line_length:
+        raise PoetryError(f"{position_name(position)}最多藏 {line_length} 个字（每句 {line_length} 字），现在有 {count} 个")
+
+
+def position_cells(position: str | int, count: int, line_length: int) -> list[tuple[int, int]]:
+    """The cell of each hidden character, line by line."""
+    check_position(position, count, line_length)
+    if isinstance(position, str) and position.isdigit():
+        position = int(position)
+    column = {
+        "head": lambda i: 0,
+        "tail": lambda i: line_length - 1,
+        "rising": lambda i: i,
+        "falling": lambda i: line_length - 1 - i,
+    }.get(position, lambda i: int(position) - 1)
+    return [(i, column(i)) for i in range(count)]
+
+
+def hidden_plan(hidden: str, position: str | int, line_length: int) -> CellPlan:
+    """One line per hidden character, each at `position` (heads: the classic 藏头诗)."""
+    cells = position_cells(position, len(hidden), line_length)
+    fixed = tuple((i, j, char) for (i, j), char in zip(cells, hidden, strict=True))
+    return CellPlan(len(hidden), line_length, fixed, tuple(cells))
+
+
+def parse_template(text: str) -> CellPlan:
+    """A template such as `春风又绿江南岸，＿＿＿＿＿＿＿。`: every Han character is kept, every `＿` or `_`
+    is written; lines are split at punctuation or line breaks and must all have 5 or 7 cells."""
+    lines = [line for line in _TEMPLATE_BREAK_RE.split(to_simplified(str(text or "")).strip()) if line]
+    if not lines:
+        raise PoetryError("模板是空的：每句写出要保留的字，用 ＿ 标出要写的位置，例如 春风又绿江南岸，＿＿＿＿＿＿＿。")
+    bad = sorted({ch for line in lines for ch in line if not (is_han(ch) or ch in FREE_MARKS)})
+    if bad:
+        raise PoetryError(f"模板中只能有汉字、＿ 和标点，请去掉：{'、'.join(map(shown_char, bad))}")
+    lengths = sorted({len(line) for line in lines})
+    if len(lengths) != 1 or lengths[0] not in LINE_LENGTHS:
+        raise PoetryError(f"模板每句须同为五字或七字，现在各句字数为 {'/'.join(map(str, lengths))}")
+    fixed = tuple((i, j, ch) for i, line in enumerate(lines) for j, ch in enumerate(line) if ch not in FREE_MARKS)
+    if len(fixed) == len(lines) * lengths[0]:
+        raise PoetryError("模板里没有要写的位置：用 ＿ 标出要写的字")
+    return CellPlan(len(lines), lengths[0], fixed)
+
+
+def reflow_template(lines: list[str], line: int, position: int, char: str) -> str:
+    """Put `char` at (line, position) and rewrite the rest of that line; every other line stays."""
+    chosen = lines[line][:position] + char
+    rest = FREE_MARKS[0] * (len(lines[line]) - position - 1)
+    return "\n".join(chosen + rest if i == line else text for i, text in enumerate(lines))
+
+
+def locked_template(lines: list[str], keep: set[int], also: list[tuple[int, int]] = ()) -> str:
+    """The template that keeps lines `keep` (0-based) of a poem, and the cells `also` (its hidden
+    characters) in the other lines, and rewrites the rest."""
+    also = set(also)
+    return "\n".join(
+        line if i in keep else "".join(ch if (i, j) in also else FREE_MARKS[0] for j, ch in enumerate(line))
+        for i, line in enumerate(lines)
+    )

@@ -1,0 +1,170 @@
+"""The network, its atomic save/load, and a model directory (model.keras + vocab.json + config.json)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from poetry_lm.errors import PoetryError
+from poetry_lm.model.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, ModelConfig, RunInfo
+from poetry_lm.text.vocab import PUNCTUATION, Vocabulary
+
+
+def build_model(config: ModelConfig) -> keras.Model:
+    """Embedding → stacked LSTM (return_sequences) → TimeDistributed(Dense(vocab, softmax)).
+
+    Pad id 0 is masked, so the loss only counts real tokens. The LSTMs keep the defaults
+    (tanh/sigmoid, no recurrent_dropout) that make them eligible for the fused cuDNN kernel.
+    """
+    inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True, name="embedding")(inputs)
+    for i in range(config.layers):
+        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
+        if config.dropout:
+            x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
+    # float32 softmax even under a mixed-precision policy, for a stable loss.
+    dense = keras.layers.Dense(config.vocab_size, activation="softmax", dtype="float32", name="next_char")
+    outputs = keras.layers.TimeDistributed(dense, name="next_char_dist")(x)
+    return keras.Model(inputs, outputs, name="poetry_lstm")
+
+
+def save_model_atomic(model: keras.Model, path: Path) -> None:
+    """Save a `.keras` file so that a crash mid-save never leaves a broken file at `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Keras insists on the .keras suffix, so the temporary name keeps it.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        # mkstemp makes the file 0600 whatever the umask; a model should be as readable as any other file.
+        os.chmod(tmp, 0o666 & ~current_umask())
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and putting it straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# What a .keras archive of this tool holds, unpacked: weights of at most a few hundred MB, and small JSON.
+MAX_WEIGHTS_BYTES = 2 * 2**30
+MAX_JSON_ENTRY_BYTES = 4 * 2**20
+
+
+def check_archive_sizes(path: Path) -> None:
+    """Refuse an archive whose entries would unpack far beyond what a model of this tool needs (a zip bomb)."""
+    with zipfile.ZipFile(path) as archive:
+        for entry in archive.infolist():
+            limit = MAX_JSON_ENTRY_BYTES if entry.filename.endswith(".json") else MAX_WEIGHTS_BYTES
+            if entry.file_size > limit:
+                raise PoetryError(
+                    f"模型文件中的 {entry.filename} 解压后有 {entry.file_size:,} 字节，超出上限 {limit:,}：{path}"
+                )
+
+
+def check_architecture(model: keras.Model, vocab: Vocabulary, path: Path) -> None:
+    """The decoder needs Embedding → LSTMs → TimeDistributed(Dense) over this vocabulary; say so if not."""
+    layers = {type(layer).__name__ for layer in model.layers}
+    problems = []
+    try:
+        embedding = model.get_layer("embedding")
+        if not isinstance(embedding, keras.layers.Embedding) or embedding.input_dim != len(vocab):
+            problems.append(f"embedding 层应有 {len(vocab)} 行")
+        output = model.get_layer("next_char_dist")
+        if not isinstance(output, keras.layers.TimeDistributed) or not isinstance(output.layer, keras.layers.Dense):
+            problems.append("输出层应为 TimeDistributed(Dense)")
+    except ValueError as err:
+        problems.append(str(err)[:80])
+    if "LSTM" not in layers or layers & {"GRU", "SimpleRNN", "Bidirectional"}:
+        problems.append("循环层应为 LSTM")
+    missing = [mark for mark in PUNCTUATION if mark not in vocab]
+    if missing:
+        problems.append(f"词表缺少标点 {''.join(missing)}")
+    if problems:
+        raise PoetryError(f"{path} 不是本工具能用的模型：{'；'.join(problems)}")
+
+
+def load_keras_file(path: Path) -> keras.Model:
+    """Open a `.keras` file with safe_mode on; corrupt or missing files raise PoetryError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise PoetryError(f"找不到模型文件：{path}")
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise PoetryError(f"无法读取模型文件（{err.strerror or type(err).__name__}）：{path}") from None
+    # Keras reports a truncated archive as "File not found"; check the zip first to say what is wrong.
+    if not zipfile.is_zipfile(path):
+        raise PoetryError(f"模型文件已损坏（不是有效的 .keras 压缩包）：{path}")
+    check_archive_sizes(path)
+    try:
+        return keras.models.load_model(path, safe_mode=True, compile=False)
+    except Exception as err:  # keras raises many types for a bad archive
+        raise PoetryError(f"无法读取模型文件 {path}：{type(err).__name__}: {str(err)[:200]}") from None
+
+
+@dataclass
+class ModelDir:
+    """A trained model as stored on disk, loaded and cross-checked."""
+
+    path: Path
+    model: keras.Model
+    vocab: Vocabulary
+    info: RunInfo
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def load_model_dir(path: Path) -> ModelDir:
+    """Load model.keras, vocab.json and config.json from `path` and check they agree."""
+    path = Path(path)
+    if not path.is_dir():
+        raise PoetryError(f"找不到模型目录：{path}")
+    info = RunInfo.from_json(path / CONFIG_FILE)
+    vocab = Vocabulary.from_json(path / VOCAB_FILE)
+    model = load_keras_file(path / MODEL_FILE)
+    output_size = model.output_shape[-1]
+    if output_size != len(vocab) or info.model.vocab_size != len(vocab):
+        raise PoetryError(
+            f"{path / VOCAB_FILE} 有 {len(vocab)} 个符号，但模型输出 {output_size} 类"
+            f"（config.json 记为 {info.model.vocab_size}）：词表与模型不匹配"
+        )
+    check_architecture(model, vocab, path)
+    return ModelDir(path=path, model=model, vocab=vocab, info=info)
+
+
+def save_model_dir(path: Path, model: keras.Model, vocab: Vocabulary, info: RunInfo) -> None:
+    """Write the three files of a model directory (the caller renames the directory into place)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    save_model_atomic(model, path / MODEL_FILE)
+    vocab.to_json(path / VOCAB_FILE)
+    info.to_json(path / CONFIG_FILE)
+
+
+def lstm_weights(model: keras.Model) -> tuple[list, list[tuple], tuple]:
+    """(embedding matrix, [(kernel, recurrent_kernel, bias) per LSTM], (dense kernel, bias)).
+
+    The decoder runs the same math step by step with these tensors (gate order i, f, c, o).
+    """
+    embedding = model.get_layer("embedding").embeddings
+    lstms = [layer for layer in model.layers if isinstance(layer, keras.layers.LSTM)]
+    cells = [(layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias) for layer in lstms]
+    dense = model.get_layer("next_char_dist").layer
+    return embedding, cells, (dense.kernel, dense.bias)

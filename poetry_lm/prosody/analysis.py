@@ -1,0 +1,208 @@
+"""The poem analyser: per-character 平仄, rhyme, the best-matching pattern, named violations."""
+
+from __future__ import annotations
+
+import collections
+import re
+from dataclasses import asdict, dataclass, field
+
+from poetry_lm.errors import PoetryError
+from poetry_lm.prosody.meter import checked_cells, is_rhyme_line, pattern_name, poem_tones
+from poetry_lm.prosody.options import ProsodyOptions
+from poetry_lm.prosody.rhyme import (
+    DEFAULT_SYSTEM,
+    SYSTEMS,
+    check_system,
+    group_label,
+    rhyme_groups_of,
+    rhyme_weights,
+    shared_group,
+)
+from poetry_lm.prosody.tones import PING, ZE, tone_fits, tone_of
+from poetry_lm.text.corpus import FORM_NAMES, LINE_LENGTHS, is_han, shown_char, to_simplified
+
+_LINE_BREAK_RE = re.compile(r"[，。？！；、,.?!;:：\s]+")
+
+
+@dataclass
+class PoemReport:
+    """What a generated poem reports in its JSON: its rhyme group, tone-rule compliance, and the
+    rules its given characters break."""
+
+    rhyme: str | None = None
+    tone_ok_ratio: float | None = None
+    conflicts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Violation:
+    """One broken rule, with 1-based line and character numbers."""
+
+    line: int
+    position: int
+    char: str
+    rule: str
+    message: str
+
+
+@dataclass
+class Analysis:
+    """The prosody of one poem: marks, rhyme, best-matching pattern and the rules it breaks."""
+
+    lines: list[str]
+    marks: list[str]  # per line, one of 平/仄/两/？ per character
+    rhyme_lines: list[int]  # 1-based line numbers of the rhyme positions
+    rhyme_chars: list[str]
+    rhyme_groups: list[str]  # the groups of each rhyme character in `system`, e.g. 寒/开
+    rhyme_group: str | None  # the shared group, when the poem rhymes
+    rhymes: bool
+    pattern: str  # the best-matching 绝句/律诗 pattern, or why none is named
+    pattern_tones: list[str]  # per line, the tones the pattern wants ("" when no pattern)
+    checked: int
+    tone_ok: int
+    violations: list[Violation] = field(default_factory=list)
+    system: str = DEFAULT_SYSTEM  # the rhyme system it was judged in
+    regulated: bool = True  # a 绝句 or 律诗: a tone pattern is named and checked
+
+    @property
+    def tone_ok_ratio(self) -> float | None:
+        return round(self.tone_ok / self.checked, 4) if self.checked else None
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "tone_ok_ratio": self.tone_ok_ratio}
+
+    def to_text(self) -> str:
+        """A plain-text report: each line with its marks and the pattern, then rhyme and violations."""
+        out = [f"格式：{self.pattern}"]
+        for number, (line, marks, wanted) in enumerate(zip(self.lines, self.marks, self.pattern_tones, strict=True), 1):
+            rhyme = "  ◎韵" if number in self.rhyme_lines else ""
+            out.append(f"{number:>2}. {line}  实{marks}  谱{wanted or '—'}{rhyme}")
+        shown = "、".join(f"{c}({g})" for c, g in zip(self.rhyme_chars, self.rhyme_groups, strict=True))
+        out.append(f"韵脚：{shown} → " + (f"押{self.rhyme_group}韵" if self.rhymes else "不押韵") + f"（{SYSTEMS[self.system]}）")
+        ratio = f"{self.tone_ok_ratio:.0%}" if self.tone_ok_ratio is not None else "—"
+        out.append(f"平仄合律：{self.tone_ok}/{self.checked}（{ratio}）")
+        out += [f"  ✗ {v.message}" for v in self.violations] or ["  无出律之处"]
+        return "\n".join(out)
+
+
+def parse_poem(text: str) -> list[str]:
+    """Lines of a poem typed with any punctuation or line breaks; all 5 or all 7 Han characters."""
+    lines = [line for line in _LINE_BREAK_RE.split(to_simplified(str(text or "")).strip()) if line]
+    if not lines:
+        raise PoetryError("请输入一首诗（五言或七言，句间用标点或换行分开）")
+    bad = sorted({ch for line in lines for ch in line if not is_han(ch)})
+    if bad:
+        raise PoetryError(f"诗中只能有汉字和标点，请去掉：{'、'.join(map(shown_char, bad))}")
+    lengths = sorted({len(line) for line in lines})
+    if len(lengths) != 1 or lengths[0] not in LINE_LENGTHS:
+        raise PoetryError(f"每句须同为五字或七字，现在各句字数为 {'/'.join(map(str, lengths))}")
+    return lines
+
+
+def _mark(char: str) -> str:
+    return tone_of(char) or "？"
+
+
+def _rule_of(i: int, j: int, line_length: int) -> str:
+    """Which 粘对/二四六 rule fixes the tone expected at (i, j)."""
+    if j == line_length - 1:
+        return "韵脚平声"
+    if j == 1 and i > 0:
+        return "对" if i % 2 == 1 else "粘"
+    return "二四六分明"
+
+
+def analyse_lines(lines: list[str], system: str = DEFAULT_SYSTEM, any_length: bool = False) -> Analysis:
+    """Analyse already-split lines (all of one length, 5 or 7), rhymes judged in `system`.
+
+    Tone patterns are only named for 绝句 and 律诗 (4 or 8 lines); other texts get their marks and
+    rhyme, and say why no pattern is given. `any_length` extends the 粘对 pattern to any number of
+    lines instead, as the decoder does for an acrostic of that many heads.
+    """
+    check_system(system)
+    line_length, n_lines = len(lines[0]), len(lines)
+    regulated = any_length or (line_length, n_lines) in FORM_NAMES
+    even_ends = [line[-1] for line in lines[1::2]]
+    # The group most even-line ends can rhyme in; ties go to the group more common in the corpus.
+    votes = collections.Counter(g for ch in even_ends for g in rhyme_groups_of(ch, system))
+    weights = rhyme_weights(system)
+    main_group = max(sorted(votes), key=lambda g: (votes[g], weights.get(g, 0))) if votes else None
+    first_end = lines[0][-1]
+    first_rhymes = n_lines > 1 and main_group in rhyme_groups_of(first_end, system)
+    first_rhymes = first_rhymes and tone_fits(first_end, PING)
+    rhyme_idx = [i for i in range(n_lines) if is_rhyme_line(i, first_rhymes)]
+    rhyme_chars = [lines[i][-1] for i in rhyme_idx]
+    rhyme_group = shared_group(rhyme_chars, system)
+
+    checked = checked_cells(line_length, n_lines, first_rhymes) if regulated else []
+    cells = [(i, j) for i, j in checked if tone_of(lines[i][j])]
+
+    def misses(start: str) -> list[tuple[int, int, str]]:
+        patterns = poem_tones(line_length, n_lines, start, first_rhymes)
+        return [(i, j, patterns[i][j]) for i, j in cells if not tone_fits(lines[i][j], patterns[i][j])]
+
+    start = min((PING, ZE), key=lambda s: len(misses(s)))
+    violations = []
+    for i, j, wanted in misses(start):
+        char = lines[i][j]
+        rule = _rule_of(i, j, line_length)
+        message = f"第{i + 1}句第{j + 1}字“{char}”应{wanted}而{tone_of(char)}（{rule}）"
+        violations.append(Violation(i + 1, j + 1, char, rule, message))
+    for i in rhyme_idx:
+        char = lines[i][-1]
+        if main_group is not None and main_group not in rhyme_groups_of(char, system):
+            message = f"第{i + 1}句韵脚“{char}”属{group_label(char, system)}韵，与{main_group}韵不押"
+            violations.append(Violation(i + 1, line_length, char, "押韵", message))
+    violations.sort(key=lambda v: (v.line, v.position))
+    if regulated:
+        pattern, pattern_tones = pattern_name(line_length, n_lines, start, first_rhymes), poem_tones(
+            line_length, n_lines, start, first_rhymes
+        )
+    else:
+        pattern = f"不是绝句或律诗（须 4 句或 8 句，现有 {n_lines} 句）：只标平仄与韵脚，不套格律"
+        pattern_tones = [""] * n_lines
+    return Analysis(
+        lines=lines,
+        marks=["".join(_mark(ch) for ch in line) for line in lines],
+        rhyme_lines=[i + 1 for i in rhyme_idx],
+        rhyme_chars=rhyme_chars,
+        rhyme_groups=[group_label(c, system) for c in rhyme_chars],
+        rhyme_group=rhyme_group,
+        rhymes=rhyme_group is not None,
+        pattern=pattern,
+        pattern_tones=pattern_tones,
+        checked=len(cells),
+        tone_ok=len(cells) - sum(v.rule != "押韵" for v in violations),
+        violations=violations,
+        system=system,
+        regulated=regulated,
+    )
+
+
+def analyse(text: str, system: str = DEFAULT_SYSTEM) -> Analysis:
+    """Analyse a poem typed by a person: per-character 平仄, rhyme in `system`, best pattern, named violations."""
+    return analyse_lines(parse_poem(text), system)
+
+
+def describe(
+    lines: list[str], rhyme_group: str | None, options: ProsodyOptions, given: frozenset[tuple[int, int]] = frozenset()
+) -> PoemReport:
+    """The report of a generated poem: its rhyme group, tone compliance, and conflicts.
+
+    The planned group is reported when every rhyme position holds it (always, unless a given
+    character sits there and breaks it); otherwise the group the poem actually rhymes in, if any.
+    A conflict is a rule the options ask for that a `given` (hidden or kept) cell breaks: given
+    characters always win over the masks, so the poem says where they did.
+    """
+    if not options.active:
+        return PoemReport(rhyme=rhyme_group)
+    analysis = analyse_lines(lines, options.rhyme_system, any_length=True)
+    first_rhymes = options.rhyme_scheme == "first_and_even"
+    ends = [line[-1] for i, line in enumerate(lines) if is_rhyme_line(i, first_rhymes)]
+    holds = rhyme_group is not None and all(rhyme_group in rhyme_groups_of(char, options.rhyme_system) for char in ends)
+    conflicts = [
+        f"给定的字不合格律，已按给定保留：{v.message}"
+        for v in analysis.violations
+        if (v.line - 1, v.position - 1) in given and (options.rhyme if v.rule == "押韵" else options.tones != "off")
+    ]
+    return PoemReport(rhyme_group if holds else analysis.rhyme_group, analysis.tone_ok_ratio, conflicts)

@@ -1,0 +1,316 @@
+"""写诗: heads, form, sampling and 格律 on the left; candidate cards on the right, each with 保留几句 and 换一个字."""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import streamlit as st
+
+from poetry_lm import jobs
+from poetry_lm.compose.generate import Poem, PoemGenerator, alternatives, score_lines
+from poetry_lm.compose.settings import (
+    DEFAULT_TEMPERATURE,
+    DEFAULT_THEME_STRENGTH,
+    MAX_HEADS,
+    MAX_THEME_STRENGTH,
+    Settings,
+)
+from poetry_lm.compose.template import POSITIONS, locked_template, position_name, reflow_template
+from poetry_lm.errors import PoetryError
+from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES, ProsodyOptions
+from poetry_lm.prosody.rhyme import SYSTEMS, example_chars, group_names
+from studio.models import model_stamp, selected_generator, vocabulary_chars
+from studio.widgets import SYSTEM_LABELS, copy_button, poem_card, poem_html, poem_notes
+
+FORMS = {"七言": 7, "五言": 5}
+TONE_LABELS = dict(zip(TONE_MODES, ["不限平仄", "宽：倾向合律", "严：必须合律"], strict=True))
+SCHEME_LABELS = dict(zip(RHYME_SCHEMES, ["偶数句押韵", "首句和偶数句押韵"], strict=True))
+AUTO_RHYME = "自动选择"
+NO_COMPARISON = "不对比"
+
+
+def position_label(position: str) -> str:
+    return position_name(position) if position in POSITIONS else f"藏中（每句第 {position} 字）"
+
+
+def temperature_hint(value: float) -> str:
+    """One line on what the temperature does at this value."""
+    if value < 0.5:
+        mood = "偏保守：用字常见稳妥，候选彼此相近"
+    elif value <= 1.1:
+        mood = "适中：通顺与新意兼顾"
+    else:
+        mood = "偏大胆：用字新奇多变，也更容易不通"
+    return f"温度控制随机性，越低越稳妥、越高越新奇。当前 {value:.2f}，{mood}。"
+
+
+def prosody_controls(vocab_chars: list[str]) -> ProsodyOptions:
+    """The 格律 expander: rhyme (on by default), rhyme system, scheme and group, tonal pattern (soft by default)."""
+    with st.expander("格律（押韵与平仄）"):
+        st.session_state.setdefault("rhyme", DEFAULT_PROSODY.rhyme)
+        st.session_state.setdefault("tones", DEFAULT_PROSODY.tones)
+        rhyme = st.checkbox("押韵（韵脚只用平声字）", key="rhyme")
+        system = st.radio("韵书", list(SYSTEMS), format_func=SYSTEM_LABELS.get, key="rhyme_system",
+                          horizontal=True, disabled=not rhyme,
+                          help="两者兼顾：韵脚同属一个平水韵部、也同属一个中华新韵部，古今读来都押韵")
+        scheme = st.selectbox(
+            "押韵位置", list(SCHEME_LABELS), format_func=SCHEME_LABELS.get, key="rhyme_scheme", disabled=not rhyme
+        )
+        groups = group_names(system)
+
+        def group_label(name: str) -> str:
+            if name == AUTO_RHYME:
+                return name
+            examples = example_chars(name, system, vocab_chars)
+            return f"{name}（{'、'.join(examples)}…）" if examples else name
+
+        group = st.selectbox("韵部", [AUTO_RHYME, *groups], format_func=group_label, key=f"rhyme_group_{system}",
+                             disabled=not rhyme)
+        tones = st.radio("平仄", list(TONE_LABELS), format_func=TONE_LABELS.get, key="tones", horizontal=True)
+    return ProsodyOptions(
+        rhyme=rhyme, rhyme_scheme=scheme, rhyme_group=None if group == AUTO_RHYME else group, tones=tones,
+        rhyme_system=system,
+    )
+
+
+def show_poems(result: dict, generator: PoemGenerator, prosody: ProsodyOptions) -> None:
+    """The candidates of the last 写诗 click as cards, best first, each with copy and download."""
+    poems: list[Poem] = result["poems"]
+    st.caption(f"模型「{result['model']}」· {len(poems)} 首候选 · 用时 {result['seconds'] * 1000:.0f} 毫秒 · 按模型得分从高到低排列")
+    unknown = poems[0].unknown_heads if poems else []
+    if unknown:
+        st.warning(
+            f"藏头字「{'、'.join(unknown)}」不在模型「{result['model']}」的词表中：仍然放在句首，但模型没见过这些字，"
+            "接下来的字可能不够贴切。"
+        )
+    left, right = st.columns(2)
+    vertical = left.toggle("竖排（从右到左）", key="vertical")
+    right.text_input("诗卡标题（可选）", key="card_title", max_chars=12, placeholder="保存为图片时印在卡上")
+    if vertical and poems and len(poems[0].lines) > 5:  # a narrow card shows about five columns
+        st.caption(f"竖排共 {len(poems[0].lines)} 列，卡片内可左右滑动查看全部；「保存为图片」得到完整的一张。")
+    columns = st.columns(2)
+    for i, poem in enumerate(poems):
+        with columns[i % 2], st.container(border=True):
+            st.markdown(f"**第 {i + 1} 首**")
+            st.markdown(poem_html(poem, vertical), unsafe_allow_html=True)
+            st.caption(poem_notes(poem))
+            left, right = st.columns(2)  # cards are narrow: two buttons a row
+            with left:
+                copy_button("\n".join(poem.display_lines()))
+            right.download_button(
+                "下载文本", "\n".join(poem.display_lines()) + "\n", file_name=f"藏头诗_{poem.heads}_{i + 1}.txt",
+                mime="text/plain", key=f"download_{i}", width="stretch",
+            )
+            st.download_button(
+                "保存为图片",
+                poem_card(tuple(poem.lines), tuple(poem.marked), poem.position, vertical, st.session_state.get("card_title") or None),
+                file_name=f"藏头诗_{poem.heads}_{i + 1}.png", mime="image/png", key=f"card_{i}", width="stretch",
+                help="诗卡 PNG：竖排从右到左（关掉上方「竖排」则为横排），藏头字标红",
+            )
+            rewrite_control(poem, i)
+            change_control(generator, poem, i, prosody)
+    everything = "\n\n".join("\n".join(p.display_lines()) + f"\n（得分 {p.log_prob:.1f}）" for p in poems)
+    st.download_button(
+        "下载全部候选", everything + "\n", file_name=f"藏头诗_{poems[0].heads if poems else ''}.txt",
+        mime="text/plain", key="download_all",
+    )
+
+
+def write_controls(models: Path, model_name: str | None) -> tuple[bool, dict]:
+    """The input column: heads, form, sampling settings, 格律, the 写诗 button."""
+    values = {
+        "heads": st.text_input(
+            f"藏头字（1 到 {MAX_HEADS} 个汉字，每字开头一句）", key="heads", placeholder="例如：春花秋月"
+        ),
+    }
+    left, right = st.columns(2)
+    with left:
+        values["form"] = st.radio("诗体", list(FORMS), key="form", horizontal=True)
+    with right:
+        values["candidates"] = st.slider("候选数量", 1, 8, 4, key="num_candidates")
+    line_length = FORMS[values["form"]]
+    positions = [*POSITIONS, *map(str, range(2, line_length))]
+    left, right = st.columns(2)
+    with left:
+        values["position"] = st.selectbox(
+            "藏在哪里", positions, key="position", format_func=position_label,
+            help="藏头：每句第一字；藏尾：每句末字；第 N 字：每句同一位置；递增/递减：斜着藏（最多每句字数个字）",
+        )
+    with right:
+        values["theme"] = st.text_input("主题（可选）", key="theme", max_chars=20, placeholder="例如：明月、边塞秋风",
+                                        help="几个词或一个短语：诗会多用这些字和常与它们同现的字")
+    values["theme_strength"] = st.slider(
+        "主题强度", 0.0, MAX_THEME_STRENGTH, DEFAULT_THEME_STRENGTH, 0.5, key="theme_strength",
+        help="只在填了主题时起作用：给主题字加的分（相关的字加一半）；越大，主题越常出现",
+    )
+    values["temperature"] = st.slider("温度", 0.1, 2.0, DEFAULT_TEMPERATURE, 0.05, key="temperature")
+    st.caption(temperature_hint(values["temperature"]))
+    left, right = st.columns(2)
+    with left:
+        values["top_k"] = st.number_input("top-k（0 为不限）", 0, 5000, 0, 10, key="top_k",
+                                          help="只在模型认为最可能的 k 个字里抽样；越小越保守")
+    with right:
+        values["seed"] = st.number_input("随机种子（可选）", min_value=0, value=None, step=1, key="seed",
+                                         help="留空则每次不同；填同一个数字会得到同样的诗")
+    model_path = models / model_name if model_name else models
+    values["prosody"] = prosody_controls(vocabulary_chars(str(model_path), model_stamp(model_path)) if model_name else [])
+    others = [name for name in jobs.list_models(models) if name != model_name]
+    values["compare"] = st.selectbox(
+        "与另一个模型对比", [NO_COMPARISON, *others], key="compare_model",
+        help="用同样的藏头字、设置和随机种子，让两个模型各写一遍（例如基础模型与微调后的模型），并排比较",
+    )
+    clicked = st.button("写诗", key="generate", type="primary", disabled=model_name is None, width="stretch")
+    return clicked, values
+
+
+def generate_poems(models: Path, generator: PoemGenerator, model_name: str, values: dict) -> None:
+    """Run the generator (and the comparison model, with the same seed) for the form values; keep the
+    result in the session, or show why not."""
+    try:
+        seed = None if values["seed"] is None else int(values["seed"])
+        if seed is None and values["compare"] != NO_COMPARISON:
+            seed = random.randrange(2**31)  # both models must draw the same random numbers
+        settings = Settings(
+            heads=values["heads"], line_length=FORMS[values["form"]], num_candidates=int(values["candidates"]),
+            temperature=float(values["temperature"]), top_k=int(values["top_k"]) or None,
+            seed=seed, prosody=values["prosody"], position=values["position"], template=values.get("template"),
+            theme=values["theme"].strip() or None, theme_strength=float(values["theme_strength"]),
+        )
+        started = time.perf_counter()
+        result = {
+            "model": model_name, "poems": generator.generate(settings), "seconds": 0.0, "seed": seed,
+            "typed_heads": typed_heads(values["heads"]),
+        }
+        result["seconds"] = time.perf_counter() - started
+        if values["compare"] != NO_COMPARISON:
+            other = selected_generator(models, values["compare"])
+            if other is not None:
+                result["compare"] = {"model": values["compare"], "poems": other.generate(settings)}
+    except PoetryError as err:
+        st.session_state.pop("result", None)
+        st.warning(str(err))
+    except Exception as err:  # never a traceback in the page
+        st.session_state.pop("result", None)
+        st.error(f"写诗时出错：{type(err).__name__}: {err}")
+    else:
+        st.session_state["result"] = result
+
+
+def show_comparison(result: dict) -> None:
+    """Two models side by side: the same heads, settings and seed; candidates in rank order."""
+    vertical = st.toggle("竖排（从右到左）", key="vertical")
+    st.caption(f"同样的藏头字、设置与随机种子 {result['seed']}：左边是「{result['model']}」，右边是"
+               f"「{result['compare']['model']}」，各自按模型得分排列。")
+    columns = st.columns(2)
+    for column, side in zip(columns, (result, result["compare"]), strict=True):
+        with column:
+            st.markdown(f"**{side['model']}**")
+            for poem in side["poems"]:
+                with st.container(border=True):
+                    st.markdown(poem_html(poem, vertical), unsafe_allow_html=True)
+                    st.caption(poem_notes(poem))
+                    copy_button("\n".join(poem.display_lines()))
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def cell_alternatives(_generator: PoemGenerator, model: str, lines: tuple[str, ...], line: int, position: int,
+                      prosody: ProsodyOptions) -> list[tuple[str, float]]:
+    """`alternatives`, cached per model, poem and cell (every rerun redraws the cards)."""
+    return alternatives(_generator, list(lines), line, position, prosody)
+
+
+def change_control(generator: PoemGenerator, poem: Poem, index: int, prosody: ProsodyOptions) -> None:
+    """换一个字: the model's top characters for one cell given everything to its left (and the poem's
+    rhyme and tones); keep the rest of the poem, or rewrite the rest of that line."""
+    with st.expander("换一个字"):
+        left, right = st.columns(2)
+        line = left.selectbox("第几句", range(len(poem.lines)), format_func=lambda k: f"{k + 1}：{poem.lines[k]}",
+                              key=f"alt_line_{index}")
+        cells = [j for j in range(len(poem.lines[line])) if (line, j) not in set(poem.marked)]
+        position = right.selectbox("第几字", cells, format_func=lambda j: f"{j + 1}：{poem.lines[line][j]}",
+                                   key=f"alt_char_{index}")
+        if position is None:
+            st.caption("这一句只有藏字，不能换。")
+            return
+        found = [(char, prob) for char, prob in cell_alternatives(generator, str(generator.model_dir.path),
+                                                                   tuple(poem.lines), line, position, prosody)
+                 if char != poem.lines[line][position]]
+        if not found:
+            st.caption("这里没有别的字可选。")
+            return
+        choice = st.radio("换成", [char for char, _ in found], horizontal=True, key=f"alt_pick_{index}",
+                          format_func=lambda char: f"{char} {dict(found)[char]:.0%}")
+        keep, reflow = st.columns(2)
+        if keep.button("只换这个字", key=f"alt_keep_{index}"):
+            lines = [text if k != line else text[:position] + choice + text[position + 1 :]
+                     for k, text in enumerate(poem.lines)]
+            log_prob, per_char = score_lines(generator, lines)
+            st.session_state["result"]["poems"][index] = replace(poem, lines=lines, log_prob=log_prob,
+                                                                 char_log_probs=per_char)
+            st.rerun()
+        if reflow.button("换字并重写本句其余", key=f"alt_reflow_{index}", disabled=position == len(poem.lines[line]) - 1):
+            st.session_state["rewrite"] = {
+                "template": reflow_template(poem.lines, line, position, choice), "from": index + 1,
+                "kept": [k for k in range(len(poem.lines)) if k != line],
+            }
+            st.rerun()
+
+
+def rewrite_control(poem: Poem, index: int) -> None:
+    """Tick the lines to keep and rewrite the rest: kept lines (and the hidden characters) are forced
+    cells, so what is rewritten is conditioned on them and rhymes with them."""
+    with st.expander("保留几句，重写其余"):
+        keep = {k for k, line in enumerate(poem.lines) if st.checkbox(line, key=f"keep_{index}_{k}")}
+        if st.button("重写其余各句", key=f"rewrite_{index}", disabled=not keep or len(keep) == len(poem.lines)):
+            st.session_state["rewrite"] = {
+                "template": locked_template(poem.lines, keep, poem.marked), "from": index + 1, "kept": sorted(keep),
+            }
+            st.rerun()
+
+
+def typed_heads(raw: str) -> str:
+    """The heads as the user typed them, whitespace aside."""
+    return "".join(str(raw or "").split())
+
+
+def result_notes(result: dict, heads_now: str) -> None:
+    """Say when traditional or variant heads were written in standard simplified forms, and when the
+    poems shown belong to other heads."""
+    typed, used = result.get("typed_heads", ""), result["poems"][0].heads if result["poems"] else ""
+    if used and typed != used:
+        st.info(f"藏头字已按规范简体字处理：{typed} → {used}（语料的繁体字已转为简体，异体字已写作规范字）")
+    if typed_heads(heads_now) != typed:
+        st.caption(f"下面是藏头字「{typed}」的结果；点「写诗」按新的藏头字重写。")
+
+
+def write_tab(models: Path, model_name: str | None) -> None:
+    """Main area: settings on the left, candidate cards on the right."""
+    controls, results = st.columns([5, 8], gap="medium")
+    with controls:
+        clicked, values = write_controls(models, model_name)
+    with results:
+        if model_name is None:
+            st.info("侧栏中还没有可用的模型。")
+            return
+        generator = selected_generator(models, model_name)
+        if generator is None:
+            return
+        rewrite = st.session_state.pop("rewrite", None)
+        if rewrite is not None:  # 重写其余各句: the same settings, with the kept lines as a template
+            values = {**values, "template": rewrite["template"], "compare": NO_COMPARISON}
+            kept = "、".join(str(k + 1) for k in rewrite["kept"])
+            st.caption(f"由第 {rewrite['from']} 首改写：保留第 {kept} 句，其余重写。")
+        if clicked or rewrite is not None:
+            generate_poems(models, generator, model_name, values)
+        if "result" in st.session_state:
+            result = st.session_state["result"]
+            result_notes(result, values["heads"])
+            if "compare" in result:
+                show_comparison(result)
+            else:
+                show_poems(result, generator, values["prosody"])
+        elif not clicked:
+            st.info("输入藏头字，选好诗体和温度，点「写诗」。每个藏头字会成为一句诗的第一个字。")

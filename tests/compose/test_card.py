@@ -1,0 +1,115 @@
+"""Poem cards: rendered with the bundled font, checked by their pixels; the CLI's --image."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from fontTools.ttLib import TTFont
+from PIL import Image
+
+from poetry_lm import cli
+from poetry_lm.compose.card import (
+    CARD_FONT,
+    CARD_LABEL_CHARS,
+    CardStyle,
+    card_png,
+    covered_chars,
+    form_note,
+    render_card,
+)
+from poetry_lm.errors import PoetryError
+from tests.conftest import REPO
+
+LINES = ["春风又绿江南岸", "花落人亡两不知", "秋水共长天一色", "月明星稀乌鹊飞"]
+
+
+def mark_pixels(image: Image.Image, style: CardStyle = CardStyle()) -> np.ndarray:
+    """Boolean mask of pixels close to the mark colour."""
+    pixels = np.asarray(image.convert("RGB")).astype(int)
+    return np.abs(pixels - np.asarray(style.mark)).sum(axis=-1) < 60
+
+
+def runs(indices: np.ndarray, max_gap: int = 12) -> list[tuple[int, int]]:
+    """Runs (first, last) of sorted unique indices, split where they jump by more than `max_gap`
+    (gaps inside a character, as in 秋, are narrower than those between lines)."""
+    values = np.unique(indices)
+    breaks = np.flatnonzero(np.diff(values) > max_gap)
+    starts, ends = np.r_[values[0], values[breaks + 1]], np.r_[values[breaks], values[-1]]
+    return list(zip(starts.tolist(), ends.tolist(), strict=True))
+
+
+def test_vertical_card_marks_the_heads_along_the_top_from_right_to_left():
+    style = CardStyle()
+    image = render_card(LINES, title="春花秋月", note=form_note(LINES))
+    ys, xs = np.nonzero(mark_pixels(image))
+    assert len(xs) > 200
+    assert ys.min() >= style.margin and ys.max() < style.margin + style.cell  # only the first row of characters
+    columns = runs(xs)
+    assert len(columns) == len(LINES)  # one marked character per line
+    # Line 1 is the rightmost column (after the title column), line 4 the leftmost.
+    assert columns[-1][0] > image.width / 2 > columns[0][1]
+    ink = np.asarray(image.convert("L")) < 100
+    assert ink[style.margin + style.cell :, :].sum() > 20 * len(LINES)  # the other characters are drawn
+
+
+def test_horizontal_card_marks_the_first_character_of_each_row():
+    style = CardStyle()
+    image = render_card(LINES, vertical=False)
+    ys, xs = np.nonzero(mark_pixels(image))
+    assert xs.min() >= style.margin and xs.max() < style.margin + style.cell
+    assert len(runs(ys)) == len(LINES)
+
+
+def test_hidden_characters_are_marked_where_they_are():
+    style = CardStyle()
+    image = render_card(LINES, marked={(i, 6) for i in range(4)}, vertical=False)  # 藏尾
+    xs = np.nonzero(mark_pixels(image))[1]
+    assert xs.min() >= style.margin + 6 * style.cell
+
+
+def test_a_character_without_a_glyph_is_drawn_as_a_faint_box():
+    style = CardStyle()
+    rare = "\U0002B6D3"  # 𫛓, an Extension C character: in no Noto CJK SC font
+    assert rare not in covered_chars()
+    plain, boxed = render_card(["春风又绿江南岸"]), render_card(["春风又绿江南" + rare])
+    assert plain.size == boxed.size and plain.tobytes() != boxed.tobytes()
+    faint = np.abs(np.asarray(boxed).astype(int) - np.asarray(style.faint)).sum(axis=-1) < 40
+    assert faint[style.margin + 6 * style.cell : style.margin + 7 * style.cell].any()
+
+
+def test_card_size_follows_the_poem_and_png_round_trips():
+    small, large = render_card(LINES[:2]), render_card(LINES * 4)
+    assert large.width > small.width and large.height == small.height
+    data = card_png(small)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and Image.open(__import__("io").BytesIO(data)).size == small.size
+    assert form_note(LINES) == "藏头七言绝句" and form_note(LINES[:3]) == "藏头诗 · 三句七言"
+    assert form_note(LINES, "藏尾") == "藏尾七言绝句" and form_note(LINES[:3], "递增") == "递增诗 · 三句七言"
+    with pytest.raises(PoetryError):
+        render_card([])
+
+
+def test_the_bundled_font_covers_what_a_poem_or_card_can_show():
+    cmap = TTFont(CARD_FONT).getBestCmap()
+    assert covered_chars() == {chr(code) for code in cmap} & covered_chars()  # the list matches the font
+    assert all(ord(ch) in cmap for ch in covered_chars())
+    vocab = json.loads((REPO / "models" / "default" / "vocab.json").read_text(encoding="utf-8"))
+    needed = {token for token in vocab if len(token) == 1} | set(CARD_LABEL_CHARS)
+    missing = sorted(ch for ch in needed if ord(ch) not in cmap)
+    # Only rare characters beyond the Basic Multilingual Plane, which no Noto CJK SC font has.
+    assert all(ord(ch) > 0xFFFF for ch in missing) and len(missing) < 0.05 * len(needed)
+    assert (CARD_FONT.parent / "OFL.txt").read_text(encoding="utf-8").count("SIL OPEN FONT LICENSE Version 1.1") == 1
+
+
+def test_cli_image_writes_one_card_per_candidate(tiny_model_dir, tmp_path, capsys):
+    out = tmp_path / "cards" / "new"
+    argv = ["generate", "--heads", "春山", "--model", str(tiny_model_dir), "--num", "3", "--chars", "5", "--seed", "1"]
+    assert cli.main([*argv, "--image", str(out), "--title", "春山"]) == 0
+    cards = sorted(out.glob("*.png"))
+    assert [p.name for p in cards] == ["春山-1.png", "春山-2.png", "春山-3.png"]
+    assert all(Image.open(p).size[0] > 200 and mark_pixels(Image.open(p)).any() for p in cards)
+    a_file = tmp_path / "file.png"
+    a_file.write_bytes(b"x")
+    assert cli.main([*argv, "--image", str(a_file)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: --image 须是一个目录")

@@ -1,0 +1,167 @@
+"""Constrained decoding: forced heads, line lengths, punctuation, masks, repetition, reproducibility.
+
+Most tests use a model whose next-token distribution is known and hostile: its output layer
+ignores the state and puts almost all mass on special tokens and punctuation, so any leak in
+the masks shows up at once.
+"""
+
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from poetry_lm.compose.decode import FREE, decode_loop, free_cell_bias, sampling_tensors
+from poetry_lm.compose.generate import PoemGenerator, Settings
+from poetry_lm.compose.settings import Sampling
+from poetry_lm.model.config import ModelConfig, RunInfo, TrainConfig
+from poetry_lm.model.network import ModelDir, build_model
+from poetry_lm.text.corpus import poem_problems, split_lines
+from poetry_lm.text.vocab import Vocabulary
+
+CHARS = "春花秋月山水风云江天日夜人来去不有无明白"
+FAVOURITE = "月"
+
+
+def hostile_generator(favourite_margin: float = 5.0) -> PoemGenerator:
+    """Logits: special tokens and punctuation +20, FAVOURITE +margin, other characters 0."""
+    vocab = Vocabulary.build([CHARS + "，。"])
+    config = ModelConfig(vocab_size=len(vocab), embedding_dim=4, units=8, layers=2, dropout=0.0)
+    model = build_model(config)
+    dense = model.get_layer("next_char_dist").layer
+    bias = np.zeros(len(vocab), dtype="float32")
+    bias[: vocab.first_char_id] = 20.0
+    bias[vocab.id_of(FAVOURITE)] = favourite_margin
+    dense.kernel.assign(np.zeros(dense.kernel.shape, dtype="float32"))
+    dense.bias.assign(bias)
+    info = RunInfo(model=config, train=TrainConfig())
+    return PoemGenerator(ModelDir(Path("hostile"), model, vocab, info))
+
+
+@pytest.fixture(scope="module")
+def hostile():
+    return hostile_generator()
+
+
+def assert_well_formed(poem, heads: str, line_length: int):
+    assert not poem_problems(poem.lines, heads, line_length, poem.text)
+    assert split_lines(poem.text) == poem.lines
+
+
+def test_masks_hold_against_a_model_that_wants_specials(hostile):
+    poems = hostile.generate(Settings("春花秋月", line_length=7, num_candidates=8, temperature=1.5, seed=3, repetition_penalty=0))
+    assert len(poems) == 8
+    for poem in poems:
+        assert_well_formed(poem, "春花秋月", 7)
+        free = "".join(line[1:] for line in poem.lines)
+        assert set(free) <= set(CHARS)
+    # Among allowed characters the favourite dominates (margin 5 nats) when repeats are free.
+    free = "".join(line[1:] for poem in poems for line in poem.lines)
+    assert free.count(FAVOURITE) / len(free) > 0.5
+
+
+def test_repetition_penalty_discourages_repeats(hostile):
+    poems = hostile.generate(Settings("春花秋山", line_length=5, num_candidates=8, temperature=1.0, seed=1, repetition_penalty=10))
+    for poem in poems:
+        free = "".join(line[1:] for line in poem.lines)
+        assert free.count(FAVOURITE) <= 1
+
+
+def test_top_k_one_is_greedy_and_ignores_seed(hostile):
+    a = hostile.generate(Settings("山水", line_length=5, num_candidates=2, top_k=1, seed=1, repetition_penalty=0))
+    b = hostile.generate(Settings("山水", line_length=5, num_candidates=2, top_k=1, seed=2, repetition_penalty=0))
+    assert [p.text for p in a] == [p.text for p in b] == ["山月月月月，水月月月月。"] * 2
+
+
+def test_same_seed_same_poems_different_seed_different(tiny_model_dir):
+    generator = PoemGenerator.load(tiny_model_dir)
+    settings = Settings("春江花月夜", line_length=7, num_candidates=4, temperature=1.0, seed=42)
+    first = [p.to_dict() for p in generator.generate(settings)]
+    assert first == [p.to_dict() for p in generator.generate(settings)]
+    other = [p.text for p in generator.generate(Settings("春江花月夜", line_length=7, num_candidates=4, temperature=1.0, seed=43))]
+    assert other != [p["text"] for p in first]
+
+
+def test_many_random_head_strings(tiny_model_dir):
+    generator = PoemGenerator.load(tiny_model_dir)
+    rng = random.Random(0)
+    pool = [t for t in generator.vocab.tokens[generator.vocab.first_char_id :]] + ["龘", "𠀋"]
+    for trial in range(40):
+        heads = "".join(rng.choice(pool) for _ in range(rng.randint(1, 16)))
+        line_length = rng.choice([5, 7])
+        poems = generator.generate(
+            Settings(heads, line_length=line_length, num_candidates=rng.randint(1, 6), temperature=rng.uniform(0.2, 2.0),
+                     top_k=rng.choice([None, 1, 5, 50]), seed=trial)
+        )
+        log_probs = [p.log_prob for p in poems]  # the default ranking
+        assert log_probs == sorted(log_probs, reverse=True) and all(np.isfinite(log_probs))
+        for poem in poems:
+            assert_well_formed(poem, heads, line_length)
+            assert set(poem.unknown_heads) == {ch for ch in heads if ch not in generator.vocab}
+            free = "".join(line[1:] for line in poem.lines)
+            assert all(ch in generator.vocab for ch in free)
+
+
+# ---- the loop and the sampler, driven by a fake step of known logits ------------------------------
+
+
+def fixed_step(logits_row: np.ndarray):
+    """A `step` whose logits never change; its state counts the calls."""
+    logits = tf.constant(logits_row[None, :], tf.float32)
+
+    def step(token_ids, calls):
+        return tf.repeat(logits, tf.shape(token_ids)[0], axis=0), calls + 1
+
+    return step
+
+
+def run_loop(logits_row, forced, bias_rows=None, bias_index=None, candidates=3, **sampling):
+    vocab = Vocabulary.build([CHARS + "，。"])
+    forced = np.asarray(forced, np.int32)
+    bias_rows = free_cell_bias(vocab)[None] if bias_rows is None else bias_rows
+    bias_index = np.zeros((candidates, len(forced)), np.int32) if bias_index is None else bias_index
+    tokens, log_prob, _ = decode_loop(
+        fixed_step(np.asarray(logits_row, np.float32)), tf.constant(0), tf.constant(forced), tf.constant(bias_rows),
+        tf.constant(bias_index), sampling_tensors(Sampling(**sampling)), vocab,
+    )
+    return vocab, tokens.numpy(), log_prob.numpy()
+
+
+def test_loop_forces_cells_and_scores_every_cell_and_the_end():
+    vocab = Vocabulary.build([CHARS + "，。"])
+    logits = np.arange(len(vocab), dtype=np.float32)  # the last character is the most likely
+    spring, comma = vocab.id_of("春"), vocab.punctuation_ids[0]
+    _, tokens, log_prob = run_loop(logits, [spring, FREE, FREE, comma], top_k=1, repetition_penalty=0.0)
+    best = len(vocab) - 1
+    assert tokens.tolist() == [[spring, best, best, comma]] * 3  # top-k 1 is greedy
+    _, penalised, _ = run_loop(logits, [spring, FREE, FREE, comma], top_k=1, repetition_penalty=1.5)
+    assert penalised[0].tolist() == [spring, best, best - 1, comma]  # 1.5 nats pushes the repeat below the next
+    log_softmax = logits - np.log(np.exp(logits).sum())
+    expected = log_softmax[[spring, best, best, comma]].sum() + log_softmax[vocab.eos_id]
+    np.testing.assert_allclose(log_prob, expected, rtol=1e-5)
+
+
+def test_bias_rows_are_chosen_per_candidate_and_cell():
+    vocab = Vocabulary.build([CHARS + "，。"])
+    only = [vocab.id_of("山"), vocab.id_of("水")]
+    rows = np.full((3, len(vocab)), -np.inf, np.float32)
+    rows[0, vocab.first_char_id :] = 0.0
+    rows[1, only[0]] = rows[2, only[1]] = 0.0
+    index = np.array([[1, 0], [2, 0], [2, 1]], np.int32)
+    _, tokens, _ = run_loop(np.zeros(len(vocab)), [FREE, FREE], rows, index, temperature=2.0, seed=5)
+    assert tokens[:, 0].tolist() == [only[0], only[1], only[1]]
+    assert tokens[2, 1] == only[0]
+
+
+def test_repetition_penalty_and_top_k_and_seed():
+    vocab = Vocabulary.build([CHARS + "，。"])
+    logits = np.zeros(len(vocab), np.float32)
+    logits[vocab.id_of("月")] = 3.0
+    _, free, _ = run_loop(logits, [FREE] * 6, candidates=64, top_k=1, repetition_penalty=0.0)
+    assert (free == vocab.id_of("月")).all()
+    _, penalised, _ = run_loop(logits, [FREE] * 6, candidates=64, top_k=2, repetition_penalty=10.0, seed=1)
+    assert (penalised == vocab.id_of("月")).sum(axis=1).max() == 1  # used once, then 10 nats below the rest
+    _, again, _ = run_loop(logits, [FREE] * 6, candidates=64, top_k=2, repetition_penalty=10.0, seed=1)
+    _, other, _ = run_loop(logits, [FREE] * 6, candidates=64, top_k=2, repetition_penalty=10.0, seed=2)
+    assert (again == penalised).all() and not (other == penalised).all()

@@ -1,0 +1,124 @@
+"""End to end in real headless Chromium: `streamlit run app.py`, type heads, click 写诗, see the poem.
+
+Uses Debian's chromium through Playwright (`executable_path`), never a downloaded browser.
+The screenshot goes to the test's temporary folder; `UPDATE_SCREENSHOT=1` also copies it to
+docs/screenshot.png (the picture in the README), so the tracked file only changes on purpose.
+The server runs with the repository's .streamlit/config.toml and the environment a user has, and
+its console must stay free of native TensorFlow lines and network look-ups.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from poetry_lm.compose.card import CardStyle
+from poetry_lm.serve import start_studio, stop_studio
+from tests.conftest import REPO
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+README_SCREENSHOT = REPO / "docs" / "screenshot.png"
+# Lines a user must not see when the studio starts and writes a poem.
+ALARMING = ("E0000", "W0000", "I0000", "cuInit", "Traceback", "External URL", "Did not auto detect", "absl::")
+HEADS = "春花秋月"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed (apt-get install chromium)"),
+]
+
+
+@pytest.fixture
+def app_url(tmp_path):
+    """A `streamlit run app.py` server on a free localhost port, over a tmp models dir; always stopped.
+
+    It gets the environment a user has (no TF_CPP_* settings), so its console shows what a user sees."""
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "default").symlink_to(REPO / "models" / "default")  # generation only reads it
+    log = tmp_path / "streamlit.log"
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
+    process, url = start_studio(models, log, env=env, timeout=90)
+    try:
+        yield url, log
+    finally:
+        stop_studio(process)
+
+
+def test_write_acrostic_in_chromium(app_url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    url, log = app_url
+    screenshot = tmp_path / "screenshot.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
+            page.goto(url, wait_until="domcontentloaded")
+            heads = page.get_by_label("藏头字", exact=False)
+            expect(heads).to_be_visible(timeout=120_000)  # first load compiles the decoder
+            expect(page.get_by_text("七言", exact=True)).to_be_visible()
+            heads.fill(HEADS)
+            heads.press("Enter")
+            page.wait_for_timeout(1000)
+            page.get_by_role("button", name="写诗").click()
+
+            first_card = page.locator(".poem").first
+            expect(first_card).to_be_visible(timeout=60_000)
+            marked = first_card.locator(".poem-head").all_inner_texts()
+            assert marked == list(HEADS)
+            lines = first_card.locator(".poem-line").all_inner_texts()
+            assert [line[0] for line in lines] == list(HEADS)
+            assert all(len(line) == 8 for line in lines), lines  # 七言 plus punctuation
+            # Cards are drawn one after another: wait for the second instead of counting at once (a race on a busy machine).
+            expect(page.locator(".poem").nth(1)).to_be_visible(timeout=30_000)
+            assert page.get_by_text("Traceback").count() == 0
+
+            # 保存为图片: the browser downloads a PNG card with the heads drawn in the mark colour.
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name="保存为图片").first.click()
+            card_path = tmp_path / "card.png"
+            download.value.save_as(card_path)
+            card = Image.open(card_path).convert("RGB")
+            red = (np.abs(np.asarray(card).astype(int) - np.asarray(CardStyle().mark)).sum(axis=-1) < 60)
+            assert card.width > 300 and red.sum() > 100 * len(HEADS)
+
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(screenshot))
+        finally:
+            browser.close()
+    assert screenshot.stat().st_size > 10_000
+    if os.environ.get("UPDATE_SCREENSHOT") == "1":
+        shutil.copy(screenshot, README_SCREENSHOT)
+    console = log.read_text(errors="replace")
+    assert "URL: http://localhost:" in console, console
+    assert not [line for line in console.splitlines() if any(mark in line for mark in ALARMING)], console
+
+
+def test_an_open_page_picks_up_a_job_started_elsewhere(app_url, tmp_path, job_from_another_tab):
+    """A page drawn while nothing trains notices a job that another tab (or the CLI) starts later."""
+    from playwright.sync_api import expect, sync_playwright
+
+    url, _ = app_url
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(url, wait_until="domcontentloaded")
+            expect(page.get_by_label("藏头字", exact=False)).to_be_visible(timeout=120_000)
+            assert page.get_by_text("训练任务「别处」").count() == 0
+            job_from_another_tab(tmp_path / "models", "别处")
+            expect(page.get_by_text("训练任务「别处」", exact=False).first).to_be_visible(timeout=30_000)
+            expect(page.get_by_role("button", name="开始训练")).to_be_disabled()
+        finally:
+            browser.close()
