@@ -9,13 +9,15 @@ from pathlib import Path
 
 from poetry_lm.compose.settings import (
     DEFAULT_SEARCH,
-    DEFAULT_TEMPERATURE,
+    DEFAULT_STYLE,
     DEFAULT_THEME_STRENGTH,
     MAX_THEME_STRENGTH,
     RANKINGS,
+    STYLES,
     Settings,
     check_settings,
     normalise_heads,
+    style_knobs,
 )
 from poetry_lm.errors import PoetryError
 from poetry_lm.paths import DEFAULT_MODEL_DIR
@@ -60,9 +62,12 @@ def _generate_settings(args) -> Settings:
     """The request as Settings, checked before any model is loaded (no TensorFlow needed)."""
     if (args.heads is None) == (args.template is None):
         raise PoetryError("请给出 --heads（藏字）或 --template（模板）之一")
+    knobs = style_knobs(args.style)  # --temperature and --specificity, when given, override the style's
     settings = Settings(
         heads=normalise_heads(args.heads) if args.template is None else "", line_length=args.chars,
-        num_candidates=args.num, temperature=args.temperature, top_k=args.top_k, seed=args.seed,
+        num_candidates=args.num, temperature=knobs["temperature"] if args.temperature is None else args.temperature,
+        specificity=knobs["specificity"] if args.specificity is None else args.specificity,
+        top_k=args.top_k, seed=args.seed,
         position=args.position, template=args.template, theme=args.theme, theme_strength=args.theme_strength,
         search=args.search, ranking=args.ranking,
         prosody=ProsodyOptions(
@@ -137,6 +142,15 @@ def _cmd_build_variants(args) -> None:
     print(json.dumps({name: len(entries) for name, entries in table.items()}, ensure_ascii=False))
 
 
+def _cmd_build_char_stats(args) -> None:
+    from poetry_lm.text.char_stats import CHAR_STATS_FILE, build_char_stats, reduplicable_chars, write_char_stats
+
+    stats = build_char_stats(Path(args.corpus))
+    write_char_stats(stats)
+    print(json.dumps({"file": str(CHAR_STATS_FILE), "characters": stats["characters"], "distinct": len(stats["counts"]),
+                      "reduplicable": len(reduplicable_chars(stats))}, ensure_ascii=False))
+
+
 def _cmd_build_related(args) -> None:
     from poetry_lm.compose.theme import build_related
 
@@ -150,11 +164,23 @@ def _cmd_build_rhymes(args) -> None:
 
 
 def _cmd_evaluate(args) -> None:
+    _check_json_path(args.json)
+    if args.realism is not None:
+        from poetry_lm.measure.realism import format_realism, realism_report
+
+        if args.realism < 20:
+            raise PoetryError(f"--realism 至少 20 首（交叉验证要每类 5 首以上），收到 {args.realism}")
+        result = realism_report(args.model, Path(args.corpus), args.realism, args.seed, args.split,
+                                _names(args.settings), neural=args.neural)
+        print(format_realism(result))
+        _write_json(result, args.json)
+        return
     if args.generated is not None:
         from poetry_lm.measure.quality import evaluate_generated
 
         result = evaluate_generated(args.model or DEFAULT_MODEL_DIR, Path(args.corpus), args.generated, args.seed)
         print(json.dumps(result, ensure_ascii=False))
+        _write_json(result, args.json)
         return
     from poetry_lm.measure.heldout import benchmark, format_benchmark
     from poetry_lm.model.network import load_model_dir
@@ -164,6 +190,17 @@ def _cmd_evaluate(args) -> None:
     if args.format == "table":
         print(format_benchmark(result))
     print(json.dumps(result, ensure_ascii=False))
+
+
+def _check_json_path(path: str | None) -> None:
+    """A --json file's folder must exist: checked before minutes of work, not after."""
+    if path and not Path(path).resolve().parent.is_dir():
+        raise PoetryError(f"--json 的目录不存在：{Path(path).resolve().parent}")
+
+
+def _write_json(result: dict, path: str | None) -> None:
+    if path:
+        Path(path).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -176,14 +213,12 @@ class _OneLineParser(argparse.ArgumentParser):
 def _cmd_bench(args) -> None:
     from poetry_lm.measure.bench import format_table, run_bench
 
-    if args.json and not Path(args.json).resolve().parent.is_dir():  # before minutes of timing, not after
-        raise PoetryError(f"--json 的目录不存在：{Path(args.json).resolve().parent}")
+    _check_json_path(args.json)
 
     result = run_bench(args.model, Path(args.corpus), quick=args.quick)
     print(format_table(result))
     print(json.dumps(result, ensure_ascii=False))
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _write_json(result, args.json)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -204,6 +239,10 @@ def _add_corpus(commands) -> None:
     build.set_defaults(run=_cmd_corpus_build)
     variants = corpus.add_parser("build-variants", help="yitizi + 通用规范汉字表 → poetry_lm/data/variants.json (劒 → 剑)")
     variants.set_defaults(run=_cmd_build_variants)
+    char_stats = corpus.add_parser("build-char-stats",
+                                   help="the train split → poetry_lm/data/char_stats.json (character and 叠字 counts)")
+    char_stats.add_argument("--corpus", default="corpus")
+    char_stats.set_defaults(run=_cmd_build_char_stats)
 
 
 def _add_train(commands) -> None:
@@ -243,11 +282,19 @@ def _add_generate(commands) -> None:
     gen.add_argument("--search", type=int, default=DEFAULT_SEARCH,
                      help=f"samples drawn per candidate, the best kept (1 = plain sampling; default {DEFAULT_SEARCH})")
     gen.add_argument("--ranking", choices=list(RANKINGS), default=Settings.ranking,
-                     help="order candidates by the whole poem's log-probability (total, default) or by the mean "
-                          "over the characters the model wrote (free)")
+                     help="order candidates by the search score (score, default: log-probability with the specificity "
+                          "bonus, repeats paid), the whole poem's log-probability (total) or its mean over the "
+                          "characters the model wrote (free)")
+    gen.add_argument("--style", choices=list(STYLES), default=DEFAULT_STYLE,
+                     help="decoding knobs together: " + "; ".join(f"{name} T {s.temperature:g}, specificity "
+                                                                 f"{s.specificity:g}" for name, s in STYLES.items())
+                          + f" (default {DEFAULT_STYLE})")
+    gen.add_argument("--specificity", type=float,
+                     help="bonus per nat of a character's rarity in the search score (0 = pure log-probability; "
+                          "default: the style's)")
     gen.add_argument("--chars", type=int, default=7, help="5 or 7 characters per line")
     gen.add_argument("--num", type=int, default=5, help="number of candidates")
-    gen.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE)
+    gen.add_argument("--temperature", type=float, help="default: the style's")
     gen.add_argument("--top-k", type=int)
     gen.add_argument("--seed", type=int)
     gen.add_argument("--model", help="model directory (default: the bundled models/default)")
@@ -277,7 +324,15 @@ def _add_evaluate(commands) -> None:
     ev.add_argument("--format", choices=["table", "json"], default="table")
     ev.add_argument("--generated", type=int, metavar="N",
                     help="instead: generate N quatrains per prosody setting; rhyme/tone/copy/diversity metrics vs test poems")
-    ev.add_argument("--seed", type=int, default=0, help="seed for --generated heads and sampling")
+    ev.add_argument("--realism", type=int, metavar="N",
+                    help="instead: N real poems of --split (a quarter per form) beside poems written for their heads "
+                         "by each setting; lexical and neural discriminators and a profile (≥ 400 for the README)")
+    ev.add_argument("--split", choices=["valid", "test"], default="test", help="held-out poems for --realism")
+    ev.add_argument("--settings", help="comma-separated settings for --realism (default: all; see measure/realism.py)")
+    ev.add_argument("--neural", action=argparse.BooleanOptionalAction, default=True,
+                    help="--realism: also train and score the neural discriminator")
+    ev.add_argument("--json", help="also write the JSON result to this file")
+    ev.add_argument("--seed", type=int, default=0, help="seed for --generated/--realism heads and sampling")
     ev.set_defaults(run=_cmd_evaluate)
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every README figure that depends on the bundled model, re-measured on this machine in one go.
 # Usage: scripts/measure_release.sh [MODEL_DIR]   (default models/default; results in docs/results/)
-# Takes about 40 minutes on 2 CPU cores; run it with nothing else busy, timings depend on it.
+# Takes about 80 minutes on 2 CPU cores; run it with nothing else busy, timings depend on it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 model=${1:-models/default}
@@ -30,6 +30,12 @@ python -m poetry_lm bench --model "$model" --json "$out/bench_cpu.json"
 
 # Rhyme / tones / copying / diversity of 200 generated quatrains per prosody setting.
 python -m poetry_lm evaluate --model "$model" --generated 200 --seed 0 > "$out/generated_200.json"
+
+# Realism: 400 real test poems (100 per form) beside the poems each setting writes for their heads.
+python -m poetry_lm evaluate --model "$model" --realism 400 --split test \
+    --settings default,previous,search_1,temperature_1.0 --json "$out/realism_test_400.json"
+python -m poetry_lm evaluate --model "$model" --realism 400 --split test --settings style_稳妥,style_奇崛 --no-neural \
+    --json "$out/realism_test_400_styles.json"
 
 # Many sessions at once through one cached generator.
 python scripts/load_test.py engine --model "$model" | tail -1 > "$out/load_engine.json"

@@ -57,7 +57,9 @@ def poem_html(poem: Poem, vertical: bool) -> str:
 
 def poem_notes(poem: Poem) -> str:
     """Score and prosody notes under a card."""
-    notes = [f"模型得分（对数概率）{poem.log_prob:.1f}，所写各字平均 {poem.free_log_prob:.2f}"]
+    notes = [f"模型对数概率 {poem.log_prob:.1f}，所写各字平均 {poem.free_log_prob:.2f}"]
+    if poem.score is not None:  # what the candidates are ranked by (a hand-changed poem has none)
+        notes.append(f"综合得分 {poem.score:.1f}")
     if poem.rhyme:
         notes.append(f"韵部：{poem.rhyme}")
     if poem.tone_ok_ratio is not None:

@@ -12,10 +12,12 @@ import streamlit as st
 from poetry_lm import jobs
 from poetry_lm.compose.generate import Poem, PoemGenerator, alternatives, score_lines
 from poetry_lm.compose.settings import (
+    DEFAULT_STYLE,
     DEFAULT_TEMPERATURE,
     DEFAULT_THEME_STRENGTH,
     MAX_HEADS,
     MAX_THEME_STRENGTH,
+    STYLES,
     Settings,
 )
 from poetry_lm.compose.template import POSITIONS, locked_template, position_name, reflow_template
@@ -79,7 +81,7 @@ def prosody_controls(vocab_chars: list[str]) -> ProsodyOptions:
 def show_poems(result: dict, generator: PoemGenerator, prosody: ProsodyOptions) -> None:
     """The candidates of the last 写诗 click as cards, best first, each with copy and download."""
     poems: list[Poem] = result["poems"]
-    st.caption(f"模型「{result['model']}」· {len(poems)} 首候选 · 用时 {result['seconds'] * 1000:.0f} 毫秒 · 按模型得分从高到低排列")
+    st.caption(f"模型「{result['model']}」· {len(poems)} 首候选 · 用时 {result['seconds'] * 1000:.0f} 毫秒 · 按综合得分（模型对数概率，加用字新颖度，减重复）从高到低排列")
     unknown = poems[0].unknown_heads if poems else []
     if unknown:
         st.warning(
@@ -119,6 +121,11 @@ def show_poems(result: dict, generator: PoemGenerator, prosody: ProsodyOptions) 
     )
 
 
+def style_chosen() -> None:
+    """A style sets the temperature slider to its own value (the slider stays free to move after)."""
+    st.session_state["temperature"] = STYLES[st.session_state["style"]].temperature
+
+
 def write_controls(models: Path, model_name: str | None) -> tuple[bool, dict]:
     """The input column: heads, form, sampling settings, 格律, the 写诗 button."""
     values = {
@@ -146,7 +153,13 @@ def write_controls(models: Path, model_name: str | None) -> tuple[bool, dict]:
         "主题强度", 0.0, MAX_THEME_STRENGTH, DEFAULT_THEME_STRENGTH, 0.5, key="theme_strength",
         help="只在填了主题时起作用：给主题字加的分（相关的字加一半）；越大，主题越常出现",
     )
-    values["temperature"] = st.slider("温度", 0.1, 2.0, DEFAULT_TEMPERATURE, 0.05, key="temperature")
+    st.session_state.setdefault("style", DEFAULT_STYLE)
+    st.session_state.setdefault("temperature", DEFAULT_TEMPERATURE)
+    style = st.radio("风格", list(STYLES), key="style", horizontal=True, on_change=style_chosen,
+                     help="一次设定温度和用字新颖度；温度仍可在下面单独调")
+    st.caption(f"{style}：{STYLES[style].description}")
+    values["specificity"] = STYLES[style].specificity
+    values["temperature"] = st.slider("温度", 0.1, 2.0, step=0.05, key="temperature")
     st.caption(temperature_hint(values["temperature"]))
     left, right = st.columns(2)
     with left:
@@ -175,7 +188,8 @@ def generate_poems(models: Path, generator: PoemGenerator, model_name: str, valu
             seed = random.randrange(2**31)  # both models must draw the same random numbers
         settings = Settings(
             heads=values["heads"], line_length=FORMS[values["form"]], num_candidates=int(values["candidates"]),
-            temperature=float(values["temperature"]), top_k=int(values["top_k"]) or None,
+            temperature=float(values["temperature"]), specificity=float(values["specificity"]),
+            top_k=int(values["top_k"]) or None,
             seed=seed, prosody=values["prosody"], position=values["position"], template=values.get("template"),
             theme=values["theme"].strip() or None, theme_strength=float(values["theme_strength"]),
         )
@@ -203,7 +217,7 @@ def show_comparison(result: dict) -> None:
     """Two models side by side: the same heads, settings and seed; candidates in rank order."""
     vertical = st.toggle("竖排（从右到左）", key="vertical")
     st.caption(f"同样的藏头字、设置与随机种子 {result['seed']}：左边是「{result['model']}」，右边是"
-               f"「{result['compare']['model']}」，各自按模型得分排列。")
+               f"「{result['compare']['model']}」，各自按综合得分排列。")
     columns = st.columns(2)
     for column, side in zip(columns, (result, result["compare"]), strict=True):
         with column:
@@ -249,7 +263,7 @@ def change_control(generator: PoemGenerator, poem: Poem, index: int, prosody: Pr
                      for k, text in enumerate(poem.lines)]
             log_prob, per_char = score_lines(generator, lines)
             st.session_state["result"]["poems"][index] = replace(poem, lines=lines, log_prob=log_prob,
-                                                                 char_log_probs=per_char)
+                                                                 char_log_probs=per_char, score=None)
             st.rerun()
         if reflow.button("换字并重写本句其余", key=f"alt_reflow_{index}", disabled=position == len(poem.lines[line]) - 1):
             st.session_state["rewrite"] = {

@@ -5,7 +5,8 @@ and free cells, whose allowed tokens come from an additive logit bias (0 allowed
 a negative number discouraged). Biases are few distinct rows (`bias_rows` [R, V]) picked per
 candidate and cell by `bias_index` [B, T], so rhyme and tone masks cost R·V floats, not B·T·V.
 The loop runs the LSTM one token at a time for all candidates at once, so the model never re-reads
-the prefix.
+the prefix. Besides the static rows, two bans depend on what was written (`cell_bans`): no accidental
+double (a character right after itself that real poems do not double) and no rhyme character twice.
 
 The loop (`decode_loop`) is a small function over a `step(token_ids, state) -> (logits, state)`
 function, and every sampling decision is in `sample_next`, so both can be tested with a fake
@@ -44,6 +45,15 @@ def poem_template(lines: int, line_length: int, fixed_ids: dict[tuple[int, int],
     return np.asarray(cells, dtype=np.int32)
 
 
+def rhyme_cells(lines: int, line_length: int, first_rhymes: bool) -> np.ndarray:
+    """[T] True at the last character of each line that rhymes (even lines, and line 1 when the
+    scheme says so), in `poem_template`'s layout: no rhyme character is used twice there (重韵)."""
+    cells = np.zeros(lines * (line_length + 1), dtype=bool)
+    for i in range(lines):
+        cells[i * (line_length + 1) + line_length - 1] = i % 2 == 1 or (i == 0 and first_rhymes)
+    return cells
+
+
 def head_template(head_ids: list[int], line_length: int, vocab: Vocabulary) -> np.ndarray:
     """The classic 藏头 template: one line per head id, the head first."""
     return poem_template(len(head_ids), line_length, {(i, 0): head for i, head in enumerate(head_ids)}, vocab)
@@ -54,6 +64,7 @@ class Decoded(NamedTuple):
 
     tokens: np.ndarray  # [B, T] token ids
     log_prob: np.ndarray  # [B] model log-probability of every cell and of the end token
+    score: np.ndarray  # [B] the search score: log_prob + specificity bonus − repetition penalties paid
     cell_log_probs: np.ndarray  # [B, T] log-probability of each cell's token
 
 
@@ -66,11 +77,21 @@ def free_cell_bias(vocab: Vocabulary) -> np.ndarray:
     return bias
 
 
-def sample_next(logits: tf.Tensor, bias: tf.Tensor, penalty: tf.Tensor, sampling: dict, step_seed: tf.Tensor) -> tf.Tensor:
+def sample_next(logits: tf.Tensor, bias: tf.Tensor, penalty: tf.Tensor, sampling: dict, step_seed: tf.Tensor,
+                bans: tf.Tensor | None = None) -> tf.Tensor:
     """One id per row: temper the logits, add the cell's bias (masks) and subtract the repetition
     penalty, keep the top-k best (top_k 0: all), draw. Raw logits stand in for log-probabilities:
-    tempering, top-k and drawing ignore a per-row constant."""
+    tempering, top-k and drawing ignore a per-row constant.
+
+    `bans` [B, V] (True: banned here, e.g. an accidental double or a used rhyme character) applies
+    only to rows it leaves a character to draw; a row the masks already narrowed to banned
+    characters keeps them rather than fail.
+    """
     scores = logits / sampling["temperature"] + bias - penalty
+    if bans is not None:
+        banned = tf.where(bans, tf.constant(-np.inf, scores.dtype), scores)
+        still_open = tf.reduce_any(banned > -np.inf, axis=-1, keepdims=True)
+        scores = tf.where(still_open, banned, scores)
     top_k = sampling["top_k"]
 
     def keep_top_k():
@@ -81,59 +102,105 @@ def sample_next(logits: tf.Tensor, bias: tf.Tensor, penalty: tf.Tensor, sampling
     return tf.cast(tf.random.stateless_categorical(scores, 1, seed=step_seed)[:, 0], tf.int32)
 
 
-def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, vocab: Vocabulary, reorder=None):
-    """(token ids [B, T], log-probability [B], per-cell log-probabilities [B, T]) of B candidates sampled
-    cell by cell.
+def cell_bans(previous: tf.Tensor, following: tf.Tensor, rhyme_used: tf.Tensor, is_rhyme_cell: tf.Tensor,
+              no_double: tf.Tensor) -> tf.Tensor:
+    """[B, V] True where a free cell may not go: the character just written (`previous` [B]) and a given one
+    coming next (`following`, FREE when none), unless real poems double it (`no_double` [V] False); in a
+    rhyme cell also every rhyme character used so far (`rhyme_used` [B, V])."""
+    vocab_size = tf.shape(no_double)[0]
+    neighbours = tf.one_hot(previous, vocab_size, on_value=True, off_value=False) | (
+        (tf.range(vocab_size) == following) & (following >= 0))[None, :]
+    return (neighbours & no_double[None, :]) | (rhyme_used & is_rhyme_cell)
+
+
+class CharTables(NamedTuple):
+    """What the loop knows of each token: its unigram log-probability (the specificity bonus) and
+    whether real poems double it (叠字), as [V] tensors (see text.char_stats)."""
+
+    unigram_log_prob: tf.Tensor  # [V] float32, 0 for special tokens and punctuation
+    reduplicable: tf.Tensor  # [V] bool
+
+
+def plain_tables(vocab_size: int) -> CharTables:
+    """No specificity bonus, every character reduplicable: the loop's bans and bonus switched off."""
+    return CharTables(tf.zeros([vocab_size]), tf.ones([vocab_size], tf.bool))
+
+
+def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, vocab: Vocabulary, reorder=None,
+                rhyme_cells=None, tables: CharTables | None = None):
+    """(token ids [B, T], log-probability [B], search score [B], per-cell log-probabilities [B, T]) of B
+    candidates sampled cell by cell.
 
     `step(token_ids [B], state) -> (logits [B, V], state)` is the model; a forced cell (id ≥ 0)
     takes its id, a free cell (FREE) is drawn by `sample_next` under its bias row
-    `bias_rows[bias_index[b, t]]`. The score is the model's log-probability of every cell and of
-    the end token after the last one.
+    `bias_rows[bias_index[b, t]]`. The log-probability is the model's, of every cell and of the end
+    token after the last one.
+
+    Two faults a reader spots at once are impossible by construction in free cells: an accidental
+    double (the character just before, or the given one just after, unless real poems double it:
+    `tables.reduplicable`) and 重韵 (a rhyme cell, `rhyme_cells[t]`, reusing an earlier rhyme character).
 
     Search: rows come in groups of `sampling["search"]` samples of one candidate. Right after each
     run of forced cells (a given character, or a line's punctuation and the next line's head)
-    every row of a group continues from the group's best-scoring row so far, whose score includes
-    the forced tokens' probabilities, so each stretch is the best of the group's samples at
-    fitting what is forced.
+    every row of a group continues from the group's best row so far. "Best" is the search score:
+    the log-probability plus, for each free character, `specificity` × its negative unigram
+    log-probability (a PMI-like bonus for the specific word over the common one) minus the repetition
+    penalty it paid, so search no longer climbs toward the blandest wording.
     `reorder(state, rows)` gathers the step's state by row (None: no search). The tokens are read
-    back through the recorded parents at the end, as in beam search.
+    back through the recorded parents at the end, as in beam search. Without `rhyme_cells` no cell
+    is a rhyme cell; without `tables`, no bonus and no double is banned (`plain_tables`).
     """
     batch_size, steps, vocab_size = tf.shape(bias_index)[0], tf.shape(forced_ids)[0], len(vocab)
+    rhyme_cells = tf.zeros_like(forced_ids, tf.bool) if rhyme_cells is None else rhyme_cells
+    tables = tables or plain_tables(vocab_size)
     group = sampling["search"]
     rows = tf.range(batch_size)
     # Only characters count as repeats; heads count too, so free cells avoid echoing them.
     penalty_per_use = sampling["repetition_penalty"] * tf.cast(tf.range(vocab_size) >= vocab.first_char_id, tf.float32)
+    specific_bonus = -sampling["specificity"] * tables.unigram_log_prob  # [V], ≥ 0: rarer characters earn more
+    no_double = tf.logical_not(tables.reduplicable)
+    following_ids = tf.concat([forced_ids, [FREE]], 0)
     token = tf.fill([batch_size], vocab.bos_id)
     penalty = tf.zeros([batch_size, vocab_size])
+    rhyme_used = tf.zeros([batch_size, vocab_size], tf.bool)
     total = tf.zeros([batch_size])
+    fit = tf.zeros([batch_size])
     out = tf.TensorArray(tf.int32, size=steps)
     scores = tf.TensorArray(tf.float32, size=steps)
     parents = tf.TensorArray(tf.int32, size=steps)
     for t in tf.range(steps):
         logits, state = step(token, state)
         step_seed = tf.stack([sampling["seed"][0], sampling["seed"][1] + t])
-        sampled = sample_next(logits, tf.gather(bias_rows, bias_index[:, t]), penalty, sampling, step_seed)
-        token = tf.where(forced_ids[t] >= 0, tf.fill([batch_size], forced_ids[t]), sampled)
+        following = following_ids[t + 1]
+        bans = cell_bans(token, following, rhyme_used, rhyme_cells[t], no_double)
+        sampled = sample_next(logits, tf.gather(bias_rows, bias_index[:, t]), penalty, sampling, step_seed, bans)
+        free = forced_ids[t] < 0
+        token = tf.where(free, sampled, tf.fill([batch_size], forced_ids[t]))
         cell = log_prob_of(logits, token)
         scores = scores.write(t, cell)
         out = out.write(t, token)
+        paid = tf.gather(specific_bonus, token) - tf.gather(penalty, token, batch_dims=1)
+        fit += cell + tf.where(free, paid, tf.zeros_like(paid))
         penalty += tf.one_hot(token, vocab_size) * penalty_per_use
+        rhyme_used = rhyme_used | (tf.one_hot(token, vocab_size, on_value=True, off_value=False) & rhyme_cells[t])
         total += cell
         if reorder is not None:
-            best = tf.argmax(tf.reshape(total, [-1, group]), axis=1, output_type=tf.int32)
+            best = tf.argmax(tf.reshape(fit, [-1, group]), axis=1, output_type=tf.int32)
             chosen = tf.repeat(tf.range(batch_size // group) * group + best, group)
             # After a run of forced cells (a line's punctuation then the next head): its last one, so
             # the choice also weighs how well the next line's given character fits.
-            following = tf.concat([forced_ids, [FREE]], 0)[t + 1]
             parent = tf.where((forced_ids[t] >= 0) & (following < 0), chosen, rows)
-            state, penalty, total = reorder(state, parent), tf.gather(penalty, parent), tf.gather(total, parent)
+            state, penalty = reorder(state, parent), tf.gather(penalty, parent)
+            rhyme_used, total, fit = tf.gather(rhyme_used, parent), tf.gather(total, parent), tf.gather(fit, parent)
             parents = parents.write(t, parent)
     logits, _ = step(token, state)
-    total += log_prob_of(logits, tf.fill([batch_size], vocab.eos_id))
+    end = log_prob_of(logits, tf.fill([batch_size], vocab.eos_id))
+    total += end
+    fit += end
     tokens, cell_log_probs = out.stack(), scores.stack()  # [T, B], indexed by the rows of their step
     if reorder is not None:
         tokens, cell_log_probs = _follow_parents(tokens, cell_log_probs, parents.stack())
-    return tf.transpose(tokens), total, tf.transpose(cell_log_probs)
+    return tf.transpose(tokens), total, fit, tf.transpose(cell_log_probs)
 
 
 def _follow_parents(tokens: tf.Tensor, scores: tf.Tensor, parents: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -156,6 +223,7 @@ def sampling_tensors(sampling: Sampling) -> dict:
         "temperature": tf.constant(sampling.temperature, tf.float32),
         "top_k": tf.constant(sampling.top_k or 0, tf.int32),
         "repetition_penalty": tf.constant(sampling.repetition_penalty, tf.float32),
+        "specificity": tf.constant(sampling.specificity, tf.float32),
         "seed": tf.constant([sampling.seed // 2**31, sampling.seed % 2**31], tf.int32),
         "search": tf.constant(sampling.search, tf.int32),
     }
@@ -165,6 +233,7 @@ SAMPLING_SIGNATURE = {
     "temperature": tf.TensorSpec([], tf.float32),
     "top_k": tf.TensorSpec([], tf.int32),
     "repetition_penalty": tf.TensorSpec([], tf.float32),
+    "specificity": tf.TensorSpec([], tf.float32),
     "seed": tf.TensorSpec([2], tf.int32),
     "search": tf.TensorSpec([], tf.int32),
 }
@@ -210,13 +279,14 @@ class ColumnWeights:
 class Decoder:
     """Samples candidates for a template in one compiled call: `decoder(forced_ids, bias, ...)`."""
 
-    def __init__(self, model, vocab: Vocabulary):
+    def __init__(self, model, vocab: Vocabulary, tables: CharTables | None = None):
         embedding, cells, (dense_kernel, dense_bias) = lstm_weights(model)
         # `.value` is the backing tf.Variable: the graph reads current weights (samples during training).
         self.embedding = embedding.value
         self.cells = [tuple(w.value for w in cell) for cell in cells]
         self.dense_kernel, self.dense_bias = dense_kernel.value, dense_bias.value
         self.vocab = vocab
+        self.tables = tables or plain_tables(len(vocab))
         self.units = [int(kernel.shape[1]) // 4 for kernel, _, _ in self.cells]
         matrices = [w for kernel, recurrent_kernel, _ in self.cells for w in (kernel, recurrent_kernel)]
         self.column_weights = ColumnWeights([*matrices, self.dense_kernel])
@@ -224,6 +294,7 @@ class Decoder:
             self._decode_graph,
             input_signature=[
                 tf.TensorSpec([None], tf.int32, name="forced_ids"),
+                tf.TensorSpec([None], tf.bool, name="rhyme_cells"),
                 tf.TensorSpec([None, len(vocab)], tf.float32, name="bias_rows"),
                 tf.TensorSpec([None, None], tf.int32, name="bias_index"),
                 SAMPLING_SIGNATURE,
@@ -270,7 +341,7 @@ class Decoder:
     def initial_states(self, batch_size) -> list:
         return [(tf.zeros([batch_size, u]), tf.zeros([batch_size, u])) for u in self.units]
 
-    def _decode_graph(self, forced_ids, bias_rows, bias_index, sampling):
+    def _decode_graph(self, forced_ids, rhyme_cells, bias_rows, bias_index, sampling):
         columns = self.column_weights.read()
         batch_size = tf.shape(bias_index)[0]
         states = [(tf.zeros([u, batch_size]), tf.zeros([u, batch_size])) for u in self.units]
@@ -281,16 +352,21 @@ class Decoder:
         def reorder(states, rows):
             return [(tf.gather(h, rows, axis=1), tf.gather(c, rows, axis=1)) for h, c in states]
 
-        return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab, reorder)
+        return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab, reorder,
+                           rhyme_cells, self.tables)
 
     def __call__(
-        self, forced_ids: np.ndarray, bias_rows: np.ndarray, bias_index: np.ndarray, sampling: Sampling
+        self, forced_ids: np.ndarray, bias_rows: np.ndarray, bias_index: np.ndarray, sampling: Sampling,
+        rhyme_cells: np.ndarray | None = None,
     ) -> Decoded:
-        """B = bias_index.shape[0] candidates for the template `forced_ids`."""
-        tokens, log_prob, cell_log_probs = self._decode(
+        """B = bias_index.shape[0] candidates for the template `forced_ids` (`rhyme_cells`: see `rhyme_cells`)."""
+        if rhyme_cells is None:
+            rhyme_cells = np.zeros(len(forced_ids), dtype=bool)
+        tokens, log_prob, score, cell_log_probs = self._decode(
             tf.constant(forced_ids, tf.int32),
+            tf.constant(rhyme_cells, tf.bool),
             tf.constant(bias_rows, tf.float32),
             tf.constant(bias_index, tf.int32),
             sampling_tensors(sampling),
         )
-        return Decoded(tokens.numpy(), log_prob.numpy(), cell_log_probs.numpy())
+        return Decoded(tokens.numpy(), log_prob.numpy(), score.numpy(), cell_log_probs.numpy())

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
-from poetry_lm.compose.decode import Decoder, free_cell_bias, poem_template
+from poetry_lm.compose.decode import CharTables, Decoder, free_cell_bias, poem_template, rhyme_cells
 from poetry_lm.compose.settings import MAX_SEED, Settings, check_settings, normalise_heads
 from poetry_lm.compose.template import CellPlan, hidden_plan, parse_template
 from poetry_lm.compose.theme import theme_boost
@@ -24,7 +25,9 @@ from poetry_lm.paths import DEFAULT_MODEL_DIR
 from poetry_lm.prosody.analysis import describe
 from poetry_lm.prosody.constraints import given_rhyme_groups, plan_constraints
 from poetry_lm.prosody.options import ProsodyOptions
+from poetry_lm.text.char_stats import reduplicable_mask, unigram_log_probs
 from poetry_lm.text.corpus import join_lines, punctuated_lines
+from poetry_lm.text.vocab import Vocabulary
 
 
 @dataclass
@@ -42,6 +45,7 @@ class Poem:
     char_log_probs: list[list[float]] = field(default_factory=list)  # per line, per character
     conflicts: list[str] = field(default_factory=list)  # rhyme/tone rules a given character breaks
     given: list[tuple[int, int]] = field(default_factory=list)  # every cell fixed before decoding (hidden or kept)
+    score: float | None = None  # the search score it was ranked by (None: scored by hand, see score_lines)
 
     @property
     def text(self) -> str:
@@ -65,6 +69,7 @@ class Poem:
             "text": self.text,
             "lines": self.lines,
             "log_prob": round(float(self.log_prob), 4),
+            "score": self.score,
             "position": self.position,
             "marked": [list(cell) for cell in self.marked],
             "rhyme": self.rhyme,
@@ -72,6 +77,19 @@ class Poem:
             "conflicts": self.conflicts,
             "unknown_heads": self.unknown_heads,
         }
+
+
+# How candidates are ordered, best first (Settings.ranking).
+RANK_KEYS = {
+    "score": lambda poem: -poem.score,
+    "total": lambda poem: -poem.log_prob,
+    "free": lambda poem: -poem.free_log_prob,
+}
+
+
+def char_tables(vocab: Vocabulary) -> CharTables:
+    """The decoder's per-token facts from the bundled character statistics (text.char_stats)."""
+    return CharTables(tf.constant(unigram_log_probs(vocab)), tf.constant(reduplicable_mask(vocab)))
 
 
 def cell_plan(settings: Settings) -> CellPlan:
@@ -98,10 +116,12 @@ class PoemGenerator:
     get more done than with calls serialised (scripts/concurrency_bench.py, README).
     """
 
-    def __init__(self, model_dir: ModelDir):
+    def __init__(self, model_dir: ModelDir, tables: CharTables | None = None):
+        """`tables`: the decoder's per-token facts; the bundled character statistics by default
+        (`decode.plain_tables` switches the specificity bonus and the double bans off)."""
         self.model_dir = model_dir
         self.vocab = model_dir.vocab
-        self.decoder = Decoder(model_dir.model, self.vocab)
+        self.decoder = Decoder(model_dir.model, self.vocab, tables or char_tables(self.vocab))
         self.free_bias = free_cell_bias(self.vocab)
 
     @classmethod
@@ -133,18 +153,20 @@ class PoemGenerator:
         )
         # A candidate's `search` rows share its plan (rhyme group, tone pattern): they swap prefixes.
         bias_index = np.repeat(constraints.bias_index, settings.search, axis=0)
-        decoded = self.decoder(forced_ids, constraints.bias_rows, bias_index, settings.sampling(seed))
+        first_rhymes = settings.prosody.rhyme_scheme == "first_and_even"
+        decoded = self.decoder(forced_ids, constraints.bias_rows, bias_index, settings.sampling(seed),
+                               rhyme_cells(plan.lines, plan.line_length, first_rhymes))
         # The best of each candidate's `search` samples: rows b*search … b*search+search-1.
-        per_candidate = decoded.log_prob.reshape(settings.num_candidates, settings.search)
+        per_candidate = decoded.score.reshape(settings.num_candidates, settings.search)
         best_rows = per_candidate.argmax(axis=1) + np.arange(settings.num_candidates) * settings.search
         unknown = [ch for ch in dict.fromkeys(fixed.values()) if ch not in self.vocab]
         poems = [
-            self._poem(plan, decoded.tokens[row], decoded.cell_log_probs[row], float(decoded.log_prob[row]),
-                       unknown, constraints.rhyme_groups[row // settings.search], settings)
+            replace(self._poem(plan, decoded.tokens[row], decoded.cell_log_probs[row], float(decoded.log_prob[row]),
+                               unknown, constraints.rhyme_groups[row // settings.search], settings),
+                    score=round(float(decoded.score[row]), 4))
             for row in best_rows
         ]
-        key = (lambda poem: -poem.log_prob) if settings.ranking == "total" else (lambda poem: -poem.free_log_prob)
-        return sorted(poems, key=key)
+        return sorted(poems, key=RANK_KEYS[settings.ranking])
 
     def _poem(self, plan: CellPlan, token_row, cell_scores, log_prob, unknown, rhyme_group, settings) -> Poem:
         width, fixed = plan.line_length + 1, plan.fixed_cells
@@ -169,7 +191,8 @@ def alternatives(
     """The `top` characters the model would put at (line, position) (0-based) given everything to its
     left, with their probabilities, under the poem's constraints: a rhyme position offers only
     characters of the rhyme group the rest of the poem holds, a strict tone position only the right
-    tone (soft tones lower the wrong one). Probabilities are renormalised over what is allowed."""
+    tone (soft tones lower the wrong one); like the decoder, no accidental double with a neighbour and
+    no rhyme character used twice. Probabilities are renormalised over what is allowed."""
     options = options or ProsodyOptions()
     if not 0 <= line < len(lines) or not 0 <= position < len(lines[line]):
         raise PoetryError(f"没有第 {line + 1} 句第 {position + 1} 字")
@@ -183,10 +206,27 @@ def alternatives(
     cell = line * (line_length + 1) + position
     prefix = [vocab.bos_id, *vocab.encode(join_lines(lines))[:cell]]
     scores = generator.decoder.logits_along(prefix)[-1].astype(np.float64) + plan.bias_rows[plan.bias_index[0, cell]]
+    allowed = scores.copy()
+    allowed[_banned_here(generator, lines, line, position, options)] = -np.inf
+    scores = allowed if np.isfinite(allowed).any() else scores  # as in the decoder: a ban never empties a cell
     probs = np.exp(scores - scores.max())
     probs /= probs.sum()
     best = np.argsort(-probs)[:top]
     return [(vocab.tokens[k], round(float(probs[k]), 4)) for k in best if probs[k] > 0]
+
+
+def _banned_here(generator: PoemGenerator, lines: list[str], line: int, position: int, options) -> list[int]:
+    """Token ids the decoder would never write at this cell: a neighbour's character that real poems do not
+    double (an accidental double), and at a rhyme cell every other rhyme character of the poem (重韵)."""
+    vocab, text = generator.vocab, lines[line]
+    reduplicable = np.asarray(generator.decoder.tables.reduplicable)
+    neighbours = {text[j] for j in (position - 1, position + 1) if 0 <= j < len(text)}
+    banned = [vocab.id_of(ch) for ch in neighbours if ch in vocab and not reduplicable[vocab.id_of(ch)]]
+    rhyming = rhyme_cells(len(lines), len(text), options.rhyme_scheme == "first_and_even").reshape(len(lines), -1)[:, :-1]
+    if rhyming[line, position]:
+        banned += [vocab.id_of(lines[i][-1]) for i in range(len(lines))
+                   if i != line and rhyming[i, -1] and lines[i][-1] in vocab]
+    return banned
 
 
 def score_lines(generator: PoemGenerator, lines: list[str]) -> tuple[float, list[list[float]]]:

@@ -8,11 +8,11 @@ their defaults from here; the CLI checks before the model is loaded, and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from poetry_lm.compose.template import check_position, parse_template
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody.options import ProsodyOptions, check_prosody
+from poetry_lm.prosody.options import DEFAULT_PROSODY, ProsodyOptions, check_prosody
 from poetry_lm.text.corpus import LINE_LENGTHS, is_han, shown_char, to_simplified
 
 MAX_HEADS = 16
@@ -20,11 +20,31 @@ MAX_CANDIDATES = 64
 TEMPERATURE_RANGE = (0.05, 5.0)
 MAX_SEED = 2**62
 MAX_REPETITION_PENALTY = 10.0
-DEFAULT_TEMPERATURE = 0.8
 DEFAULT_REPETITION_PENALTY = 1.5  # subtracted from a character's score per earlier use in the poem
 DEFAULT_SEARCH, MAX_SEARCH = 4, 16  # samples drawn per candidate, the best kept (README: composition)
 DEFAULT_THEME_STRENGTH, MAX_THEME_STRENGTH = 4.5, 6.0  # nats added to a theme character's score (README: themes)
-RANKINGS = ("total", "free")
+RANKINGS = ("score", "total", "free")
+MAX_SPECIFICITY = 2.0  # weight of −log unigram probability in the search score (README: realism)
+
+
+@dataclass(frozen=True)
+class Style:
+    """A named set of decoding knobs: how adventurous the wording is, in one choice."""
+
+    temperature: float
+    specificity: float
+    description: str
+
+
+# Chosen on the valid split's heads (scripts/measure_realism_ideas.py, README: realism); 清新 is the default.
+STYLES = {
+    "稳妥": Style(0.8, 0.3, "用字常见稳妥，句子最顺，也最像熟语"),
+    "清新": Style(0.9, 0.7, "通顺之外多用具体、少见的字词，读来最像唐人（默认）"),
+    "奇崛": Style(1.0, 1.0, "用字奇险多变，意象跳跃，也更容易不通"),
+}
+DEFAULT_STYLE = "清新"
+DEFAULT_TEMPERATURE = STYLES[DEFAULT_STYLE].temperature
+DEFAULT_SPECIFICITY = STYLES[DEFAULT_STYLE].specificity
 
 
 @dataclass(frozen=True)
@@ -36,6 +56,7 @@ class Sampling:
     repetition_penalty: float = DEFAULT_REPETITION_PENALTY
     seed: int = 0
     search: int = 1  # rows per candidate; the decoder keeps the best at each forced cell
+    specificity: float = 0.0  # the search score's bonus per nat of a character's rarity
 
 
 @dataclass(frozen=True)
@@ -55,17 +76,27 @@ class Settings:
     top_k: int | None = None  # None: no top-k
     seed: int | None = None  # None: a fresh random seed per request
     repetition_penalty: float = DEFAULT_REPETITION_PENALTY
-    prosody: ProsodyOptions = field(default_factory=ProsodyOptions)
+    prosody: ProsodyOptions = DEFAULT_PROSODY  # the CLI's and the app's defaults too: one set for all three
     position: str = "head"
     template: str | None = None
     search: int = DEFAULT_SEARCH
     theme: str | None = None
     theme_strength: float = DEFAULT_THEME_STRENGTH
-    ranking: str = "total"  # total: the whole poem's log-probability; free: mean over the characters it wrote
+    specificity: float = DEFAULT_SPECIFICITY
+    # score: the search score (log-probability, specificity bonus, repeats paid); total: the whole poem's
+    # log-probability; free: its mean over the characters the model wrote
+    ranking: str = "score"
 
     def sampling(self, seed: int) -> Sampling:
         """The sampling part, with the seed this request uses."""
-        return Sampling(self.temperature, self.top_k, self.repetition_penalty, seed, self.search)
+        return Sampling(self.temperature, self.top_k, self.repetition_penalty, seed, self.search, self.specificity)
+
+
+def style_knobs(name: str) -> dict:
+    """The Settings fields a style sets: {"temperature": …, "specificity": …}."""
+    if name not in STYLES:
+        raise PoetryError(f"未知风格 {name!r}，可选：{'、'.join(STYLES)}")
+    return {"temperature": STYLES[name].temperature, "specificity": STYLES[name].specificity}
 
 
 def normalise_heads(raw: str) -> str:
@@ -104,6 +135,8 @@ def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
         raise PoetryError(f"每首候选的抽样次数须在 1 到 {MAX_SEARCH} 之间，收到 {settings.search}")
     if not 0 <= settings.theme_strength <= MAX_THEME_STRENGTH:
         raise PoetryError(f"主题强度须在 0 到 {MAX_THEME_STRENGTH:g} 之间，收到 {settings.theme_strength}")
+    if not 0 <= settings.specificity <= MAX_SPECIFICITY:
+        raise PoetryError(f"用字新颖度须在 0 到 {MAX_SPECIFICITY:g} 之间，收到 {settings.specificity}")
     if settings.ranking not in RANKINGS:
         raise PoetryError(f"排序方式只能是 {'/'.join(RANKINGS)}，收到 {settings.ranking!r}")
     line_length = settings.line_length if settings.template is None else parse_template(settings.template).line_length

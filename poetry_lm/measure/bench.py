@@ -183,7 +183,7 @@ def measure_decoding(model_dir: ModelDir, plan: BenchPlan) -> dict:
     vocab = generator.vocab
     forced_ids = head_template([vocab.id_of(ch) for ch in plan.heads], plan.line_length, vocab)
     bias_rows, bias_index = free_cell_bias(vocab)[None], np.zeros((plan.candidates, len(forced_ids)), np.int32)
-    tokens, log_prob, _ = generator.decoder(forced_ids, bias_rows, bias_index, settings.sampling(seed=0))
+    tokens, log_prob, *_ = generator.decoder(forced_ids, bias_rows, bias_index, settings.sampling(seed=0))
     floor = NumpyLSTM(model_dir.model)
     inputs = np.concatenate([np.full((plan.candidates, 1), vocab.bos_id, np.int32), tokens], axis=1)
     weights = np.concatenate([m.ravel() for m in floor.matrices])

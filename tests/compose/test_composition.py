@@ -137,7 +137,7 @@ def test_theme_boost_steers_a_fake_step_with_known_logits():
 
     forced = np.full(20, FREE, np.int32)
     rows = (free_cell_bias(vocab) + boost)[None]
-    tokens, _, _ = decode_loop(step, tf.constant(0), tf.constant(forced), tf.constant(rows),
+    tokens, *_ = decode_loop(step, tf.constant(0), tf.constant(forced), tf.constant(rows),
                                tf.constant(np.zeros((200, 20), np.int32)),
                                sampling_tensors(Sampling(temperature=1.0, repetition_penalty=0.0, seed=3)), vocab)
     share = float((tokens.numpy() == vocab.id_of("月")).mean())
@@ -161,7 +161,7 @@ def test_search_continues_each_group_from_its_best_row_after_every_forced_cell()
 
     forced = np.array([FREE, FREE, FREE, vocab.id_of("月"), FREE, FREE, FREE], np.int32)
     group, groups = 8, 3
-    tokens, total, cells = decode_loop(
+    tokens, total, _, cells = decode_loop(
         step, tf.constant(0), tf.constant(forced), tf.constant(free_cell_bias(vocab)[None]),
         tf.constant(np.zeros((group * groups, len(forced)), np.int32)),
         sampling_tensors(Sampling(temperature=3.0, repetition_penalty=0.0, seed=5, search=group)), vocab, reorder,
@@ -202,11 +202,13 @@ def test_search_in_the_generator_gives_well_formed_poems_and_consistent_scores(g
 
 
 def test_ranking_by_total_or_by_the_written_characters(generator):
-    total = generator.generate(Settings("春花秋月", 7, 6, seed=4, search=1))
+    scored = generator.generate(Settings("春花秋月", 7, 6, seed=4, search=1))
+    total = generator.generate(Settings("春花秋月", 7, 6, seed=4, search=1, ranking="total"))
     free = generator.generate(Settings("春花秋月", 7, 6, seed=4, search=1, ranking="free"))
+    assert [p.score for p in scored] == sorted((p.score for p in scored), reverse=True)  # the default
     assert [p.log_prob for p in total] == sorted((p.log_prob for p in total), reverse=True)
     assert [p.free_log_prob for p in free] == sorted((p.free_log_prob for p in free), reverse=True)
-    assert {p.text for p in total} == {p.text for p in free}
+    assert {p.text for p in total} == {p.text for p in free} == {p.text for p in scored}
     poem = total[0]
     written = [p for i, row in enumerate(poem.char_log_probs) for j, p in enumerate(row) if j != 0]
     assert poem.free_log_prob == pytest.approx(np.mean(written), abs=1e-3)
@@ -231,6 +233,19 @@ def test_alternatives_follow_the_left_context_and_the_rhyme_of_the_rest(generato
     assert all(char in generator.vocab and len(char) == 1 for char, _ in free)
     with pytest.raises(PoetryError, match="没有第 5 句"):
         alternatives(generator, lines, 4, 0)
+
+
+def test_alternatives_never_offer_an_accidental_double_or_a_used_rhyme(generator):
+    """换一个字 obeys the decoder's bans: not the neighbour's character (unless a 叠字), not 流 again at 楼."""
+    from poetry_lm.compose.generate import alternatives
+    from poetry_lm.prosody.options import DEFAULT_PROSODY
+
+    lines = ["白日依山尽", "黄河入海流", "欲穷千里目", "更上一层楼"]
+    offered = {char for char, _ in alternatives(generator, lines, 3, 4, DEFAULT_PROSODY, top=500)}
+    assert "流" not in offered and "层" not in offered
+    inside = {char for char, _ in alternatives(generator, lines, 2, 2, top=5000)}
+    assert not {"穷", "里"} & inside  # 欲穷X里目: X is neither neighbour
+    assert "萋" in {char for char, _ in alternatives(generator, ["芳草萋白日", *lines[1:]], 0, 3, top=5000)}
 
 
 def test_reflow_keeps_the_left_of_the_chosen_character_and_every_other_line(generator):

@@ -12,11 +12,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from poetry_lm.compose.decode import FREE, decode_loop, free_cell_bias, sampling_tensors
+from poetry_lm.compose.decode import (
+    FREE,
+    CharTables,
+    decode_loop,
+    free_cell_bias,
+    plain_tables,
+    rhyme_cells,
+    sampling_tensors,
+)
 from poetry_lm.compose.generate import PoemGenerator, Settings
 from poetry_lm.compose.settings import Sampling
 from poetry_lm.model.config import ModelConfig, RunInfo, TrainConfig
 from poetry_lm.model.network import ModelDir, build_model
+from poetry_lm.prosody.options import ProsodyOptions
 from poetry_lm.text.corpus import poem_problems, split_lines
 from poetry_lm.text.vocab import Vocabulary
 
@@ -36,7 +45,8 @@ def hostile_generator(favourite_margin: float = 5.0) -> PoemGenerator:
     dense.kernel.assign(np.zeros(dense.kernel.shape, dtype="float32"))
     dense.bias.assign(bias)
     info = RunInfo(model=config, train=TrainConfig())
-    return PoemGenerator(ModelDir(Path("hostile"), model, vocab, info))
+    # Plain tables: these tests are about the masks; the double and 重韵 bans have tests of their own.
+    return PoemGenerator(ModelDir(Path("hostile"), model, vocab, info), plain_tables(len(vocab)))
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +79,9 @@ def test_repetition_penalty_discourages_repeats(hostile):
 
 
 def test_top_k_one_is_greedy_and_ignores_seed(hostile):
-    a = hostile.generate(Settings("山水", line_length=5, num_candidates=2, top_k=1, seed=1, repetition_penalty=0))
-    b = hostile.generate(Settings("山水", line_length=5, num_candidates=2, top_k=1, seed=2, repetition_penalty=0))
+    off = ProsodyOptions()  # no rhyme or tone rows: the model alone
+    a = hostile.generate(Settings("山水", line_length=5, num_candidates=2, top_k=1, seed=1, repetition_penalty=0, prosody=off))
+    b = hostile.generate(Settings("山水", line_length=5, num_candidates=2, top_k=1, seed=2, repetition_penalty=0, prosody=off))
     assert [p.text for p in a] == [p.text for p in b] == ["山月月月月，水月月月月。"] * 2
 
 
@@ -94,8 +105,8 @@ def test_many_random_head_strings(tiny_model_dir):
             Settings(heads, line_length=line_length, num_candidates=rng.randint(1, 6), temperature=rng.uniform(0.2, 2.0),
                      top_k=rng.choice([None, 1, 5, 50]), seed=trial)
         )
-        log_probs = [p.log_prob for p in poems]  # the default ranking
-        assert log_probs == sorted(log_probs, reverse=True) and all(np.isfinite(log_probs))
+        scores = [p.score for p in poems]  # the default ranking
+        assert scores == sorted(scores, reverse=True) and all(np.isfinite([p.log_prob for p in poems]))
         for poem in poems:
             assert_well_formed(poem, heads, line_length)
             assert set(poem.unknown_heads) == {ch for ch in heads if ch not in generator.vocab}
@@ -116,16 +127,105 @@ def fixed_step(logits_row: np.ndarray):
     return step
 
 
-def run_loop(logits_row, forced, bias_rows=None, bias_index=None, candidates=3, **sampling):
+def run_loop(logits_row, forced, bias_rows=None, bias_index=None, candidates=3, rhyme=None, tables=None, **sampling):
     vocab = Vocabulary.build([CHARS + "，。"])
     forced = np.asarray(forced, np.int32)
     bias_rows = free_cell_bias(vocab)[None] if bias_rows is None else bias_rows
     bias_index = np.zeros((candidates, len(forced)), np.int32) if bias_index is None else bias_index
-    tokens, log_prob, _ = decode_loop(
+    tokens, log_prob, *_ = decode_loop(
         fixed_step(np.asarray(logits_row, np.float32)), tf.constant(0), tf.constant(forced), tf.constant(bias_rows),
         tf.constant(bias_index), sampling_tensors(Sampling(**sampling)), vocab,
+        rhyme_cells=None if rhyme is None else tf.constant(rhyme), tables=tables,
     )
     return vocab, tokens.numpy(), log_prob.numpy()
+
+
+def tables_for(vocab: Vocabulary, doubles: str = "", counts: dict[str, int] | None = None) -> CharTables:
+    """Tables with `doubles` reduplicable and unigram log-probabilities from `counts` (others: count 1)."""
+    counts = counts or {}
+    total = sum(counts.values()) + len(vocab)
+    log_probs = np.asarray([0.0 if i < vocab.first_char_id else np.log(counts.get(token, 1) / total)
+                            for i, token in enumerate(vocab.tokens)], np.float32)
+    return CharTables(tf.constant(log_probs), tf.constant([token in doubles for token in vocab.tokens]))
+
+
+# ---- by construction: no accidental double, no 重韵 ----------------------------------------------
+
+
+def test_no_accidental_double_however_much_the_model_wants_one():
+    """The model wants 月 everywhere; 月 is no 叠字, so it never stands twice in a row, with or
+    without a given 月 next; a reduplicable character (悠 here) still may."""
+    vocab = Vocabulary.build([CHARS + "，。"])
+    logits = np.zeros(len(vocab), np.float32)
+    logits[vocab.id_of("月")] = 8.0
+    moon = vocab.id_of("月")
+    _, tokens, _ = run_loop(logits, [FREE] * 6 + [moon], candidates=64, repetition_penalty=0.0, seed=3,
+                            tables=tables_for(vocab))
+    assert not (tokens[:, 1:] == tokens[:, :-1]).any()
+    assert (tokens[:, 0] == moon).mean() > 0.9  # still the favourite wherever it is allowed
+    _, doubled, _ = run_loop(logits, [FREE] * 6, candidates=64, repetition_penalty=0.0, seed=3,
+                             tables=tables_for(vocab, doubles="月"))
+    assert (doubled[:, 1:] == doubled[:, :-1]).any()
+
+
+def test_no_rhyme_character_twice_at_rhyme_cells():
+    vocab = Vocabulary.build([CHARS + "，。"])
+    logits = np.zeros(len(vocab), np.float32)
+    logits[vocab.id_of("天")] = 8.0
+    rhyme = np.array([False, True, False, True, False, True])
+    _, tokens, _ = run_loop(logits, [FREE] * 6, candidates=64, repetition_penalty=0.0, seed=4, rhyme=rhyme,
+                            tables=tables_for(vocab, doubles=CHARS))
+    at_rhyme = tokens[:, rhyme]
+    assert all(len(set(row)) == 3 for row in at_rhyme.tolist())
+    assert (at_rhyme[:, 0] == vocab.id_of("天")).mean() > 0.9
+
+
+def test_a_ban_never_leaves_a_cell_without_a_character():
+    """When the masks allow only the banned character, it is kept rather than failing (no -inf draw)."""
+    vocab = Vocabulary.build([CHARS + "，。"])
+    only_moon = np.full((1, len(vocab)), -np.inf, np.float32)
+    only_moon[0, vocab.id_of("月")] = 0.0
+    _, tokens, _ = run_loop(np.zeros(len(vocab)), [FREE] * 3, only_moon, candidates=4, rhyme=np.array([True] * 3),
+                            tables=tables_for(vocab))
+    assert (tokens == vocab.id_of("月")).all()
+
+
+def test_rhyme_cells_mark_each_rhyming_line_end():
+    cells = rhyme_cells(4, 5, first_rhymes=False)
+    assert np.flatnonzero(cells).tolist() == [10, 22]  # lines 2 and 4, in the layout of 5 characters + a mark
+    assert np.flatnonzero(rhyme_cells(4, 7, first_rhymes=True)).tolist() == [6, 14, 30]
+
+
+# ---- the search score -----------------------------------------------------------------------------
+
+
+def _search_pick(vocab, logits, tables, **sampling):
+    """The first token the group keeps when one free cell is followed by a forced one (search 16)."""
+    def step(token_ids, state):
+        return tf.repeat(tf.constant(logits[None]), tf.shape(token_ids)[0], axis=0), state
+
+    forced = np.array([FREE, vocab.punctuation_ids[1]], np.int32)
+    tokens, total, fit, _ = decode_loop(
+        step, tf.constant(0), tf.constant(forced), tf.constant(free_cell_bias(vocab)[None]),
+        tf.constant(np.zeros((16, 2), np.int32)), sampling_tensors(Sampling(search=16, **sampling)), vocab,
+        lambda state, rows: state, tables=tables,
+    )
+    return tokens.numpy()[:, 0], total.numpy(), fit.numpy()
+
+
+def test_specificity_makes_search_prefer_the_rarer_of_two_likely_characters():
+    vocab = Vocabulary.build([CHARS + "，。"])
+    logits = np.full(len(vocab), -9.0, np.float32)
+    common, rare = vocab.id_of("不"), vocab.id_of("溪") if "溪" in vocab else vocab.id_of("白")
+    logits[common], logits[rare] = 1.0, 0.8  # the common character is a little more likely
+    tables = tables_for(vocab, counts={"不": 100_000, vocab.tokens[rare]: 10})
+    plain_pick, total, fit = _search_pick(vocab, logits, tables, temperature=2.0, seed=1, repetition_penalty=0.0)
+    assert (plain_pick == common).all()
+    np.testing.assert_allclose(total, fit, rtol=1e-6)  # specificity 0: the score is the log-probability
+    specific_pick, _, fit = _search_pick(vocab, logits, tables, temperature=2.0, seed=1, repetition_penalty=0.0,
+                                         specificity=0.5)
+    assert (specific_pick == rare).all()
+    assert (fit > total.min()).all()
 
 
 def test_loop_forces_cells_and_scores_every_cell_and_the_end():

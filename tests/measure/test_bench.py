@@ -120,7 +120,7 @@ def test_compiled_log_prob_is_the_full_models(tiny_model_dir):
     vocab = generator.vocab
     forced = head_template([vocab.id_of(ch) for ch in "春花秋月"], 7, vocab)
     bias_rows, bias_index = free_cell_bias(vocab)[None], np.zeros((4, len(forced)), np.int32)
-    tokens, log_prob, _ = generator.decoder(forced, bias_rows, bias_index, Sampling(temperature=1.0, seed=3))
+    tokens, log_prob, *_ = generator.decoder(forced, bias_rows, bias_index, Sampling(temperature=1.0, seed=3))
     inputs = np.concatenate([np.full((4, 1), vocab.bos_id), tokens], axis=1).astype("int32")
     targets = np.concatenate([tokens, np.full((4, 1), vocab.eos_id)], axis=1)
     probs = np.asarray(model_dir.model(inputs))

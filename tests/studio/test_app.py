@@ -480,3 +480,22 @@ def test_change_one_character_keeping_the_rest_or_rewriting_the_line(models):
     for text in poem_texts(at):
         lines = text.split("\n")
         assert lines[0][:2] == after[0][0] + choice and lines[1] == after[1]
+
+
+def test_a_style_sets_the_temperature_and_the_app_writes_what_the_api_writes(models):
+    """The app starts from the same defaults as the Python API: the same heads, style and seed give the
+    same poems in both; choosing a style moves the temperature slider, which stays free to move."""
+    from poetry_lm.compose.generate import PoemGenerator
+    from poetry_lm.compose.settings import DEFAULT_STYLE, STYLES, Settings, style_knobs
+
+    at = start_app()
+    assert at.radio(key="style").value == DEFAULT_STYLE
+    at.radio(key="style").set_value("奇崛").run()
+    assert at.slider(key="temperature").value == STYLES["奇崛"].temperature
+    assert "奇崛：" in " ".join(c.value for c in at.caption)
+    at = write(at, "春花秋月", num_candidates=2, seed=5)
+    api = PoemGenerator.load(models / at.selectbox(key="model").value).generate(
+        Settings("春花秋月", line_length=7, num_candidates=2, seed=5, **style_knobs("奇崛")))
+    assert poem_texts(at) == ["\n".join(poem.display_lines()) for poem in api]
+    at.slider(key="temperature").set_value(0.5).run()
+    assert at.radio(key="style").value == "奇崛" and at.slider(key="temperature").value == 0.5
