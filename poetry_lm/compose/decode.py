@@ -28,6 +28,7 @@ import tensorflow as tf
 
 from poetry_lm.compose.settings import Sampling
 from poetry_lm.model.network import lstm_weights
+from poetry_lm.prosody.meter import is_rhyme_line
 from poetry_lm.text.charforms import is_variant
 from poetry_lm.text.vocab import Vocabulary
 
@@ -50,7 +51,7 @@ def rhyme_cells(lines: int, line_length: int, first_rhymes: bool) -> np.ndarray:
     scheme says so), in `poem_template`'s layout: no rhyme character is used twice there (重韵)."""
     cells = np.zeros(lines * (line_length + 1), dtype=bool)
     for i in range(lines):
-        cells[i * (line_length + 1) + line_length - 1] = i % 2 == 1 or (i == 0 and first_rhymes)
+        cells[i * (line_length + 1) + line_length - 1] = is_rhyme_line(i, first_rhymes)
     return cells
 
 

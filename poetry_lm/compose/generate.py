@@ -161,14 +161,13 @@ class PoemGenerator:
         best_rows = per_candidate.argmax(axis=1) + np.arange(settings.num_candidates) * settings.search
         unknown = [ch for ch in dict.fromkeys(fixed.values()) if ch not in self.vocab]
         poems = [
-            replace(self._poem(plan, decoded.tokens[row], decoded.cell_log_probs[row], float(decoded.log_prob[row]),
-                               unknown, constraints.rhyme_groups[row // settings.search], settings),
-                    score=round(float(decoded.score[row]), 4))
+            self._poem(plan, decoded.tokens[row], decoded.cell_log_probs[row], float(decoded.log_prob[row]),
+                       float(decoded.score[row]), unknown, constraints.rhyme_groups[row // settings.search], settings)
             for row in best_rows
         ]
         return sorted(poems, key=RANK_KEYS[settings.ranking])
 
-    def _poem(self, plan: CellPlan, token_row, cell_scores, log_prob, unknown, rhyme_group, settings) -> Poem:
+    def _poem(self, plan: CellPlan, token_row, cell_scores, log_prob, score, unknown, rhyme_group, settings) -> Poem:
         width, fixed = plan.line_length + 1, plan.fixed_cells
         lines, scores = [], []
         for i in range(plan.lines):
@@ -181,7 +180,7 @@ class PoemGenerator:
         position = "template" if settings.template is not None and not plan.marked else str(settings.position)
         return Poem(
             plan.hidden, lines, log_prob, unknown, report.rhyme, report.tone_ok_ratio, position,
-            list(plan.marked), scores, report.conflicts, sorted(fixed),
+            list(plan.marked), scores, report.conflicts, sorted(fixed), round(score, 4),
         )
 
 

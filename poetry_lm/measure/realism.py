@@ -31,6 +31,7 @@ from poetry_lm.compose.settings import DEFAULT_STYLE, STYLES, Settings, style_kn
 from poetry_lm.errors import PoetryError
 from poetry_lm.model.network import load_model_dir
 from poetry_lm.paths import DEFAULT_MODEL_DIR
+from poetry_lm.prosody.meter import is_rhyme_line
 from poetry_lm.text.catalogue import load_catalogue
 from poetry_lm.text.char_stats import load_char_stats, reduplicable_chars
 from poetry_lm.text.corpus import load_split, split_lines
@@ -157,7 +158,7 @@ def repeats(poem: list[str], reduplicable: set[str]) -> dict:
     plus 重韵, a rhyme character (even lines' last) used again at another rhyme position."""
     chars = [ch for line in poem for ch in line]
     doubles = [line[k] for line in poem for k in range(1, len(line)) if line[k] == line[k - 1]]
-    rhyme_chars = [line[-1] for i, line in enumerate(poem) if i % 2 == 1]
+    rhyme_chars = [line[-1] for i, line in enumerate(poem) if is_rhyme_line(i, first_rhymes=False)]
     return {
         "repeats": len(chars) - len(set(chars)),
         "doubled": len(doubles),
