@@ -8,6 +8,7 @@ import numpy as np
 
 from poetry_lm.compose.generate import PoemGenerator, Settings
 from poetry_lm.errors import PoetryError
+from poetry_lm.measure.realism import line_ngrams
 from poetry_lm.prosody.analysis import analyse_lines
 from poetry_lm.prosody.options import DEFAULT_PROSODY, ProsodyOptions
 from poetry_lm.prosody.rhyme import SYSTEMS, even_lines_rhyme
@@ -33,7 +34,7 @@ def poem_metrics(poems: list[list[str]], train_lines: set[str], heads: list[str]
     """
     analyses = [analyse_lines(lines) for lines in poems]
     all_lines = [line for lines in poems for line in lines]
-    bigrams = [line[k : k + 2] for line in all_lines for k in range(len(line) - 1)]
+    bigrams = line_ngrams(all_lines, 2)
     chars_per_poem = [[ch for line in lines for ch in line] for lines in poems]
     checked = sum(a.checked for a in analyses)
     return {

@@ -33,7 +33,7 @@ from poetry_lm.model.network import load_model_dir
 from poetry_lm.paths import DEFAULT_MODEL_DIR
 from poetry_lm.prosody.meter import is_rhyme_line
 from poetry_lm.text.catalogue import load_catalogue
-from poetry_lm.text.char_stats import load_char_stats, reduplicable_chars
+from poetry_lm.text.char_stats import char_log_prob, load_char_stats, reduplicable_chars
 from poetry_lm.text.corpus import load_split, split_lines
 
 FORMS = ((4, 5), (4, 7), (8, 5), (8, 7))  # (lines, characters per line), equally many of each
@@ -146,10 +146,14 @@ def neural_discriminator(train_real, train_generated, test_real, test_generated,
             "auc": round(float(roc_auc_score(test_labels, probs)), 3)}
 
 
+def line_ngrams(lines: list[str], n: int) -> list[str]:
+    """Every run of `n` characters inside one line (never across a line break)."""
+    return [line[k : k + n] for line in lines for k in range(len(line) - n + 1)]
+
+
 def train_bigrams(corpus_dir: Path) -> set[str]:
     """Every within-line character bigram of the train split."""
-    return {line[k : k + 2] for poem in load_split(corpus_dir, "train") for line in split_lines(poem)
-            for k in range(len(line) - 1)}
+    return {pair for poem in load_split(corpus_dir, "train") for pair in line_ngrams(split_lines(poem), 2)}
 
 
 def repeats(poem: list[str], reduplicable: set[str]) -> dict:
@@ -171,10 +175,9 @@ def repeats(poem: list[str], reduplicable: set[str]) -> dict:
 def profile(poems: list[list[str]], bigrams: set[str], stats: dict, generator: PoemGenerator | None = None) -> dict:
     """The numbers a reader feels, for one set of poems (see the module docstring)."""
     reduplicable = reduplicable_chars(stats)
-    counts, total = stats["counts"], stats["characters"] + len(stats["counts"]) + 1
     per_poem = [repeats(poem, reduplicable) for poem in poems]
     chars = [ch for poem in poems for line in poem for ch in line]
-    pairs = [line[k : k + 2] for poem in poems for line in poem for k in range(len(line) - 1)]
+    pairs = [pair for poem in poems for pair in line_ngrams(poem, 2)]
     result = {
         "poems": len(poems),
         **{f"{key}_per_poem": round(sum(r[key] for r in per_poem) / len(poems), 3) for key in per_poem[0]},
@@ -182,7 +185,7 @@ def profile(poems: list[list[str]], bigrams: set[str], stats: dict, generator: P
         "poems_with_repeated_rhyme": sum(r["repeated_rhyme"] > 0 for r in per_poem),
         "distinct_chars": len(set(chars)),
         "unseen_bigram_rate": round(sum(pair not in bigrams for pair in pairs) / len(pairs), 4),
-        "mean_log_unigram": round(float(np.mean([math.log((counts.get(ch, 0) + 1) / total) for ch in chars])), 3),
+        "mean_log_unigram": round(float(np.mean([char_log_prob(ch, stats) for ch in chars])), 3),
     }
     if generator is not None:
         scored = [score_lines(generator, poem)[1] for poem in poems]
@@ -193,8 +196,7 @@ def profile(poems: list[list[str]], bigrams: set[str], stats: dict, generator: P
 def ngram_use(generated: list[list[str]], real: list[list[str]], top: int = 10, min_count: int = 8) -> dict:
     """1–2-grams most over- and under-used by the generated poems: log of their rate ratio to real (add-one)."""
     def rates(poems):
-        grams = collections.Counter(line[k : k + n] for poem in poems for line in poem
-                                    for n in (1, 2) for k in range(len(line) - n + 1))
+        grams = collections.Counter(gram for poem in poems for n in (1, 2) for gram in line_ngrams(poem, n))
         return grams, sum(grams.values())
 
     (gen, gen_total), (ref, ref_total) = rates(generated), rates(real)

@@ -71,14 +71,17 @@ def reduplicable_chars(stats: dict) -> set[str]:
     }
 
 
+def char_log_prob(char: str, stats: dict) -> float:
+    """Log unigram probability of a character, add-one smoothed: one the statistics never saw counts as the rarest."""
+    return math.log((stats["counts"].get(char, 0) + 1) / (stats["characters"] + len(stats["counts"]) + 1))
+
+
 def unigram_log_probs(vocab: Vocabulary, stats: dict | None = None) -> np.ndarray:
-    """[V] log unigram probability of each character token (add-one smoothed, so a character the
-    statistics never saw counts as the rarest); 0 for special tokens and punctuation."""
+    """[V] `char_log_prob` of each character token; 0 for special tokens and punctuation."""
     stats = stats or load_char_stats()
-    counts, total = stats["counts"], stats["characters"] + len(stats["counts"]) + 1
     log_probs = np.zeros(len(vocab), dtype=np.float32)
     for index in range(vocab.first_char_id, len(vocab)):
-        log_probs[index] = math.log((counts.get(vocab.tokens[index], 0) + 1) / total)
+        log_probs[index] = char_log_prob(vocab.tokens[index], stats)
     return log_probs
 
 
