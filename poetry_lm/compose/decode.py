@@ -103,14 +103,13 @@ def sample_next(logits: tf.Tensor, bias: tf.Tensor, penalty: tf.Tensor, sampling
     return tf.cast(tf.random.stateless_categorical(scores, 1, seed=step_seed)[:, 0], tf.int32)
 
 
-def cell_bans(previous: tf.Tensor, following: tf.Tensor, rhyme_used: tf.Tensor, is_rhyme_cell: tf.Tensor,
+def cell_bans(written: tf.Tensor, following: tf.Tensor, rhyme_used: tf.Tensor, is_rhyme_cell: tf.Tensor,
               no_double: tf.Tensor) -> tf.Tensor:
-    """[B, V] True where a free cell may not go: the character just written (`previous` [B]) and a given one
-    coming next (`following`, FREE when none), unless real poems double it (`no_double` [V] False); in a
-    rhyme cell also every rhyme character used so far (`rhyme_used` [B, V])."""
+    """[B, V] True where a free cell may not go: the character just written (`written` [B, V], one-hot) and a
+    given one coming next (`following`, FREE when none), unless real poems double it (`no_double` [V] False);
+    in a rhyme cell also every rhyme character used so far (`rhyme_used` [B, V])."""
     vocab_size = tf.shape(no_double)[0]
-    neighbours = tf.one_hot(previous, vocab_size, on_value=True, off_value=False) | (
-        (tf.range(vocab_size) == following) & (following >= 0))[None, :]
+    neighbours = written | ((tf.range(vocab_size) == following) & (following >= 0))[None, :]
     return (neighbours & no_double[None, :]) | (rhyme_used & is_rhyme_cell)
 
 
@@ -162,6 +161,9 @@ def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, 
     no_double = tf.logical_not(tables.reduplicable)
     following_ids = tf.concat([forced_ids, [FREE]], 0)
     token = tf.fill([batch_size], vocab.bos_id)
+    # The last token as a one-hot row, made once per step for the bans, the penalty and the rhymes used. No
+    # gather on reorder: rows continue from another only after a forced cell, whose token they all share.
+    written = tf.one_hot(token, vocab_size, on_value=True, off_value=False)
     penalty = tf.zeros([batch_size, vocab_size])
     rhyme_used = tf.zeros([batch_size, vocab_size], tf.bool)
     total = tf.zeros([batch_size])
@@ -173,7 +175,7 @@ def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, 
         logits, state = step(token, state)
         step_seed = tf.stack([sampling["seed"][0], sampling["seed"][1] + t])
         following = following_ids[t + 1]
-        bans = cell_bans(token, following, rhyme_used, rhyme_cells[t], no_double)
+        bans = cell_bans(written, following, rhyme_used, rhyme_cells[t], no_double)
         sampled = sample_next(logits, tf.gather(bias_rows, bias_index[:, t]), penalty, sampling, step_seed, bans)
         free = forced_ids[t] < 0
         token = tf.where(free, sampled, tf.fill([batch_size], forced_ids[t]))
@@ -182,8 +184,9 @@ def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, 
         out = out.write(t, token)
         paid = tf.gather(specific_bonus, token) - tf.gather(penalty, token, batch_dims=1)
         fit += cell + tf.where(free, paid, tf.zeros_like(paid))
-        penalty += tf.one_hot(token, vocab_size) * penalty_per_use
-        rhyme_used = rhyme_used | (tf.one_hot(token, vocab_size, on_value=True, off_value=False) & rhyme_cells[t])
+        written = tf.one_hot(token, vocab_size, on_value=True, off_value=False)
+        penalty += tf.cast(written, tf.float32) * penalty_per_use
+        rhyme_used = rhyme_used | (written & rhyme_cells[t])
         total += cell
         if reorder is not None:
             best = tf.argmax(tf.reshape(fit, [-1, group]), axis=1, output_type=tf.int32)
