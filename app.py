@@ -19,7 +19,7 @@ from studio.analyse import analysis_tab
 from studio.corpus import corpus_tab
 from studio.models import model_selector
 from studio.training import training_sidebar
-from studio.widgets import CSS
+from studio.widgets import CSS, no_traceback
 from studio.write import write_tab
 
 
@@ -27,19 +27,22 @@ def main() -> None:
     st.set_page_config(page_title="藏头诗工坊", page_icon="📜", layout="wide")
     st.markdown(CSS, unsafe_allow_html=True)
     models = jobs.models_dir()
+    model_name = None
     with st.sidebar:
-        model_name = model_selector(models)
+        with no_traceback("模型"):
+            model_name = model_selector(models)
         st.divider()
-        training_sidebar(models, model_name)
+        with no_traceback("训练"):
+            training_sidebar(models, model_name)
     st.title("藏头诗工坊")
     st.caption("字级 LSTM 语言模型（读过 22 万首唐宋格律诗）写藏头诗：五言、七言，可控温度、押韵与平仄；"
                "侧栏可以把模型微调成某位诗人或你自己语料的风格。它模仿用字与格式，并不懂诗意。")
     write, analysis, corpus = st.tabs(["写诗", "诗词分析", "语料"])
-    with write:
+    with write, no_traceback("写诗"):
         write_tab(models, model_name)
-    with analysis:
+    with analysis, no_traceback("诗词分析"):
         analysis_tab()
-    with corpus:
+    with corpus, no_traceback("语料"):
         corpus_tab(models)
 
 

@@ -2,6 +2,6 @@
 
     text ← prosody ← model ← compose ← training ← measure ← cli, jobs, serve
 
-`errors` and `paths` (standard library only) may be imported by every layer; `quiet` by the entries.
+`errors`, `files` and `paths` (standard library only) may be imported by every layer; `quiet` by the entries.
 The engine never imports Streamlit; the studio (`app.py`, `studio/`) sits on top of it.
 """

@@ -22,12 +22,15 @@ from pathlib import Path
 
 import pandas as pd
 
-from poetry_lm.errors import PoetryError, read_json_file
+from poetry_lm.errors import PoetryError
+from poetry_lm.files import check_regular_file
+from poetry_lm.model.archive import MAX_ARCHIVE_BYTES, check_archive
 from poetry_lm.model.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
 from poetry_lm.model.hardware import cpu_has_fast_bfloat16
 from poetry_lm.paths import REPO_ROOT
 from poetry_lm.text.catalogue import PoemFilter
 from poetry_lm.text.corpus import write_corpus
+from poetry_lm.text.vocab import Vocabulary
 from poetry_lm.training.runs import (
     PROGRESS_FILE,
     RUNS_DIR,
@@ -105,20 +108,23 @@ def list_models(models: Path) -> list[str]:
 
 
 def model_problem(path: Path) -> str | None:
-    """Why a model folder cannot be used, found without loading it (None: it looks usable)."""
+    """Why a model folder cannot be used, found without loading it (None: it looks usable). Reads only
+    regular files of bounded size without blocking, and the archive's directory and config: a FIFO, a
+    device or a hostile archive in one folder never holds up the model list."""
     path = Path(path)
     try:
         info = RunInfo.from_json(path / CONFIG_FILE)
-        tokens = read_json_file(path / VOCAB_FILE, "词表文件")
-        if not isinstance(tokens, list) or len(tokens) != info.model.vocab_size:
+        vocab = Vocabulary.from_json(path / VOCAB_FILE)
+        if len(vocab) != info.model.vocab_size:
             return "词表与配置不符"
-        with open(path / MODEL_FILE, "rb") as handle:
-            if not zipfile.is_zipfile(handle):
-                return "model.keras 已损坏"
+        check_regular_file(path / MODEL_FILE, "模型文件", MAX_ARCHIVE_BYTES)
+        if not zipfile.is_zipfile(path / MODEL_FILE):
+            return "model.keras 已损坏"
+        check_archive(path / MODEL_FILE, info.model)
     except PoetryError as err:
         return str(err)
-    except OSError as err:
-        return f"无法读取 {MODEL_FILE}（{err.strerror or type(err).__name__}）"
+    except (OSError, zipfile.BadZipFile) as err:
+        return f"无法读取 {MODEL_FILE}（{getattr(err, 'strerror', None) or type(err).__name__}）"
     return None
 
 

@@ -8,7 +8,8 @@ import streamlit as st
 
 from poetry_lm import jobs
 from poetry_lm.compose.generate import PoemGenerator
-from poetry_lm.errors import PoetryError, read_json_file
+from poetry_lm.errors import PoetryError
+from poetry_lm.files import read_json_file
 from poetry_lm.model.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
 from poetry_lm.text.corpus import (
     is_han,

@@ -4,8 +4,10 @@ the 复制 button and the PNG card.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import logging
 
 import streamlit as st
 import streamlit.components.v1 as components
@@ -13,6 +15,7 @@ import streamlit.components.v1 as components
 from poetry_lm.compose.card import card_png, form_note, render_card
 from poetry_lm.compose.generate import Poem
 from poetry_lm.compose.template import position_name
+from poetry_lm.errors import PoetryError
 
 # Rhyme books as the write and analyse pages name them.
 SYSTEM_LABELS = {"both": "两者兼顾（平水韵＋中华新韵）", "pingshui": "平水韵", "xinyun": "中华新韵"}
@@ -38,6 +41,19 @@ CSS = """
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
 </style>
 """
+
+
+@contextlib.contextmanager
+def no_traceback(part: str):
+    """Run one part of the page so that whatever it did not expect shows as one Chinese line, never a
+    traceback, and the other parts still draw (st.rerun/st.stop pass through: they are BaseExceptions)."""
+    try:
+        yield
+    except PoetryError as err:
+        st.error(str(err))
+    except Exception as err:
+        logging.getLogger("studio").exception("unexpected error in %s", part)  # the details go to the server log
+        st.error(f"「{part}」出了意外的错误（{type(err).__name__}），其他功能不受影响；详情已记入服务器日志。")
 
 
 def poem_html(poem: Poem, vertical: bool) -> str:
@@ -67,23 +83,49 @@ def poem_notes(poem: Poem) -> str:
     return " · ".join(notes + poem.conflicts)
 
 
-COPY_BUTTON = """
+# The button and its script live in an inner frame sandboxed to scripts only: an opaque origin that cannot
+# reach the page around it (Streamlit's own component frame allows same-origin), with the clipboard delegated.
+COPY_FRAME = """<iframe title="复制" sandbox="allow-scripts" allow="clipboard-write" srcdoc="{srcdoc}"
+  style="border: 0; width: 100%; height: 40px; overflow: hidden;"></iframe>"""
+COPY_BUTTON = """<!doctype html><meta charset="utf-8"><body style="margin: 0">
 <button id="copy" style="font: 0.95rem sans-serif; padding: 0.35rem 0.6rem; border: 1px solid #d8cfc8;
   border-radius: 0.5rem; background: white; cursor: pointer; width: 100%; white-space: nowrap;">复制</button>
 <script>
+const TEXT = {text};
 const button = document.getElementById("copy");
-button.addEventListener("click", async () => {
-  try { await navigator.clipboard.writeText(TEXT); button.textContent = "已复制"; }
-  catch (err) { button.textContent = "复制失败：请手动选择文字"; }
-  setTimeout(() => { button.textContent = "复制"; }, 1500);
-});
-</script>
-"""
+function copyBySelection() {{  // where the async clipboard is refused (not a secure context)
+  const area = document.createElement("textarea");
+  area.value = TEXT; document.body.appendChild(area); area.select();
+  const done = document.execCommand("copy"); area.remove();
+  if (!done) throw new Error("copy refused");
+}}
+button.addEventListener("click", async () => {{
+  try {{
+    try {{ await navigator.clipboard.writeText(TEXT); }} catch (err) {{ copyBySelection(); }}
+    button.textContent = "已复制";
+  }} catch (err) {{ button.textContent = "复制失败：请手动选择文字"; }}
+  setTimeout(() => {{ button.textContent = "复制"; }}, 1500);
+}});
+</script>"""
+
+
+def script_literal(text: str) -> str:
+    """`text` as a JavaScript string literal that is safe inside an HTML <script>: no `</script>` or `<!--`
+    can end or bend the script, and U+2028/2029 cannot end a line of it."""
+    literal = json.dumps(text, ensure_ascii=False)
+    for char in "<>&\u2028\u2029":
+        literal = literal.replace(char, f"\\u{ord(char):04x}")
+    return literal
+
+
+def copy_button_html(text: str) -> str:
+    """The 复制 component's HTML: a scripts-only sandboxed frame whose script holds `text` as a safe literal."""
+    return COPY_FRAME.format(srcdoc=html.escape(COPY_BUTTON.format(text=script_literal(text)), quote=True))
 
 
 def copy_button(text: str) -> None:
     """A one-click 复制 button (a tiny component: Streamlit has no clipboard button of its own)."""
-    components.html(COPY_BUTTON.replace("TEXT", json.dumps(text, ensure_ascii=False)), height=44)
+    components.html(copy_button_html(text), height=44)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

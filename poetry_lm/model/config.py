@@ -6,11 +6,17 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from poetry_lm.errors import PoetryError, read_json_file
+from poetry_lm.errors import PoetryError
+from poetry_lm.files import read_json_file, write_atomic
 
 CONFIG_VERSION = 1
 # A model directory: the network, its vocabulary and this configuration.
 MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocab.json", "config.json"
+
+
+# Upper bounds of a network's sizes, far above any sensible model: a config or archive beyond them is
+# refused before anything is built (the trainer uses the same bounds for its settings).
+SHAPE_LIMITS = {"vocab_size": 2**17, "embedding_dim": 8_192, "units": 8_192, "layers": 16}
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ class RunInfo:
     version: int = CONFIG_VERSION
 
     def to_json(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(asdict(self), ensure_ascii=False, indent=2), encoding="utf-8")
+        write_atomic(Path(path), json.dumps(asdict(self), ensure_ascii=False, indent=2))
 
     @classmethod
     def from_json(cls, path: Path) -> RunInfo:
@@ -73,9 +79,7 @@ class RunInfo:
             raise PoetryError(f"{path} 来自更新的版本（{version} > {CONFIG_VERSION}），请升级 poetry_lm")
         try:
             model = ModelConfig(**_known(ModelConfig, data["model"]))
-            sizes = (model.vocab_size, model.embedding_dim, model.units, model.layers)
-            if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in sizes):
-                raise PoetryError(f"配置文件中的模型尺寸应为正整数，收到 {sizes}：{path}")
+            check_model_config(model, path)
             train_fields = _known(TrainConfig, data.get("train", {}))
             for name in ("sample_heads", "poets", "dynasties", "forms"):  # JSON lists back to tuples
                 if name in train_fields:
@@ -84,6 +88,16 @@ class RunInfo:
             return cls(model=model, train=TrainConfig(**train_fields), **_known(cls, rest))
         except (KeyError, TypeError, AttributeError) as err:
             raise PoetryError(f"配置文件缺少字段或格式不对：{path}（{err}）") from None
+
+
+def check_model_config(model: ModelConfig, path: Path) -> None:
+    """Sizes that are positive integers within SHAPE_LIMITS, and a dropout in [0, 1); PoetryError otherwise."""
+    for name, limit in SHAPE_LIMITS.items():
+        value = getattr(model, name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
+            raise PoetryError(f"配置文件中的 {name} 应为 1 到 {limit:,} 的整数，收到 {repr(value)[:20]}：{path}")
+    if not isinstance(model.dropout, int | float) or isinstance(model.dropout, bool) or not 0 <= model.dropout < 1:
+        raise PoetryError(f"配置文件中的 dropout 应在 0 到 1 之间，收到 {repr(model.dropout)[:20]}：{path}")
 
 
 def _known(cls, values: dict) -> dict:

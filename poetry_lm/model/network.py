@@ -11,6 +11,8 @@ from pathlib import Path
 import keras
 
 from poetry_lm.errors import PoetryError
+from poetry_lm.files import check_regular_file, current_umask
+from poetry_lm.model.archive import MAX_ARCHIVE_BYTES, check_archive
 from poetry_lm.model.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, ModelConfig, RunInfo
 from poetry_lm.text.vocab import PUNCTUATION, Vocabulary
 
@@ -52,29 +54,6 @@ def save_model_atomic(model: keras.Model, path: Path) -> None:
             os.remove(tmp)
 
 
-def current_umask() -> int:
-    """The process's umask (read by setting it and putting it straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-# What a .keras archive of this tool holds, unpacked: weights of at most a few hundred MB, and small JSON.
-MAX_WEIGHTS_BYTES = 2 * 2**30
-MAX_JSON_ENTRY_BYTES = 4 * 2**20
-
-
-def check_archive_sizes(path: Path) -> None:
-    """Refuse an archive whose entries would unpack far beyond what a model of this tool needs (a zip bomb)."""
-    with zipfile.ZipFile(path) as archive:
-        for entry in archive.infolist():
-            limit = MAX_JSON_ENTRY_BYTES if entry.filename.endswith(".json") else MAX_WEIGHTS_BYTES
-            if entry.file_size > limit:
-                raise PoetryError(
-                    f"模型文件中的 {entry.filename} 解压后有 {entry.file_size:,} 字节，超出上限 {limit:,}：{path}"
-                )
-
-
 def check_architecture(model: keras.Model, vocab: Vocabulary, path: Path) -> None:
     """The decoder needs Embedding → LSTMs → TimeDistributed(Dense) over this vocabulary; say so if not."""
     layers = {type(layer).__name__ for layer in model.layers}
@@ -97,11 +76,11 @@ def check_architecture(model: keras.Model, vocab: Vocabulary, path: Path) -> Non
         raise PoetryError(f"{path} 不是本工具能用的模型：{'；'.join(problems)}")
 
 
-def load_keras_file(path: Path) -> keras.Model:
-    """Open a `.keras` file with safe_mode on; corrupt or missing files raise PoetryError naming the file."""
+def load_keras_file(path: Path, expected: ModelConfig | None = None) -> keras.Model:
+    """Open a `.keras` file with safe_mode on; corrupt, missing, special or hostile files raise PoetryError
+    naming the file. The archive's declared shape is checked first (against `expected` when given)."""
     path = Path(path)
-    if not path.is_file():
-        raise PoetryError(f"找不到模型文件：{path}")
+    check_regular_file(path, "模型文件", MAX_ARCHIVE_BYTES)
     try:
         with open(path, "rb"):
             pass
@@ -110,7 +89,7 @@ def load_keras_file(path: Path) -> keras.Model:
     # Keras reports a truncated archive as "File not found"; check the zip first to say what is wrong.
     if not zipfile.is_zipfile(path):
         raise PoetryError(f"模型文件已损坏（不是有效的 .keras 压缩包）：{path}")
-    check_archive_sizes(path)
+    check_archive(path, expected)
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # keras raises many types for a bad archive
@@ -138,7 +117,7 @@ def load_model_dir(path: Path) -> ModelDir:
         raise PoetryError(f"找不到模型目录：{path}")
     info = RunInfo.from_json(path / CONFIG_FILE)
     vocab = Vocabulary.from_json(path / VOCAB_FILE)
-    model = load_keras_file(path / MODEL_FILE)
+    model = load_keras_file(path / MODEL_FILE, expected=info.model)
     output_size = model.output_shape[-1]
     if output_size != len(vocab) or info.model.vocab_size != len(vocab):
         raise PoetryError(

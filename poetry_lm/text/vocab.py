@@ -8,7 +8,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from poetry_lm.errors import PoetryError, read_json_file
+from poetry_lm.errors import PoetryError
+from poetry_lm.files import read_json_file, write_atomic
 from poetry_lm.text.charforms import standard_forms
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
@@ -25,6 +26,11 @@ class Vocabulary:
             raise PoetryError(f"词表的前四个符号必须是 {SPECIAL_TOKENS}")
         if len(set(self.tokens)) != len(self.tokens):
             raise PoetryError("词表中有重复的符号")
+        # Every other token is one character: the decoder writes one per cell, and a longer token
+        # (markup, a whole phrase) would reach the page as text nobody checked.
+        longer = [token for token in self.tokens[len(SPECIAL_TOKENS):] if len(token) != 1]
+        if longer:
+            raise PoetryError(f"词表中的符号须是单个字符，发现 {len(longer)} 个不是：{longer[0][:20]!r}")
         self.index = {token: i for i, token in enumerate(self.tokens)}
         self.pad_id, self.unk_id, self.bos_id, self.eos_id = range(len(SPECIAL_TOKENS))
 
@@ -89,7 +95,7 @@ class Vocabulary:
         return len(SPECIAL_TOKENS) + len(PUNCTUATION)
 
     def to_json(self, path: Path) -> None:
-        Path(path).write_text(json.dumps(self.tokens, ensure_ascii=False), encoding="utf-8")
+        write_atomic(Path(path), json.dumps(self.tokens, ensure_ascii=False))
 
     @classmethod
     def from_json(cls, path: Path) -> Vocabulary:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import keras
 
+from poetry_lm.errors import PoetryError
+from poetry_lm.files import keep_copy, write_atomic
 from poetry_lm.model.config import RunInfo
 from poetry_lm.model.network import ModelDir, save_model_atomic
 from poetry_lm.text.vocab import Vocabulary
@@ -39,6 +43,11 @@ class ProgressLog(keras.callbacks.Callback):
         record = {"event": event, "time": round(time.time(), 3), **fields}
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def notice(self, message: str) -> None:
+        """Something the user should know that is not an error: one line on stderr, and in the log for the app."""
+        print(f"注意：{message}", file=sys.stderr, flush=True)
+        self.write("notice", message=message)
 
     def on_train_begin(self, logs=None):
         self.write("start", epochs=self.epochs, steps_per_epoch=self.steps, pid=os.getpid())
@@ -120,25 +129,91 @@ class BestCheckpoint(keras.callbacks.Callback):
 
 
 class ResumableBackup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore that re-reads the epoch after a restore and commits every finished epoch.
+    """Resumable state that a kill at any instant leaves usable, restored from the newest save that reads.
 
-    Keras 3.15 restores the weights but leaves `_current_epoch` at 0, so batch-level saves during
-    the resumed epoch record epoch 0 and a second kill restarts from scratch. With a batch
-    `save_freq` it also never saves at an epoch's end, so a kill between two epochs repeats the
-    finished one; this callback runs last and saves there, so an epoch counts as done exactly when
-    its logs, best checkpoint and backup are all written.
+    Each save writes its weights to a new file, then commits by renaming a small metadata file that
+    names it (`training_metadata.json`: epoch, batch, weights file); the previous metadata stays as
+    `.bkp`, and every finished epoch is also committed as `epoch_metadata.json`. A restore tries
+    those three in turn and says in one line (`notice`) when it had to skip a damaged one.
+
+    It also fixes two things of Keras 3.15's callback: a restore leaves `_current_epoch` at 0, so
+    batch saves during the resumed epoch recorded epoch 0; and a batch `save_freq` never saves at an
+    epoch's end. This callback runs last, so an epoch counts as done exactly when its logs, best
+    checkpoint and backup are all written.
     """
 
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if self.save_freq != "epoch":
-            self._save_model()
+    EPOCH_METADATA = "epoch_metadata.json"
 
-    def _load_model(self):
-        super()._load_model()
-        if os.path.exists(self._training_metadata_path):
-            with open(self._training_metadata_path, encoding="utf-8") as f:
-                self._current_epoch = json.load(f)["epoch"]
+    def __init__(self, backup_dir: Path, save_freq: int | str, notice: Callable[[str], None] = print):
+        super().__init__(str(backup_dir), save_freq=save_freq, double_checkpoint=False, delete_checkpoint=False)
+        self.folder, self.notice = Path(backup_dir), notice
+        self._saves = 0
+
+    @property
+    def _commits(self) -> list[Path]:
+        """The metadata files, newest first: latest save, the one before, the last finished epoch."""
+        latest = Path(self._training_metadata_path)
+        return [latest, Path(self._prev_training_metadata_path), self.folder / self.EPOCH_METADATA]
+
+    def on_train_begin(self, logs=None):
+        if not self.model.optimizer.built:  # its state is in the weights file too
+            self.model.optimizer.build(self.model.trainable_variables)
+        damaged = []
+        for commit in (path for path in self._commits if path.exists()):
+            try:
+                metadata = json.loads(commit.read_text(encoding="utf-8"))
+                epoch = int(metadata["epoch"])
+                self.model.load_weights(self.folder / metadata.get("weights", "latest.weights.h5"))
+            except Exception:  # noqa: BLE001 - any damage (empty, cut short, missing weights) means: try the next
+                damaged.append(commit.name)
+                continue
+            self.model._initial_epoch = self._current_epoch = epoch
+            self._saves = max((self._save_number(path) for path in self.folder.glob("weights-*.weights.h5")), default=0)
+            if damaged:
+                self.notice(f"备份 {'、'.join(damaged)} 已损坏，改从 {commit.name}（第 {epoch} 轮结束后）接着训练")
+            return
+        if damaged:  # weights may be half loaded from a damaged file: training on them would be wrong
+            raise PoetryError(f"这次训练的备份都已损坏（{'、'.join(damaged)}）：加 --fresh 重新开始")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._current_epoch, self._last_batch_seen = epoch + 1, 0
+        self._save_model(commit_epoch=True)
+
+    def _save_model(self, commit_epoch: bool = False):
+        """Weights to a new file, then the metadata naming it by rename (the commit), then old files go."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._saves += 1
+        weights = f"weights-{self._saves}.weights.h5"
+        partial = self.folder / f".partial-{weights}"  # Keras wants the .weights.h5 ending
+        self.model.save_weights(str(partial), overwrite=True)
+        with open(partial, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, self.folder / weights)
+        metadata = json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": weights})
+        latest, previous, finished = self._commits
+        if latest.exists():
+            keep_copy(latest, previous)
+        write_atomic(latest, metadata)
+        if commit_epoch:
+            write_atomic(finished, metadata)
+        self._remove_unreferenced()
+
+    def _remove_unreferenced(self) -> None:
+        """Weights files no metadata names any more, and partial files of saves a kill cut short."""
+        named = set()
+        for commit in self._commits:
+            try:
+                named.add(json.loads(commit.read_text(encoding="utf-8")).get("weights", "latest.weights.h5"))
+            except (OSError, ValueError, AttributeError):
+                continue
+        for path in [*self.folder.glob("*.weights.h5"), *self.folder.glob(".partial-*")]:
+            if path.name not in named:
+                path.unlink(missing_ok=True)
+
+    @staticmethod
+    def _save_number(path: Path) -> int:
+        digits = path.name.removeprefix("weights-").removesuffix(".weights.h5")
+        return int(digits) if digits.isascii() and digits.isdigit() else 0
 
 
 class StopOnFile(keras.callbacks.Callback):

@@ -12,10 +12,12 @@ import contextlib
 import csv
 import errno
 import functools
+import io
 import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import asdict, replace
@@ -25,7 +27,8 @@ import keras
 import numpy as np
 
 from poetry_lm.errors import PoetryError
-from poetry_lm.model.config import ModelConfig, RunInfo, TrainConfig
+from poetry_lm.files import write_atomic
+from poetry_lm.model.config import SHAPE_LIMITS, ModelConfig, RunInfo, TrainConfig
 from poetry_lm.model.dataset import batches_per_epoch, encode_poems, make_dataset
 from poetry_lm.model.hardware import cpu_has_fast_bfloat16
 from poetry_lm.model.network import (
@@ -97,6 +100,8 @@ def train(
     out_dir = Path(out_dir)
     check_run_name(out_dir.name)
     check_train_config(train_config, model_config or {})
+    if complete_finished_run(out_dir):  # the same command again after a kill during the final cleanup
+        return out_dir
     refuse_existing(out_dir)  # before anything is created next to it (run folder, lock file)
     policy = keras.mixed_precision.global_policy()  # a run sets its own; the caller's comes back afterwards
     try:
@@ -128,7 +133,7 @@ def check_writable(models_dir: Path) -> None:
 
 
 # Upper bounds far above any sensible run, so absurd values fail here instead of deep inside TensorFlow.
-TRAIN_LIMITS = {"epochs": 10_000, "batch_size": 65_536, "units": 8_192, "layers": 16, "embedding_dim": 8_192}
+TRAIN_LIMITS = {"epochs": 10_000, "batch_size": 65_536, **SHAPE_LIMITS}
 
 
 def check_train_config(train_config: TrainConfig, model_config: dict) -> None:
@@ -148,6 +153,19 @@ def check_train_config(train_config: TrainConfig, model_config: dict) -> None:
         raise PoetryError(f"学习率须在 0 到 1 之间，收到 {train_config.learning_rate}")
     if not 0 <= model_config.get("dropout", 0.0) < 1:
         raise PoetryError(f"dropout 须在 0 到 1 之间（不含 1），收到 {model_config['dropout']}")
+
+
+def complete_finished_run(out_dir: Path) -> bool:
+    """True when `out_dir` is a finished model whose run folder still holds working state (a kill came
+    after the model folder was renamed into place, before the cleanup): that state is removed now."""
+    work = run_dir(out_dir)
+    if not (Path(out_dir) / CONFIG_FILE).is_file() or not work.is_dir():
+        return False
+    freed = remove_working_state(work)
+    if freed:
+        print(f"注意：{out_dir} 已训练完成；已清理上次结束时没清理完的临时文件（{freed / 2**20:,.1f} MB）",
+              file=sys.stderr, flush=True)
+    return bool(freed)
 
 
 def refuse_existing(out_dir: Path) -> None:
@@ -245,14 +263,18 @@ def _read_splits(work: Path, corpus_dir: Path, train_config: TrainConfig) -> tup
 def _run_vocabulary(work: Path, train_poems: list[str], source: ModelDir | None, min_count: int) -> Vocabulary:
     """The run's vocabulary, saved in the run folder: a resumed run reuses the one its backup was
     trained with; a warm start extends the source's (in standard character forms); otherwise built
-    from the training poems."""
+    from the training poems. A damaged saved copy is built again: the same settings and poems (which
+    a resume checks) give the same vocabulary."""
     vocab_path = work / VOCAB_FILE
-    if vocab_path.exists():
-        vocab = Vocabulary.from_json(vocab_path)
-    elif source is not None:
+    if source is not None:
         vocab = source.vocab.standardised().extended(Vocabulary.build(train_poems, min_count))
     else:
         vocab = Vocabulary.build(train_poems, min_count)
+    if vocab_path.exists():
+        try:
+            vocab = Vocabulary.from_json(vocab_path)
+        except PoetryError:
+            print(f"注意：上次保存的词表已损坏，已按相同的设置和语料重建：{vocab_path}", file=sys.stderr, flush=True)
     if len(vocab) <= vocab.first_char_id:
         raise PoetryError(f"min_count {min_count} 太大：训练集中没有一个字出现这么多次")
     vocab.to_json(vocab_path)
@@ -281,10 +303,7 @@ def _callbacks(work: Path, log: ProgressLog, vocab: Vocabulary, info: RunInfo, t
         StopOnFile(work / STOP_FILE, log),
         # Last, so its end-of-epoch save commits an epoch whose other records are written. It keeps
         # its backup when fit returns: the folder goes only once the model folder is in place.
-        ResumableBackup(
-            work / "backup", save_freq=train_config.backup_every_batches, double_checkpoint=True,
-            delete_checkpoint=False,
-        ),
+        ResumableBackup(work / "backup", save_freq=train_config.backup_every_batches, notice=log.notice),
     ]
 
 
@@ -375,18 +394,33 @@ def _finish(work, out_dir, model, vocab, info, test_poems, base, log, steps, fin
         parameters=int(final_model.count_params()),
         backend=keras.backend.backend(),
     )
-    (staging / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_atomic(staging / "metrics.json", json.dumps(metrics, ensure_ascii=False, indent=2))
     # The final event goes in before the log is copied, so the shipped log ends with it too.
     log.write(final_event, out=str(out_dir), train_time_s=info.train_time_s)
     shutil.copy(work / PROGRESS_FILE, staging / "train_log.jsonl")
     os.replace(staging, out_dir)
-    # The model folder is in place: the run's checkpoints are no longer needed (progress.jsonl stays for the app).
-    for leftover in (BEST_FILE, TRAINED_FILE):
-        (work / leftover).unlink(missing_ok=True)
-    for folder in ("backup", SUBSET_DIR):
-        shutil.rmtree(work / folder, ignore_errors=True)
-    remove_partial_saves(work)
+    remove_working_state(work)
     return out_dir
+
+
+def remove_working_state(work: Path) -> int:
+    """Once the model folder is in place the run's checkpoints, backup and subset are not needed
+    (progress.jsonl and job files stay for the app). Returns the bytes freed."""
+    leftovers = [work / name for name in (BEST_FILE, TRAINED_FILE, "backup", SUBSET_DIR, "staging")]
+    leftovers += list(work.glob(".*.keras"))  # temp files of saves a kill cut short
+    freed = sum(_size_of(path) for path in leftovers)
+    for path in leftovers:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    return freed
+
+
+def _size_of(path: Path) -> int:
+    if path.is_symlink() or not path.exists():
+        return 0
+    return path.stat().st_size if path.is_file() else sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def remove_partial_saves(work: Path) -> None:
@@ -397,10 +431,11 @@ def remove_partial_saves(work: Path) -> None:
 
 def write_history(epochs: list[dict], path: Path) -> None:
     """history.csv: one row per finished epoch (1-based), its training and validation loss."""
-    with open(path, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["epoch", "loss", "val_loss"])
-        writer.writerows([e["epoch"], e["loss"], e["val_loss"]] for e in epochs)
+    rows = io.StringIO(newline="")
+    writer = csv.writer(rows)
+    writer.writerow(["epoch", "loss", "val_loss"])
+    writer.writerows([e["epoch"], e["loss"], e["val_loss"]] for e in epochs)
+    write_atomic(path, rows.getvalue())
 
 
 def _best_val_loss(progress_path: Path) -> float:

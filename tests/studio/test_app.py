@@ -158,6 +158,39 @@ def test_broken_model_shows_error_and_app_stays_usable(models):
     assert poem_texts(at)
 
 
+def test_special_and_hostile_model_folders_never_hold_up_the_page(models):
+    """A FIFO config.json once blocked every page run for every user; a markup token reached the copy script."""
+    for name in ("fifo", "markup"):
+        shutil.copytree(models / "tiny", models / name)
+    (models / "fifo" / "config.json").unlink()
+    os.mkfifo(models / "fifo" / "config.json")
+    tokens = json.loads((models / "markup" / "vocab.json").read_text(encoding="utf-8"))
+    tokens[-1] = "</script><img src=x onerror=alert(1)>"
+    (models / "markup" / "vocab.json").write_text(json.dumps(tokens, ensure_ascii=False), encoding="utf-8")
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    options = at.selectbox(key="model").options
+    assert "fifo（无法使用）" in options and "markup（无法使用）" in options
+    at.selectbox(key="model").set_value("markup")
+    at.run()
+    assert "词表中的符号须是单个字符" in " ".join(w.value for w in at.sidebar.warning)
+    assert "<img" not in " ".join(m.value for m in at.markdown)
+
+
+def test_an_unexpected_error_shows_one_line_and_the_other_tabs_still_draw(models, monkeypatch):
+    import studio.write
+
+    def broken_tab(*args):
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(studio.write, "write_tab", broken_tab)
+    at = start_app()
+    errors = [e.value for e in at.error]
+    assert errors == ["「写诗」出了意外的错误（IndexError），其他功能不受影响；详情已记入服务器日志。"]
+    assert at.text_area(key="analyse_text") is not None  # the analysis tab still drew
+
+
 def test_upload_validation_reports_kept_and_dropped(models):
     at = start_app()
     at.radio(key="train_corpus").set_value("上传文本文件")

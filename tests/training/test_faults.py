@@ -203,3 +203,145 @@ def test_sigkill_at_an_epoch_boundary_counts_every_epoch_once(tiny_corpus, tmp_p
     assert [row.split(",")[0] for row in history] == ["epoch", "1", "2"]
     assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["epochs_run"] == 2
     assert not [p.name for p in (models / ".runs" / "boundary").iterdir() if p.suffix == ".keras"]
+
+
+# ----- damaged saved state: atomic writes, fallbacks, a cleanup a kill cut short ---------------
+
+SMALL = {"units": 8, "embedding_dim": 8, "layers": 1, "dropout": 0.0}
+
+
+def _small_config(epochs: int = 3) -> TrainConfig:
+    return TrainConfig(epochs=epochs, batch_size=32, max_poems=160, backup_every_batches=2, log_every_batches=1)
+
+
+def _interrupted_run(corpus: Path, out: Path, monkeypatch, stop_in_epoch: int = 2) -> Path:
+    """A run stopped by Ctrl-C a batch into epoch `stop_in_epoch` (earlier epochs committed, batch saves since)."""
+    from poetry_lm.training.callbacks import ProgressLog
+
+    original = ProgressLog.on_train_batch_end
+
+    def interrupt(self, batch, logs=None):
+        original(self, batch, logs)
+        if self.epoch + 1 == stop_in_epoch and batch == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ProgressLog, "on_train_batch_end", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(corpus, out, SMALL, _small_config())
+    monkeypatch.setattr(ProgressLog, "on_train_batch_end", original)
+    return out.parent / ".runs" / out.name
+
+
+def _first_batch_of_last_attempt(progress: Path) -> dict:
+    return next(e for e in _attempts(progress)[-1] if e["event"] == "batch")
+
+
+@pytest.mark.parametrize(
+    ("damaged", "restored_from", "resumed_epoch"),
+    [
+        (["training_metadata.json"], "training_metadata.json.bkp", 2),
+        (["training_metadata.json", "training_metadata.json.bkp"], "epoch_metadata.json", 2),
+    ],
+)
+def test_a_damaged_backup_falls_back_to_an_older_commit_with_one_line(
+    tiny_corpus, tmp_path, monkeypatch, capsys, damaged, restored_from, resumed_epoch
+):
+    out = tmp_path / "models" / "run"
+    work = _interrupted_run(tiny_corpus, out, monkeypatch)
+    for name in damaged:
+        (work / "backup" / name).write_bytes(b"")  # what a kill during an in-place rewrite used to leave
+    capsys.readouterr()
+    train(tiny_corpus, out, SMALL, _small_config())
+    notices = [line for line in capsys.readouterr().err.splitlines() if line.startswith("注意：")]
+    assert notices == [f"注意：备份 {'、'.join(damaged)} 已损坏，改从 {restored_from}（第 1 轮结束后）接着训练"]
+    assert _first_batch_of_last_attempt(work / "progress.jsonl")["epoch"] == resumed_epoch
+    assert load_model_dir(out).info.model.units == 8
+    assert not (work / "backup").exists()
+
+
+def test_when_every_backup_is_damaged_the_run_says_to_start_fresh(tiny_corpus, tmp_path, monkeypatch):
+    out = tmp_path / "models" / "run"
+    work = _interrupted_run(tiny_corpus, out, monkeypatch)
+    for metadata in (work / "backup").glob("*.json*"):
+        metadata.write_bytes(b"{")
+    with pytest.raises(PoetryError, match="这次训练的备份都已损坏.*加 --fresh 重新开始"):
+        train(tiny_corpus, out, SMALL, _small_config())
+    train(tiny_corpus, out, SMALL, _small_config(), fresh=True)
+    assert load_model_dir(out).info.model.units == 8
+
+
+def test_a_damaged_run_vocabulary_is_built_again(tiny_corpus, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "models" / "run"
+    work = _interrupted_run(tiny_corpus, out, monkeypatch)
+    saved = (work / "vocab.json").read_text(encoding="utf-8")
+    (work / "vocab.json").write_bytes(b"")
+    capsys.readouterr()
+    train(tiny_corpus, out, SMALL, _small_config())
+    assert "注意：上次保存的词表已损坏，已按相同的设置和语料重建" in capsys.readouterr().err
+    assert (out / "vocab.json").read_text(encoding="utf-8") == saved
+    assert _first_batch_of_last_attempt(work / "progress.jsonl")["epoch"] == 2  # the backup still fitted
+
+
+def test_the_trainer_writes_its_state_files_by_rename(tiny_corpus, tmp_path, monkeypatch):
+    """vocab.json, config.json and the backup's metadata are replaced whole, never rewritten in place."""
+    renamed = []
+    real_replace = os.replace
+
+    def recording_replace(source, target, *args, **kwargs):
+        renamed.append(Path(target).relative_to(tmp_path / "models").as_posix())
+        return real_replace(source, target, *args, **kwargs)
+
+    monkeypatch.setattr(os, "replace", recording_replace)
+    train(tiny_corpus, tmp_path / "models" / "run", SMALL, _small_config(epochs=2))
+    for name in (".runs/run/vocab.json", ".runs/run/config.json", ".runs/run/backup/training_metadata.json",
+                 ".runs/run/backup/training_metadata.json.bkp", ".runs/run/backup/epoch_metadata.json",
+                 ".runs/run/best.keras", ".runs/run/trained.keras", "run"):
+        assert name in renamed, (name, sorted(set(renamed)))
+
+
+def test_rerunning_a_finished_run_completes_its_cleanup(tiny_corpus, tmp_path, capsys):
+    out = tmp_path / "models" / "run"
+    train(tiny_corpus, out, SMALL, _small_config(epochs=1))
+    work = out.parent / ".runs" / "run"
+    # What a kill right after the model folder was renamed into place leaves behind.
+    (work / "backup").mkdir()
+    (work / "backup" / "weights-3.weights.h5").write_bytes(b"\0" * 2**20)
+    shutil.copy(out / "model.keras", work / "trained.keras")
+    capsys.readouterr()
+    assert train(tiny_corpus, out, SMALL, _small_config(epochs=1)) == out
+    assert "已训练完成；已清理上次结束时没清理完的临时文件" in capsys.readouterr().err
+    assert sorted(p.name for p in work.iterdir()) == ["config.json", "progress.jsonl", "vocab.json"]
+    with pytest.raises(PoetryError, match="已存在"):  # nothing left to complete: the name stays taken
+        train(tiny_corpus, out, SMALL, _small_config(epochs=1))
+
+
+@pytest.mark.slow
+def test_state_files_never_read_empty_during_a_run_and_a_kill_anywhere_resumes(tiny_corpus, tmp_path):
+    """The attack: poll the run folder for a 0-byte or cut-short state file while training saves every
+    2 batches, SIGKILL at one such moment, and re-run. No reader may ever see a part of a file."""
+    models, out, progress, argv = _cli_run(tiny_corpus, tmp_path, "watched", epochs=3)
+    work = models / ".runs" / "watched"
+    watched = [work / "vocab.json", work / "config.json", work / "backup" / "training_metadata.json",
+               work / "backup" / "epoch_metadata.json"]
+    process = _popen_cli(argv)
+    reads, torn = 0, []
+    deadline = time.time() + 240
+    while process.poll() is None and time.time() < deadline:
+        for path in watched:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError:
+                continue  # not written yet
+            reads += 1
+            try:
+                json.loads(text)
+            except ValueError:
+                torn.append((path.name, len(text)))
+        if len(_attempts(progress)) and any(_batch(2, 4)(e) for e in read_events(progress)):
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+    assert reads > 100 and not torn, (reads, torn[:5])
+    result = run_cli(argv, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert _first_batch_of_last_attempt(progress)["epoch"] == 2
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["epochs_run"] == 3
