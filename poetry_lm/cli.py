@@ -11,15 +11,18 @@ from poetry_lm.compose.settings import (
     DEFAULT_SEARCH,
     DEFAULT_STYLE,
     DEFAULT_THEME_STRENGTH,
+    MAX_ALTERNATIVES,
     MAX_THEME_STRENGTH,
     RANKINGS,
     STYLES,
     Settings,
+    check_alternatives_request,
     check_settings,
     normalise_heads,
     style_knobs,
 )
-from poetry_lm.errors import PoetryError
+from poetry_lm.errors import PoetryError, one_line
+from poetry_lm.measure.ngram import MAX_NGRAM_ORDER, check_baseline_order
 from poetry_lm.paths import DEFAULT_MODEL_DIR
 from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES, ProsodyOptions
 from poetry_lm.prosody.rhyme import SYSTEMS
@@ -81,8 +84,10 @@ def _generate_settings(args) -> Settings:
 
 def _cmd_generate(args) -> None:
     settings = _generate_settings(args)
-    if args.image and Path(args.image).exists() and not Path(args.image).is_dir():  # before the model loads
-        raise PoetryError(f"--image 须是一个目录：{args.image} 是文件")
+    if args.image:  # before the model loads and the poems print
+        from poetry_lm.compose.card import check_card_dir
+
+        check_card_dir(Path(args.image))
     from poetry_lm.compose.generate import PoemGenerator
 
     generator = PoemGenerator.load(args.model)  # warms the compiled decoder, as the app does
@@ -109,6 +114,7 @@ def _cmd_alternatives(args) -> None:
     from poetry_lm.prosody.analysis import parse_poem
 
     lines = parse_poem(args.poem)
+    check_alternatives_request(lines, args.line - 1, args.char - 1, args.top)  # before the model loads
     options = ProsodyOptions(rhyme=args.rhyme, tones=args.tones, rhyme_system=args.rhyme_system)
     generator = PoemGenerator.load(args.model, warm_up=False)
     found = alternatives(generator, lines, args.line - 1, args.char - 1, options, args.top)
@@ -182,6 +188,8 @@ def _cmd_evaluate(args) -> None:
         print(json.dumps(result, ensure_ascii=False))
         _write_json(result, args.json)
         return
+    if args.baseline:
+        check_baseline_order(args.max_order)  # before the model loads
     from poetry_lm.measure.heldout import benchmark, format_benchmark
     from poetry_lm.model.network import load_model_dir
 
@@ -207,7 +215,7 @@ class _OneLineParser(argparse.ArgumentParser):
     """argparse whose usage errors are one stderr line (exit 2), like the engine's own errors."""
 
     def error(self, message: str):
-        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"error: {one_line(message)} (see {self.prog} --help)\n")
 
 
 def _cmd_bench(args) -> None:
@@ -320,7 +328,7 @@ def _add_evaluate(commands) -> None:
     ev.add_argument("--corpus", default="corpus")
     ev.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True,
                     help="also fit the Kneser-Ney n-gram on the train split (order chosen on valid)")
-    ev.add_argument("--max-order", type=int, default=5, help="highest n-gram order tried for the baseline")
+    ev.add_argument("--max-order", type=int, default=5, help=f"highest n-gram order tried for the baseline (2 to {MAX_NGRAM_ORDER})")
     ev.add_argument("--format", choices=["table", "json"], default="table")
     ev.add_argument("--generated", type=int, metavar="N",
                     help="instead: generate N quatrains per prosody setting; rhyme/tone/copy/diversity metrics vs test poems")
@@ -341,7 +349,7 @@ def _add_alternatives(commands) -> None:
     alt.add_argument("poem", help="the poem, lines separated by punctuation or line breaks")
     alt.add_argument("--line", type=int, required=True, help="line number, from 1")
     alt.add_argument("--char", type=int, required=True, help="character number in the line, from 1")
-    alt.add_argument("--top", type=int, default=8)
+    alt.add_argument("--top", type=int, default=8, help=f"how many characters (1 to {MAX_ALTERNATIVES})")
     alt.add_argument("--model", help="model directory (default: the bundled models/default)")
     alt.add_argument("--rhyme", action=argparse.BooleanOptionalAction, default=DEFAULT_PROSODY.rhyme)
     alt.add_argument("--rhyme-system", choices=list(SYSTEMS), default=DEFAULT_PROSODY.rhyme_system)
@@ -381,14 +389,24 @@ def _add_bench(commands) -> None:
     bench.set_defaults(run=_cmd_bench)
 
 
+def check_arguments_are_text(args: argparse.Namespace) -> None:
+    """PoetryError naming the first argument that holds bytes which are not UTF-8 (the shell passes them on as
+    lone surrogates), before anything tries to read it."""
+    for name, value in vars(args).items():
+        if isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value):
+            flag = name if name in ("poem",) else f"--{name.replace('_', '-')}"
+            raise PoetryError(f"参数 {flag} 不是有效的 UTF-8 文本")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_arguments_are_text(args)
         with native_stderr_silenced():
             args.run(args)
     except PoetryError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {one_line(str(err))}", file=sys.stderr)  # whatever the input echoed, one line
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

@@ -8,8 +8,13 @@ class PoetryError(Exception):
     """
 
 
+def one_line(text: str) -> str:
+    """`text` with line breaks and other unprintable characters written as escapes (\\n, \\x1b, \\udcff)."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
+
+
 def quoted(text: object, limit: int = 60) -> str:
-    """User input inside a message: in 「」, control characters and line breaks escaped, long input cut, so that
-    a message stays one line whatever was typed."""
-    shown = "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in str(text))
+    """User input inside a message: in 「」, escaped by `one_line`, long input cut, so that a message stays one
+    readable line whatever was typed."""
+    shown = one_line(str(text))
     return f"「{shown[:limit]}{'…' if len(shown) > limit else ''}」"

@@ -13,6 +13,7 @@ import fcntl
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -29,7 +30,7 @@ from poetry_lm.model.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
 from poetry_lm.model.hardware import cpu_has_fast_bfloat16
 from poetry_lm.paths import REPO_ROOT
 from poetry_lm.text.catalogue import PoemFilter
-from poetry_lm.text.corpus import write_corpus
+from poetry_lm.text.corpus import corpus_hash, write_corpus
 from poetry_lm.text.vocab import Vocabulary
 from poetry_lm.training.runs import (
     PROGRESS_FILE,
@@ -133,13 +134,33 @@ def uploaded_corpora(models: Path) -> dict[str, Path]:
     folder = Path(models) / CORPORA_DIR
     if not folder.is_dir():
         return {}
-    return {path.name: path for path in sorted(folder.iterdir()) if (path / "train.txt").is_file()}
+    return {path.name: path for path in sorted(folder.iterdir())
+            if not path.name.startswith(".") and (path / "train.txt").is_file()}
 
 
-def save_uploaded_corpus(models: Path, name: str, poems: list[str]) -> Path:
-    """Write validated uploaded poems as a corpus directory `<models>/.corpora/<name>/`."""
+def interrupted_run(models: Path, name: str) -> bool:
+    """True when a run named `name` was interrupted: its saved progress waits for a resume (or --fresh)."""
+    return not (Path(models) / name).exists() and (run_dir(Path(models) / name) / PROGRESS_FILE).is_file()
+
+
+def save_uploaded_corpus(models: Path, name: str, poems: list[str], fresh: bool = False) -> Path:
+    """Write validated uploaded poems as a corpus directory `<models>/.corpora/<name>/`.
+
+    An interrupted run of that name was trained on the corpus saved there: a different upload would
+    make it impossible to resume, so it is refused unless `fresh` (the run starts again, its progress
+    discarded by the trainer). The same poems again simply resume it."""
     out = Path(models) / CORPORA_DIR / check_run_name(name)
-    write_corpus(poems, out)
+    staging = out.with_name(f".{name}.upload")
+    shutil.rmtree(staging, ignore_errors=True)
+    write_corpus(poems, staging)
+    if out.is_dir() and interrupted_run(models, name) and not fresh and corpus_hash(out) != corpus_hash(staging):
+        shutil.rmtree(staging, ignore_errors=True)
+        raise PoetryError(
+            f"「{name}」有一次中断的训练，用的是上次上传的语料；这次上传的内容不同，已保留上次的语料。"
+            f"要接着训练请上传同一个文件；要用新语料重新开始，请勾选「丢弃上次的进度，重新开始」，或换一个名称"
+        )
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(staging, out)
     return out
 
 
@@ -157,6 +178,7 @@ class JobRequest:
     init_from: str | None = None  # fine-tune: the base model directory
     poem_filter: PoemFilter = field(default_factory=PoemFilter)
     mixed_precision: bool | None = None  # None: the trainer decides from the CPU
+    fresh: bool = False  # discard an interrupted run of this name instead of resuming it
 
     def command(self, models: Path) -> list[str]:
         """The trainer's command line."""
@@ -184,6 +206,8 @@ class JobRequest:
             args += ["--max-poems", str(int(self.max_poems))]
         if self.mixed_precision is not None:
             args.append("--mixed-precision" if self.mixed_precision else "--no-mixed-precision")
+        if self.fresh:
+            args.append("--fresh")
         return args
 
 
@@ -238,7 +262,7 @@ def _start_lock(models: Path):
 def check_can_start(models: Path, name: str) -> str:
     """The checked run name; PoetryError if the name is bad or taken, or a job is running."""
     name = check_run_name(name)
-    if (Path(models) / name).exists():
+    if os.path.lexists(Path(models) / name):
         raise PoetryError(f"模型「{name}」已存在：请换一个名称（已有模型不会被覆盖）")
     running = active_job(models)
     if running is not None or is_training_running(models):

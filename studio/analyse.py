@@ -8,7 +8,7 @@ import streamlit as st
 
 from poetry_lm.compose.generate import Poem
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody.analysis import Analysis, analyse
+from poetry_lm.prosody.analysis import MAX_POEM_CHARS, Analysis, analyse
 from poetry_lm.prosody.rhyme import SYSTEMS
 from studio.widgets import SYSTEM_LABELS
 
@@ -39,25 +39,29 @@ def analysis_html(analysis: Analysis) -> str:
     return f'<div class="tones">{"".join(rows)}</div>'
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_analysis(text: str, system: str) -> Analysis:
+    """The analysis of one text: every tab reruns on every click, and the same poem need not be analysed again."""
+    return analyse(text, system)
+
+
 def analysis_tab() -> None:
     """诗词分析: 平仄 of each character, rhyme, the matching pattern and every broken rule."""
     poems: list[Poem] = st.session_state.get("result", {}).get("poems", [])
     sources = [PASTE_LABEL] + [f"候选 {i + 1}：{p.display_lines()[0]}…" for i, p in enumerate(poems)]
     source = st.selectbox("分析哪首诗", sources, key="analyse_source")
     if source == PASTE_LABEL:
-        text = st.text_area("粘贴一首五言或七言诗（句间用标点或换行分开）", EXAMPLE_POEM, key="analyse_text", height=130)
+        text = st.text_area("粘贴一首五言或七言诗（句间用标点或换行分开）", EXAMPLE_POEM, key="analyse_text", height=130,
+                            max_chars=MAX_POEM_CHARS)
     else:
         text = poems[sources.index(source) - 1].text
         st.text("\n".join(poems[sources.index(source) - 1].display_lines()))
     system = st.radio("按哪部韵书判韵", list(SYSTEMS), format_func=SYSTEM_LABELS.get, key="analyse_system",
                       horizontal=True)
     try:
-        analysis = analyse(text, system)
+        analysis = cached_analysis(text, system)
     except PoetryError as err:
         st.warning(str(err))
-        return
-    except Exception as err:  # never a traceback in the page
-        st.error(f"分析时出错：{type(err).__name__}: {err}")
         return
     if not analysis.regulated:
         st.info(analysis.pattern)

@@ -139,7 +139,7 @@ def start_training(
         if corpus_dir is None:
             if not poems:
                 raise PoetryError("请先选择语料：内置语料中的诗人/朝代/体裁、整个内置语料，或上传一个有效的诗歌文本文件")
-            corpus_dir = jobs.save_uploaded_corpus(models, request.name, poems)
+            corpus_dir = jobs.save_uploaded_corpus(models, request.name, poems, fresh=request.fresh)
         request.corpus_dir = corpus_dir
         jobs.start_job(models, request)
     except PoetryError as err:
@@ -176,6 +176,11 @@ def training_form(models: Path, base_model: str | None, busy: bool, notice) -> N
         if "train_name" not in st.session_state:
             st.session_state["train_name"] = suggest_run_name(models)
         name = st.text_input("模型名称", key="train_name", help="字母、数字、下划线、短横线或汉字")
+        fresh = False
+        if jobs.interrupted_run(models, name.strip()):
+            st.caption(f"「{name.strip()}」有一次中断的训练：用相同的设置和语料开始，会从中断处接着训练。")
+            fresh = st.checkbox("丢弃上次的进度，重新开始", key="train_fresh",
+                                help="上次已训练的轮数会被删除，用这次的设置和语料从头训练；不影响已有模型")
         shape = jobs.model_shape(models / base_model) if fine_tune else jobs.MODEL_SIZES[size]
         if train_poems and shape:
             poems_used = train_poems[: int(max_poems)] if max_poems else train_poems
@@ -188,7 +193,7 @@ def training_form(models: Path, base_model: str | None, busy: bool, notice) -> N
                 name=name.strip(), corpus_dir=corpus_dir or jobs.BUNDLED_CORPUS, size=size or "small",
                 epochs=int(epochs), batch_size=int(batch_size), learning_rate=float(learning_rate),
                 max_poems=int(max_poems) or None, init_from=str(models / base_model) if fine_tune else None,
-                poem_filter=poem_filter,
+                poem_filter=poem_filter, fresh=fresh,
             )
             start_training(models, corpus_dir, poems, request, notice)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from poetry_lm.compose.template import position_name
 from poetry_lm.errors import PoetryError
+from poetry_lm.files import write_atomic
 from poetry_lm.paths import DATA_DIR
 from poetry_lm.text.corpus import FORM_NAMES
 
@@ -136,20 +138,32 @@ def form_note(lines: list[str], kind: str = "藏头") -> str:
     return f"{kind}诗 · {count}句{'五' if len(lines[0]) == 5 else '七'}言"
 
 
+def check_card_dir(out_dir: Path) -> None:
+    """PoetryError unless `out_dir` is (or can be made) a folder that accepts a new file: checked before any
+    poem is written, so that /proc or a read-only folder is refused up front."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PoetryError(f"图片目录须是一个目录：{out_dir} 是文件")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):
+            pass
+    except OSError as err:
+        raise PoetryError(f"图片目录不可写：{out_dir}（{err.strerror or type(err).__name__}）") from None
+
+
 def write_cards(poems, out_dir: Path, vertical: bool = True, title: str | None = None) -> list[Path]:
     """One PNG per poem in `out_dir` (created if missing), named by heads and rank; returns the paths."""
     out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise PoetryError(f"无法创建图片目录 {out_dir}（{err.strerror or type(err).__name__}）") from None
+    check_card_dir(out_dir)
     paths = []
     for rank, poem in enumerate(poems, 1):
         path = out_dir / f"{poem.heads}-{rank}.png"
         note = form_note(poem.lines, position_name(poem.position)) if poem.marked else None
         image = render_card(poem.lines, set(poem.marked), title=title, note=note, vertical=vertical)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(card_png(image))
-        tmp.replace(path)
+        try:
+            write_atomic(path, card_png(image))
+        except OSError as err:
+            raise PoetryError(f"无法写入诗卡 {path}（{err.strerror or type(err).__name__}）") from None
         paths.append(path)
     return paths

@@ -16,10 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from poetry_lm.compose.decode import CharTables, Decoder, free_cell_bias, poem_template, rhyme_cells
-from poetry_lm.compose.settings import MAX_SEED, Settings, check_settings, normalise_heads
+from poetry_lm.compose.settings import MAX_SEED, Settings, check_alternatives_request, check_settings, normalise_heads
 from poetry_lm.compose.template import CellPlan, hidden_plan, parse_template
 from poetry_lm.compose.theme import theme_boost
-from poetry_lm.errors import PoetryError
 from poetry_lm.model.network import ModelDir, load_model_dir
 from poetry_lm.paths import DEFAULT_MODEL_DIR
 from poetry_lm.prosody.analysis import describe
@@ -193,8 +192,7 @@ def alternatives(
     tone (soft tones lower the wrong one); like the decoder, no accidental double with a neighbour and
     no rhyme character used twice. Probabilities are renormalised over what is allowed."""
     options = options or ProsodyOptions()
-    if not 0 <= line < len(lines) or not 0 <= position < len(lines[line]):
-        raise PoetryError(f"没有第 {line + 1} 句第 {position + 1} 字")
+    check_alternatives_request(lines, line, position, top)
     vocab, line_length = generator.vocab, len(lines[0])
     others = {(i, j): ch for i, text in enumerate(lines) for j, ch in enumerate(text) if (i, j) != (line, position)}
     shared = given_rhyme_groups(others, len(lines), line_length, options)

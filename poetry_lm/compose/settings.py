@@ -8,14 +8,17 @@ their defaults from here; the CLI checks before the model is loaded, and
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
-from poetry_lm.compose.template import check_position, parse_template
-from poetry_lm.errors import PoetryError
+from poetry_lm.compose.template import MAX_LINES, check_position, parse_template
+from poetry_lm.errors import PoetryError, quoted
+from poetry_lm.model.config import SHAPE_LIMITS
 from poetry_lm.prosody.options import DEFAULT_PROSODY, ProsodyOptions, check_prosody
 from poetry_lm.text.corpus import LINE_LENGTHS, is_han, shown_char, to_simplified
 
-MAX_HEADS = 16
+MAX_HEADS = MAX_LINES  # one line per hidden character
 MAX_CANDIDATES = 64
 TEMPERATURE_RANGE = (0.05, 5.0)
 MAX_SEED = 2**62
@@ -24,6 +27,7 @@ DEFAULT_REPETITION_PENALTY = 1.5  # subtracted from a character's score per earl
 DEFAULT_SEARCH, MAX_SEARCH = 4, 16  # samples drawn per candidate, the best kept (README: composition)
 DEFAULT_THEME_STRENGTH, MAX_THEME_STRENGTH = 4.5, 6.0  # nats added to a theme character's score (README: themes)
 RANKINGS = ("score", "total", "free")
+MAX_ALTERNATIVES = SHAPE_LIMITS["vocab_size"]  # characters listed for one cell: at most every character a model can have
 MAX_SPECIFICITY = 2.0  # weight of −log unigram probability in the search score (README: realism)
 
 
@@ -115,11 +119,51 @@ def normalise_heads(raw: str) -> str:
     return to_simplified(heads)
 
 
+# What each setting is called in messages, by the kind of value it must be.
+WHOLE_NUMBERS = {"line_length": "每句字数", "num_candidates": "候选数量", "search": "每首候选的抽样次数",
+                 "top_k": "top-k", "seed": "随机种子"}
+NUMBERS = {"temperature": "温度", "theme_strength": "主题强度", "specificity": "用字新颖度", "repetition_penalty": "重复惩罚"}
+OPTIONAL = ("top_k", "seed", "template", "theme")
+
+
+def check_types(settings: Settings) -> None:
+    """PoetryError for a setting of the wrong kind (a float count, a string temperature, no prosody), which the
+    Python API lets through; the range checks after this can then compare safely."""
+    for name, label in WHOLE_NUMBERS.items():
+        value = getattr(settings, name)
+        if not (value is None and name in OPTIONAL) and (not isinstance(value, numbers.Integral) or isinstance(value, bool)):
+            raise PoetryError(f"{label}须是整数，收到 {quoted(repr(value))}")
+    for name, label in NUMBERS.items():
+        value = getattr(settings, name)
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+            raise PoetryError(f"{label}须是有限的数，收到 {quoted(repr(value))}")
+    for name in ("heads", "ranking", "template", "theme"):
+        value = getattr(settings, name)
+        if not (value is None and name in OPTIONAL) and not isinstance(value, str):
+            raise PoetryError(f"{name} 须是文字，收到 {quoted(repr(value))}")
+    if not isinstance(settings.prosody, ProsodyOptions):
+        raise PoetryError(f"prosody 须是 ProsodyOptions，收到 {quoted(repr(settings.prosody))}")
+    if not isinstance(settings.prosody.rhyme, bool):
+        raise PoetryError(f"押韵开关须是 True 或 False，收到 {quoted(repr(settings.prosody.rhyme))}")
+
+
+def check_alternatives_request(lines: list[str], line: int, position: int, top: int) -> None:
+    """PoetryError unless (line, position) (0-based) is a cell of `lines` and `top` is 1 to MAX_ALTERNATIVES."""
+    if not isinstance(top, numbers.Integral) or isinstance(top, bool) or not 1 <= top <= MAX_ALTERNATIVES:
+        raise PoetryError(f"候选字数须在 1 到 {MAX_ALTERNATIVES:,}（词表的上限）之间，收到 {quoted(repr(top))}")
+    for value in (line, position):
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            raise PoetryError(f"句号和字号须是整数，收到 {quoted(repr(value))}")
+    if not 0 <= line < len(lines) or not 0 <= position < len(lines[line]):
+        raise PoetryError(f"没有第 {line + 1} 句第 {position + 1} 字")
+
+
 def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
     """Raise PoetryError with a precise message for any out-of-range setting.
 
     Without `vocab_size` (before a model is loaded) top-k is only checked to be positive.
     """
+    check_types(settings)
     low, high = TEMPERATURE_RANGE
     if settings.line_length not in LINE_LENGTHS:
         raise PoetryError(f"每句字数只能是 5（五言）或 7（七言），收到 {settings.line_length}")

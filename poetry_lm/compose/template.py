@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from poetry_lm.errors import PoetryError
+from poetry_lm.errors import PoetryError, quoted
 from poetry_lm.text.corpus import LINE_LENGTHS, is_han, shown_char, to_simplified
 
 # Position kinds: where line i hides its character. A number N (1-based) hides it at N in every line.
@@ -22,6 +22,10 @@ POSITIONS = {
     "falling": "递减（第 i 句倒数第 i 字）",
 }
 FREE_MARKS = "＿_"  # a template cell to write
+# A poem of the studio has at most this many lines (one per hidden character; a 律诗 has 8), and a template
+# at most this much text: the decoder's work grows with the lines, so more is refused up front.
+MAX_LINES = 16
+MAX_TEMPLATE_CHARS = 400
 _TEMPLATE_BREAK_RE = re.compile(r"[，。？！；、,.?!;:：\s]+")
 
 
@@ -50,16 +54,24 @@ def position_name(position: str | int) -> str:
     return POSITIONS[position].split("（")[0] if position in POSITIONS else "藏中"
 
 
+def _as_number(position: str | int) -> str | int:
+    """A position typed as ASCII digits ("3") as the number 3; anything else as given (² and ① are not numbers here)."""
+    if isinstance(position, str) and position.isascii() and position.isdigit():
+        return int(position)
+    return position
+
+
 def check_position(position: str | int, count: int, line_length: int) -> None:
     """PoetryError unless `count` characters can be hidden at `position` in lines of `line_length`."""
-    if isinstance(position, str) and position.isdigit():
-        position = int(position)
+    position = _as_number(position)
+    if isinstance(position, bool) or not isinstance(position, str | int):
+        raise PoetryError(f"藏字位置只能是 {'/'.join(POSITIONS)} 或 1 到 {line_length} 的数字，收到 {position!r}")
     if isinstance(position, int):
         if not 1 <= position <= line_length:
             raise PoetryError(f"藏字位置 {position} 须在 1 到 {line_length}（每句字数）之间")
         return
     if position not in POSITIONS:
-        raise PoetryError(f"藏字位置只能是 {'/'.join(POSITIONS)} 或 1 到 {line_length} 的数字，收到 {position!r}")
+        raise PoetryError(f"藏字位置只能是 {'/'.join(POSITIONS)} 或 1 到 {line_length} 的数字，收到 {quoted(position)}")
     if position in ("rising", "falling") and count > line_length:
         raise PoetryError(f"{position_name(position)}最多藏 {line_length} 个字（每句 {line_length} 字），现在有 {count} 个")
 
@@ -67,8 +79,7 @@ def check_position(position: str | int, count: int, line_length: int) -> None:
 def position_cells(position: str | int, count: int, line_length: int) -> list[tuple[int, int]]:
     """The cell of each hidden character, line by line."""
     check_position(position, count, line_length)
-    if isinstance(position, str) and position.isdigit():
-        position = int(position)
+    position = _as_number(position)
     column = {
         "head": lambda i: 0,
         "tail": lambda i: line_length - 1,
@@ -88,7 +99,12 @@ def hidden_plan(hidden: str, position: str | int, line_length: int) -> CellPlan:
 def parse_template(text: str) -> CellPlan:
     """A template such as `春风又绿江南岸，＿＿＿＿＿＿＿。`: every Han character is kept, every `＿` or `_`
     is written; lines are split at punctuation or line breaks and must all have 5 or 7 cells."""
-    lines = [line for line in _TEMPLATE_BREAK_RE.split(to_simplified(str(text or "")).strip()) if line]
+    text = str(text or "")
+    if len(text) > MAX_TEMPLATE_CHARS:
+        raise PoetryError(f"模板太长（{len(text):,} 个字符）：最多 {MAX_LINES} 句，{MAX_TEMPLATE_CHARS} 个字符")
+    lines = [line for line in _TEMPLATE_BREAK_RE.split(to_simplified(text).strip()) if line]
+    if len(lines) > MAX_LINES:
+        raise PoetryError(f"模板有 {len(lines)} 句：最多 {MAX_LINES} 句")
     if not lines:
         raise PoetryError("模板是空的：每句写出要保留的字，用 ＿ 标出要写的位置，例如 春风又绿江南岸，＿＿＿＿＿＿＿。")
     bad = sorted({ch for line in lines for ch in line if not (is_han(ch) or ch in FREE_MARKS)})

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from poetry_lm.errors import PoetryError
+from poetry_lm.errors import PoetryError, quoted
 from poetry_lm.paths import DATA_DIR
 from poetry_lm.text.corpus import is_han, load_split, to_simplified
 from poetry_lm.text.vocab import Vocabulary
@@ -39,7 +39,7 @@ def theme_chars(theme: str) -> list[str]:
     words = [word for word in jieba.lcut(text) if any(is_han(ch) for ch in word)]
     chars = list(dict.fromkeys(ch for word in words if word not in _FUNCTION_WORDS for ch in word if is_han(ch)))
     if not chars:
-        raise PoetryError(f"主题“{theme}”里没有可用的汉字")
+        raise PoetryError(f"主题{quoted(theme)}里没有可用的汉字")
     if len(chars) > MAX_THEME_CHARS:
         raise PoetryError(f"主题最多 {MAX_THEME_CHARS} 个字，现在有 {len(chars)} 个：请只写几个词或一个短语")
     return chars

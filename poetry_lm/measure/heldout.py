@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from poetry_lm.errors import PoetryError
-from poetry_lm.measure.ngram import UNK_MARK, KneserNey
+from poetry_lm.measure.ngram import UNK_MARK, KneserNey, check_baseline_order
 from poetry_lm.model.network import ModelDir
 from poetry_lm.model.scoring import evaluate_loss, summarise_losses
 from poetry_lm.text.catalogue import load_catalogue
@@ -34,8 +33,7 @@ def benchmark_sets(corpus_dir: Path) -> dict[str, list[str]]:
 
 def fit_ngram_baseline(corpus_dir: Path, vocab_size: int, max_order: int = 5) -> tuple[KneserNey, int, dict]:
     """Kneser-Ney on the train split, its order chosen by per-token loss on the valid split."""
-    if max_order < 2:
-        raise PoetryError(f"n-gram 基线的最高阶数至少为 2，收到 {max_order}")
+    check_baseline_order(max_order)
     ngram = KneserNey(load_split(corpus_dir, "train"), max_order, vocab_size)
     valid = load_split(corpus_dir, "valid")
     valid_loss = {order: float(ngram_token_scores(ngram, order, valid)[0].mean()) for order in range(2, max_order + 1)}

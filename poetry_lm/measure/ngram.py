@@ -21,15 +21,28 @@ import collections
 import math
 from collections.abc import Iterable
 
+from poetry_lm.errors import PoetryError
+
 BOS_MARK, EOS_MARK, UNK_MARK = "\x02", "\x03", "\x01"
+
+
+# Counts of every k-gram up to this order: beyond it the tables outgrow memory on the full corpus and a
+# 32-character poem has no more context to give (the order chosen on valid is 4 or 5).
+MAX_NGRAM_ORDER = 10
+
+
+def check_baseline_order(max_order: int) -> None:
+    """PoetryError unless the baseline's highest order is 2 (a bigram) to MAX_NGRAM_ORDER."""
+    if not 2 <= max_order <= MAX_NGRAM_ORDER:
+        raise PoetryError(f"n-gram 基线的最高阶数须在 2 到 {MAX_NGRAM_ORDER} 之间，收到 {max_order}")
 
 
 class KneserNey:
     """Counts for orders 1..`max_order`; `log_prob` scores with any order up to it."""
 
     def __init__(self, poems: Iterable[str], max_order: int, vocab_size: int):
-        if max_order < 1:
-            raise ValueError("max_order must be at least 1")
+        if not 1 <= max_order <= MAX_NGRAM_ORDER:
+            raise ValueError(f"max_order must be 1 to {MAX_NGRAM_ORDER}")
         self.max_order, self.vocab_size = max_order, vocab_size
         texts = [BOS_MARK + poem + EOS_MARK for poem in poems]
         self.known = {ch for text in texts for ch in text}

@@ -22,6 +22,9 @@ from poetry_lm.prosody.tones import PING, ZE, tone_fits, tone_of
 from poetry_lm.text.corpus import FORM_NAMES, LINE_LENGTHS, is_han, shown_char, to_simplified
 
 _LINE_BREAK_RE = re.compile(r"[，。？！；、,.?!;:：\s]+")
+# The longest classical poems (长恨歌 120 lines, 百韵排律 200 lines of 5) stay well inside these; larger
+# text is not a poem, and is refused before any work is done on it.
+MAX_POEM_CHARS, MAX_POEM_LINES = 4_000, 200
 
 
 @dataclass
@@ -87,9 +90,14 @@ class Analysis:
 
 def parse_poem(text: str) -> list[str]:
     """Lines of a poem typed with any punctuation or line breaks; all 5 or all 7 Han characters."""
-    lines = [line for line in _LINE_BREAK_RE.split(to_simplified(str(text or "")).strip()) if line]
+    text = str(text or "")
+    if len(text) > MAX_POEM_CHARS:
+        raise PoetryError(f"这段文字有 {len(text):,} 个字符：分析最多接受 {MAX_POEM_CHARS:,} 个（最长的古诗也远不到此数）")
+    lines = [line for line in _LINE_BREAK_RE.split(to_simplified(text).strip()) if line]
     if not lines:
         raise PoetryError("请输入一首诗（五言或七言，句间用标点或换行分开）")
+    if len(lines) > MAX_POEM_LINES:
+        raise PoetryError(f"这首诗有 {len(lines):,} 句：分析最多接受 {MAX_POEM_LINES} 句")
     bad = sorted({ch for line in lines for ch in line if not is_han(ch)})
     if bad:
         raise PoetryError(f"诗中只能有汉字和标点，请去掉：{'、'.join(map(shown_char, bad))}")

@@ -19,6 +19,7 @@ import functools
 import json
 from pathlib import Path
 
+from poetry_lm.errors import PoetryError
 from poetry_lm.paths import DATA_DIR
 
 STANDARD_CHARS_PATH = DATA_DIR / "standard" / "characters.txt"
@@ -67,7 +68,16 @@ def standard_forms(text: str) -> str:
 
 def to_simplified(text: str) -> str:
     """Traditional → simplified with OpenCC, then variants → standard forms: how every input is read."""
+    check_encodable(text)
     return standard_forms(traditional_to_simplified(text))
+
+
+def check_encodable(text: str) -> None:
+    """PoetryError for text holding lone surrogates: bytes that were not UTF-8 (a shell passes them through
+    as U+DC80…U+DCFF), which no Chinese text contains and OpenCC cannot read."""
+    bad = next((ch for ch in text if "\ud800" <= ch <= "\udfff"), None)
+    if bad is not None:
+        raise PoetryError(f"输入不是有效的 UTF-8 文本（第 {text.index(bad) + 1} 个字符 U+{ord(bad):04X} 无法解读）")
 
 
 def is_variant(char: str) -> bool:

@@ -169,9 +169,11 @@ def complete_finished_run(out_dir: Path) -> bool:
 
 
 def refuse_existing(out_dir: Path) -> None:
-    """A finished model is never overwritten: its name cannot be trained again."""
-    if out_dir.exists():
-        raise PoetryError(f"{out_dir} 已存在：换一个模型名称（已有模型不会被覆盖）")
+    """A finished model is never overwritten: its name cannot be trained again. A link there, even one to
+    nowhere, is taken too: the finished folder could never be renamed onto it."""
+    if os.path.lexists(out_dir):
+        kind = "是一个指向不存在位置的链接" if not out_dir.exists() else "已存在"
+        raise PoetryError(f"{out_dir} {kind}：换一个模型名称（已有模型不会被覆盖）")
 
 
 def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> Path:

@@ -112,4 +112,4 @@ def test_cli_image_writes_one_card_per_candidate(tiny_model_dir, tmp_path, capsy
     a_file = tmp_path / "file.png"
     a_file.write_bytes(b"x")
     assert cli.main([*argv, "--image", str(a_file)]) == 2
-    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: --image 须是一个目录")
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: 图片目录须是一个目录")

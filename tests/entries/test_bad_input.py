@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -37,7 +38,7 @@ BAD_SETTINGS = [
     ({"temperature": 0.0}, "温度须在 0.05 到 5.0 之间，收到 0.0"),
     ({"temperature": -1.0}, "温度须在 0.05 到 5.0 之间，收到 -1.0"),
     ({"temperature": 1e9}, "温度须在 0.05 到 5.0 之间"),
-    ({"temperature": float("nan")}, "温度须在 0.05 到 5.0 之间，收到 nan"),
+    ({"temperature": float("nan")}, "温度须是有限的数，收到 「nan」"),
     ({"top_k": 0}, "top-k 须在 1 到词表大小"),
     ({"top_k": -5}, "top-k 须在 1 到词表大小"),
     ({"top_k": 999_999}, "top-k 须在 1 到词表大小"),
@@ -238,3 +239,112 @@ def test_refused_existing_out_dir_creates_nothing_beside_it(tiny_corpus, tmp_pat
     with pytest.raises(PoetryError, match="已存在"):
         train(tiny_corpus, existing, TINY_MODEL, TrainConfig(epochs=1))
     assert sorted(p.name for p in (tmp_path / "parent").iterdir()) == ["taken"]  # no .runs/ or lock file
+
+
+# ----- round three: every input that once gave a traceback or more than one line ------------------
+
+NOT_UTF8 = b"\xff\xfe".decode("utf-8", "surrogateescape")  # what a shell hands Python for bytes that are not UTF-8
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["generate", "--heads", "春风", "--position", "²"], "藏字位置只能是 head/tail/rising/falling 或 1 到 7 的数字，收到 「²」"),
+        (["generate", "--heads", "春风", "--position", "①"], "收到 「①」"),
+        (["generate", "--template", f"春风{NOT_UTF8}＿＿"], "参数 --template 不是有效的 UTF-8 文本"),
+        (["generate", "--heads", "春风", "--theme", f"a{NOT_UTF8}b"], "参数 --theme 不是有效的 UTF-8 文本"),
+        (["analyse", f"{NOT_UTF8}床前明月光"], "参数 poem 不是有效的 UTF-8 文本"),
+        (["generate", "--heads", "春风", "--image", "/proc"], "图片目录不可写：/proc"),
+        (["evaluate", "--max-order", "40"], "n-gram 基线的最高阶数须在 2 到 10 之间，收到 40"),
+        (["evaluate", "--max-order", "1"], "n-gram 基线的最高阶数须在 2 到 10 之间，收到 1"),
+        (["generate", "--heads", "春", "--theme", "abc\ndef"], "主题「abc\\ndef」里没有可用的汉字"),
+        (["generate", "--heads", "春", "--model", "x\ny"], "找不到模型目录：x\\ny"),
+        (["alternatives", "床前明月光，疑是地上霜", "--line", "1", "--char", "2", "--top", "0"], "候选字数须在 1 到 131,072（词表的上限）之间，收到 「0」"),
+        (["alternatives", "床前明月光，疑是地上霜", "--line", "1", "--char", "2", "--top", "-1"], "收到 「-1」"),
+        (["alternatives", "床前明月光，疑是地上霜", "--line", "1", "--char", "2", "--top", str(10**12)], "候选字数须在 1 到 131,072"),
+        (["alternatives", "床前明月光，疑是地上霜", "--line", "3", "--char", "2"], "没有第 3 句第 2 字"),
+        (["generate", "--template", "＿＿＿＿＿，" * 17], "模板有 17 句：最多 16 句"),
+        (["generate", "--template", "＿" * 7000], "模板太长（7,000 个字符）"),
+        (["analyse", "床前明月光，" * 700], "分析最多接受 4,000 个"),
+        (["analyse", "床前明月光，" * 201], "这首诗有 201 句：分析最多接受 200 句"),
+    ],
+    ids=["superscript_two", "circled_one", "template_not_utf8", "theme_not_utf8", "poem_not_utf8", "image_proc",
+         "max_order_40", "max_order_1", "theme_newline", "model_newline", "top_0", "top_negative", "top_huge",
+         "no_such_cell", "template_17_lines", "template_7000_chars", "analyse_4200_chars", "analyse_201_lines"],
+)
+def test_cli_refuses_with_one_line_before_any_work(capsys, argv, message):
+    """Each was a traceback, two lines or minutes of work; now one `error:` line, before a model is loaded."""
+    started = time.perf_counter()
+    code, err = run_cli_in_process(argv, capsys)
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and message in err[0], err
+    assert time.perf_counter() - started < 30  # a hang guard: these used to run for minutes
+
+
+def test_the_image_folder_is_refused_before_the_model_loads(tiny_model_dir):
+    code = f"""
+import sys
+from poetry_lm import cli
+status = cli.main({[*cli_generate_args(tiny_model_dir), "--image", "/proc"]!r})
+assert status == 2, status
+assert "tensorflow" not in sys.modules, "the model loaded before the image folder was checked"
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr.startswith("error: 图片目录不可写：/proc")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"num_candidates": 2.0}, "候选数量须是整数，收到 「2.0」"),
+        ({"seed": 1.5}, "随机种子须是整数，收到 「1.5」"),
+        ({"search": 2.0}, "每首候选的抽样次数须是整数"),
+        ({"top_k": 3.0}, "top-k须是整数"),
+        ({"temperature": "1"}, "温度须是有限的数，收到 「'1'」"),
+        ({"prosody": None}, "prosody 须是 ProsodyOptions，收到 「None」"),
+        ({"theme": 5}, "theme 须是文字"),
+        ({"position": 2.5}, "藏字位置只能是"),
+        ({"line_length": True}, "每句字数须是整数"),
+    ],
+)
+def test_api_settings_of_the_wrong_kind_raise_poetry_error(generator, overrides, message):
+    with pytest.raises(PoetryError) as err:
+        generator.generate(Settings(heads="春花", **overrides))
+    assert message in str(err.value)
+
+
+def test_api_settings_accept_numpy_numbers(generator):
+    import numpy as np
+
+    poems = generator.generate(Settings("春花", 5, num_candidates=np.int64(1), seed=np.int64(3), temperature=np.float32(0.9)))
+    assert [line[0] for line in poems[0].lines] == ["春", "花"]
+
+
+def test_api_alternatives_bounds(generator):
+    from poetry_lm.compose.generate import alternatives
+
+    for top in (0, -1, 10**12, 2.5):
+        with pytest.raises(PoetryError, match="候选字数须在 1 到 131,072"):
+            alternatives(generator, ["春风吹落花", "明月照高楼"], 0, 1, top=top)
+
+
+def test_dangling_link_as_out_is_refused_before_training(tiny_corpus, tmp_path):
+    out = tmp_path / "models" / "linked"
+    out.parent.mkdir()
+    out.symlink_to(tmp_path / "nowhere")
+    with pytest.raises(PoetryError, match="是一个指向不存在位置的链接"):
+        train(tiny_corpus, out, TINY_MODEL, TrainConfig(epochs=1))
+    assert sorted(p.name for p in out.parent.iterdir()) == ["linked"]
+
+
+def test_init_from_a_config_beyond_the_bounds_is_refused_and_leaves_no_run(tiny_corpus, tiny_model_dir, tmp_path, capsys):
+    source = tmp_path / "huge"
+    shutil.copytree(tiny_model_dir, source)
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    config["model"]["units"] = 10**6
+    (source / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    models = tmp_path / "models"
+    code, err = run_cli_in_process(["train", "--corpus", str(tiny_corpus), "--out", str(models / "ft"),
+                                    "--init-from", str(source), "--epochs", "1"], capsys)
+    assert code == 2 and len(err) == 1 and "配置文件中的 units 应为 1 到 8,192 的整数，收到 1000000" in err[0]
+    assert not (models / ".runs" / "ft").exists() and not (models / "ft").exists()

@@ -170,3 +170,23 @@ def test_training_estimate_scales_with_work_and_precision():
     assert jobs.estimate_training_seconds(poems, 1, shape, bfloat16=True) < one
     smaller = jobs.estimate_training_seconds(poems, 1, {**shape, "units": 128}, bfloat16=False)
     assert smaller - jobs.CPU_RUN_OVERHEAD_S < (one - jobs.CPU_RUN_OVERHEAD_S) / 2
+
+
+def test_a_new_upload_never_replaces_the_corpus_an_interrupted_run_was_trained_on(tmp_path):
+    from poetry_lm.text.corpus import corpus_hash
+    from tests.conftest import tiny_poems
+
+    models, poems = tmp_path / "models", tiny_poems(60)
+    first = jobs.save_uploaded_corpus(models, "mine", poems[:40])
+    saved = corpus_hash(first)
+    (models / ".runs" / "mine").mkdir(parents=True)
+    (models / ".runs" / "mine" / PROGRESS_FILE).write_text('{"event": "start"}\n', encoding="utf-8")
+    assert jobs.interrupted_run(models, "mine")
+    with pytest.raises(PoetryError, match="「mine」有一次中断的训练.*已保留上次的语料.*丢弃上次的进度，重新开始"):
+        jobs.save_uploaded_corpus(models, "mine", poems[20:])
+    assert corpus_hash(first) == saved and list(jobs.uploaded_corpora(models)) == ["mine"]
+    assert jobs.save_uploaded_corpus(models, "mine", poems[:40]) == first  # the same file again: resumes
+    jobs.save_uploaded_corpus(models, "mine", poems[20:], fresh=True)  # a fresh start takes the new poems
+    assert corpus_hash(first) != saved
+    request = jobs.JobRequest(name="mine", corpus_dir=first, fresh=True)
+    assert request.command(models)[-1] == "--fresh"

@@ -207,6 +207,26 @@ def test_upload_validation_reports_kept_and_dropped(models):
     assert "二进制" in " ".join(e.value for e in at.error) or "UTF-8" in " ".join(e.value for e in at.error)
 
 
+def test_an_interrupted_run_keeps_its_corpus_and_offers_a_fresh_start(models):
+    jobs.save_uploaded_corpus(models, "half", FIXTURE_POEMS[:4])
+    (models / ".runs" / "half").mkdir(parents=True)
+    (models / ".runs" / "half" / "progress.jsonl").write_text('{"event": "start"}\n', encoding="utf-8")
+    at = start_app()
+    at.radio(key="train_mode").set_value(SCRATCH)
+    at.run()
+    at.radio(key="train_corpus").set_value("上传文本文件")
+    at.text_input(key="train_name").input("half")
+    at.run()
+    data = "\n".join(FIXTURE_POEMS[2:]).encode("utf-8")  # not the poems the run was trained on
+    at.file_uploader(key="train_upload").set_value(("poems.txt", data, "text/plain"))
+    at.run()
+    assert at.checkbox(key="train_fresh").label == "丢弃上次的进度，重新开始"
+    at.button(key="start_training").click()
+    at.run()
+    assert "已保留上次的语料" in " ".join(e.value for e in at.error)
+    assert jobs.latest_job(models) is None
+
+
 def test_bad_run_names_and_taken_names_are_refused(models):
     at = start_app()
     for name, expected in [("../evil", "模型名称只能包含"), ("default", "已存在")]:
