@@ -362,6 +362,7 @@ class JobStatus:
     samples: list[tuple[int, list[str]]] = field(default_factory=list)
     message: str = ""
     phase: str = ""  # what a stopping or finishing run is doing now
+    notices: list[str] = field(default_factory=list)  # what the run said the user should know (a damaged backup skipped)
     log_tail: str = ""
     events: list[dict] = field(default_factory=list)
 
@@ -399,6 +400,8 @@ def job_status(job: Job) -> JobStatus:
             status.phase = event.get("step", "")
         elif kind == "samples":
             status.samples.append((event["epoch"], event.get("poems", [])))
+        elif kind == "notice":
+            status.notices.append(str(event.get("message", "")))
     final = next((e for e in reversed(events) if e.get("event") in FINAL_EVENTS), None)
     if final is not None and job.out_dir.joinpath(MODEL_FILE).is_file():
         status.state = final["event"]

@@ -199,7 +199,9 @@ def training_form(models: Path, base_model: str | None, busy: bool, notice) -> N
 
 
 def show_progress(status: jobs.JobStatus) -> None:
-    """Progress bar with epoch, batch and ETA."""
+    """Progress bar with epoch, batch and ETA, and what the run said the user should know."""
+    for notice in status.notices:
+        st.info(notice)
     if status.state == "starting":
         st.progress(0.0, text="正在启动训练进程（加载 TensorFlow、准备数据）…")
         return

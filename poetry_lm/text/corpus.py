@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from poetry_lm.errors import PoetryError
+from poetry_lm.files import write_atomic
 from poetry_lm.text.charforms import standard_forms, to_simplified, traditional_to_simplified, variant_table
 
 SPLITS = ("train", "valid", "test")
@@ -368,9 +369,9 @@ def write_corpus(poems: list[str], out_dir: Path, metas: list[tuple[str, ...]] |
 
 
 def write_split(out_dir: Path, split: str, poems: list[str], metas: list[tuple[str, ...]] | None = None) -> None:
-    """`<split>.txt` (one poem per line) and, with `metas`, `<split>.meta.tsv` line for line."""
+    """`<split>.txt` (one poem per line) and, with `metas`, `<split>.meta.tsv` line for line (each written whole)."""
     out_dir = Path(out_dir)
-    (out_dir / f"{split}.txt").write_text("".join(poem + "\n" for poem in poems), encoding="utf-8")
+    write_atomic(out_dir / f"{split}.txt", "".join(poem + "\n" for poem in poems))
     if metas is not None:
         lines = ["\t".join(META_COLUMNS), *("\t".join(meta) for meta in metas)]
-        (out_dir / f"{split}{META_SUFFIX}").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        write_atomic(out_dir / f"{split}{META_SUFFIX}", "\n".join(lines) + "\n")

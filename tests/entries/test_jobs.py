@@ -82,10 +82,12 @@ def test_status_of_a_running_then_finished_job(tmp_path):
         write_events(
             job,
             {"event": "start", "epochs": 2, "steps_per_epoch": 10},
+            {"event": "notice", "message": "备份 training_metadata.json 已损坏，改从 epoch_metadata.json（第 1 轮结束后）接着训练"},
             {"event": "batch", "epoch": 1, "batch": 5, "loss": 6.0, "eta_s": 15.0},
         )
         status = jobs.job_status(job)
         assert status.state == "running" and status.fraction == pytest.approx(0.25)
+        assert status.notices == ["备份 training_metadata.json 已损坏，改从 epoch_metadata.json（第 1 轮结束后）接着训练"]
         assert (status.epoch, status.batch, status.eta_s) == (1, 5, 15.0)
         with pytest.raises(PoetryError, match="「run」"):
             jobs.start_job(tmp_path, jobs.JobRequest("other", jobs.BUNDLED_CORPUS))
