@@ -10,7 +10,6 @@ import json
 import logging
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from poetry_lm.compose.card import card_png, form_note, render_card
 from poetry_lm.compose.generate import Poem
@@ -84,7 +83,8 @@ def poem_notes(poem: Poem) -> str:
 
 
 # The button and its script live in an inner frame sandboxed to scripts only: an opaque origin that cannot
-# reach the page around it (Streamlit's own component frame allows same-origin), with the clipboard delegated.
+# reach the page around it (the frame st.iframe draws for an HTML string allows same-origin), with the
+# clipboard delegated.
 COPY_FRAME = """<iframe title="复制" sandbox="allow-scripts" allow="clipboard-write" srcdoc="{srcdoc}"
   style="border: 0; width: 100%; height: 40px; overflow: hidden;"></iframe>"""
 COPY_BUTTON = """<!doctype html><meta charset="utf-8"><body style="margin: 0">
@@ -125,7 +125,7 @@ def copy_button_html(text: str) -> str:
 
 def copy_button(text: str) -> None:
     """A one-click 复制 button (a tiny component: Streamlit has no clipboard button of its own)."""
-    components.html(copy_button_html(text), height=44)
+    st.iframe(copy_button_html(text), height=44)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

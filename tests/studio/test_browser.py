@@ -63,7 +63,9 @@ def test_write_acrostic_in_chromium(app_url, tmp_path):
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
+            context = browser.new_context(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+            page = context.new_page()
             page.goto(url, wait_until="domcontentloaded")
             heads = page.get_by_label("藏头字", exact=False)
             expect(heads).to_be_visible(timeout=120_000)  # first load compiles the decoder
@@ -93,7 +95,14 @@ def test_write_acrostic_in_chromium(app_url, tmp_path):
             red = (np.abs(np.asarray(card).astype(int) - np.asarray(CardStyle().mark)).sum(axis=-1) < 60)
             assert card.width > 300 and red.sum() > 100 * len(HEADS)
 
-            page.wait_for_timeout(500)
+            # 复制: the first card's poem reaches the clipboard through the scripts-only inner frame.
+            copy = (page.frame_locator('iframe[srcdoc*="allow-scripts"]').first
+                    .frame_locator('iframe[title="复制"]').get_by_role("button", name="复制"))
+            copy.click()
+            expect(copy).to_have_text("已复制", timeout=5_000)
+            assert page.evaluate("navigator.clipboard.readText()") == "\n".join(lines)
+
+            page.wait_for_timeout(2000)  # the 已复制 label goes back before the screenshot
             page.screenshot(path=str(screenshot))
         finally:
             browser.close()
@@ -103,6 +112,7 @@ def test_write_acrostic_in_chromium(app_url, tmp_path):
     console = log.read_text(errors="replace")
     assert "URL: http://localhost:" in console, console
     assert not [line for line in console.splitlines() if any(mark in line for mark in ALARMING)], console
+    assert "deprecat" not in console.lower(), console  # e.g. st.components.v1.html, replaced by st.iframe
 
 
 def test_an_open_page_picks_up_a_job_started_elsewhere(app_url, tmp_path, job_from_another_tab):

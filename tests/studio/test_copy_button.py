@@ -19,7 +19,7 @@ import pytest
 from studio.widgets import copy_button_html, script_literal
 
 HOSTILE = '春</script><script>top.document.title="pwned";top.PWNED=1</script><!--\u2028花\u2029"\'\\'
-# Streamlit's own frame for components.html (its IFrameUtil): the outer wall we cannot change.
+# Streamlit's own frame for st.iframe of an HTML string (its IFrameUtil): the outer wall we cannot change.
 STREAMLIT_SANDBOX = "allow-forms allow-modals allow-popups allow-popups-to-escape-sandbox allow-same-origin allow-scripts allow-downloads"
 
 
