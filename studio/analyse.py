@@ -8,31 +8,47 @@ import streamlit as st
 
 from poetry_lm.compose.generate import Poem
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody.analysis import MAX_POEM_CHARS, Analysis, analyse
+from poetry_lm.prosody.analysis import MAX_POEM_CHARS, Analysis, analyse, verdict_line
 from poetry_lm.prosody.rhyme import SYSTEMS
-from studio.widgets import SYSTEM_LABELS
 
 PASTE_LABEL = "自己输入"
-EXAMPLE_POEM = "床前明月光，疑是地上霜。\n举头望明月，低头思故乡。"
+# 杜甫《登高》: a strict 七律 that rhymes in 平水韵 (灰) but not in today's readings (回 huí, 杯 bēi).
+EXAMPLE_POEM = ("风急天高猿啸哀，渚清沙白鸟飞回。\n无边落木萧萧下，不尽长江滚滚来。\n"
+                "万里悲秋常作客，百年多病独登台。\n艰难苦恨繁霜鬓，潦倒新停浊酒杯。")
+# A verdict on a poem looks at the book of its time (平水韵) and, when asked, today's (中华新韵).
+ANALYSIS_SYSTEM_LABELS = {"both": "平水韵或中华新韵（默认）", "pingshui": "只看平水韵", "xinyun": "中华新韵（并看平水韵）"}
+KIND_NOTES = {
+    "近体": "近体诗：按平仄、粘对、押平声韵检查",
+    "古绝": "古绝：不守近体的平仄粘对，近体格律不适用，出律处只作对照",
+    "古体": "古体（拗律）：不守近体的平仄粘对，近体格律不适用，出律处只作对照",
+    "仄韵古绝": "仄韵古绝：押仄声韵，近体格律不适用",
+    "仄韵古体": "仄韵古体：押仄声韵，近体格律不适用",
+    "杂言": "非绝句、律诗：只标平仄与韵脚",
+}
+LEGEND = ("标记：平 / 仄，两 = 多音字平仄两可，？ = 字表中没有，下方为今音拼音（入声字今读多为平声，古属仄）；"
+          "红色为出律，蓝圈为韵脚；点一下字可看格律谱。韵部写法：平水韵部（如 灰），中华新韵部（如 微）。")
 
 
 def analysis_html(analysis: Analysis) -> str:
     """Each character over its 平仄 mark; broken rules in red, rhyme positions ringed."""
     broken = {(v.line, v.position) for v in analysis.violations}
     rows = []
-    for number, (line, marks, wanted) in enumerate(
-        zip(analysis.lines, analysis.marks, analysis.pattern_tones, strict=True), 1
+    pinyin = analysis.pinyin or [[""] * len(line) for line in analysis.lines]
+    for number, (line, marks, wanted, readings) in enumerate(
+        zip(analysis.lines, analysis.marks, analysis.pattern_tones, pinyin, strict=True), 1
     ):
         cells = []
-        for position, (char, mark, want) in enumerate(zip(line, marks, wanted or "—" * len(line), strict=True), 1):
+        for position, (char, mark, want, reading) in enumerate(
+            zip(line, marks, wanted or "—" * len(line), readings, strict=True), 1
+        ):
             classes = ["cell"]
             if (number, position) in broken:
                 classes.append("bad")
             if number in analysis.rhyme_lines and position == len(line):
                 classes.append("rhyme")
             cells.append(
-                f'<span class="{" ".join(classes)}" title="谱：{want}"><b>{html.escape(char)}</b>'
-                f"<i>{html.escape(mark)}</i></span>"
+                f'<span class="{" ".join(classes)}" data-want="{html.escape(want)}" tabindex="0"><b>{html.escape(char)}</b>'
+                f"<i>{html.escape(mark)}</i><small>{html.escape(reading)}</small></span>"
             )
         pattern = f'<span class="want">谱 {html.escape(wanted)}</span>' if wanted else ""
         rows.append(f'<div class="tone-line">{"".join(cells)}{pattern}</div>')
@@ -56,25 +72,29 @@ def analysis_tab() -> None:
     else:
         text = poems[sources.index(source) - 1].text
         st.text("\n".join(poems[sources.index(source) - 1].display_lines()))
-    system = st.radio("按哪部韵书判韵", list(SYSTEMS), format_func=SYSTEM_LABELS.get, key="analyse_system",
-                      horizontal=True)
+    system = st.radio("按哪部韵书判韵", list(SYSTEMS), format_func=ANALYSIS_SYSTEM_LABELS.get, key="analyse_system",
+                      horizontal=True, help="古诗按它那个时代的韵书（平水韵）判；选了中华新韵时也看今音")
     try:
         analysis = cached_analysis(text, system)
     except PoetryError as err:
         st.warning(str(err))
         return
-    if not analysis.regulated:
+    if analysis.kind != "近体":
         st.info(analysis.pattern)
-    left, middle, right = st.columns([5, 2, 3])
-    left.metric("格式", analysis.pattern if analysis.regulated else "非绝句、律诗")
-    middle.metric("韵", f"{analysis.rhyme_group}韵" if analysis.rhymes else "不押韵")
+    left, middle, right = st.columns([5, 3, 2])
+    left.metric("体裁", analysis.pattern if analysis.kind == "近体" else KIND_NOTES[analysis.kind].split("：")[0])
+    rhyme = f"押{analysis.rhyme_group}韵（{SYSTEMS[analysis.system]}）" if analysis.rhymes else "不押韵"
+    middle.metric("韵", rhyme)
     ratio = f"{analysis.tone_ok_ratio:.0%}" if analysis.tone_ok_ratio is not None else "—"
-    right.metric("平仄合律", f"{analysis.tone_ok}/{analysis.checked}（{ratio}）")
+    tones = f"{analysis.tone_ok}/{analysis.checked}（{ratio}）" if analysis.regulated else "不适用"
+    right.metric("平仄合律" + ("（对照）" if analysis.kind in ("古绝", "古体") else ""), tones)
     st.markdown(analysis_html(analysis), unsafe_allow_html=True)
     rhymes = "、".join(f"{c}（{g}）" for c, g in zip(analysis.rhyme_chars, analysis.rhyme_groups, strict=True))
-    st.caption(f"韵脚（第 {'、'.join(map(str, analysis.rhyme_lines))} 句末字）：{rhymes}。"
-               "标记：平 / 仄，两 = 多音字平仄两可，？ = 字表中没有；红色为出律，圈出的是韵脚；悬停可看格律谱。")
-    if analysis.violations:
-        st.markdown("\n".join(f"- {v.message}" for v in analysis.violations))
+    st.caption(f"韵脚（第 {'、'.join(map(str, analysis.rhyme_lines))} 句末字）：{rhymes}。" + LEGEND)
+    st.markdown("  \n".join(f"**{verdict_line(v).split('：')[0]}**：{verdict_line(v).split('：', 1)[1]}"
+                            for v in analysis.verdicts))
+    notes = [f"- {v.message}" for v in analysis.violations] + [f"- △ {v.message}" for v in analysis.cautions]
+    if notes:
+        st.markdown("\n".join(notes))
     else:
         st.success("无出律之处")

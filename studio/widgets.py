@@ -33,6 +33,12 @@ CSS = """
                border: 1px solid #e0d6d0; border-radius: 0.3rem; }
 .tones .cell b { font-size: 1.4rem; font-weight: 500; }
 .tones .cell i { font-style: normal; font-size: 0.8rem; color: #666; }
+.tones .cell small { font-size: 0.62rem; color: #999; line-height: 1.1; }
+.tones .cell { position: relative; outline: none; }
+/* The pattern's tone for a cell, on hover and on a tap (a tap focuses it): phones have no hover. */
+.tones .cell:hover::after, .tones .cell:focus::after { content: "谱 " attr(data-want); position: absolute; top: -1.5rem;
+  background: #333; color: #fff; font-size: 0.72rem; padding: 0 0.35rem; border-radius: 0.25rem; white-space: nowrap;
+  z-index: 2; }
 .tones .bad { background: #fdecea; border-color: #b3261e; }
 .tones .bad i { color: #b3261e; font-weight: 700; }
 .tones .rhyme { box-shadow: 0 0 0 2px #1e6fb3 inset; }

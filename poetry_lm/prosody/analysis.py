@@ -49,6 +49,16 @@ class Violation:
 
 
 @dataclass
+class RhymeVerdict:
+    """Whether the rhyme positions rhyme in one rhyme book, and each rhyme character's group there."""
+
+    system: str
+    rhymes: bool
+    group: str | None
+    groups: list[str]
+
+
+@dataclass
 class Analysis:
     """The prosody of one poem: marks, rhyme, best-matching pattern and the rules it breaks."""
 
@@ -66,6 +76,12 @@ class Analysis:
     violations: list[Violation] = field(default_factory=list)
     system: str = DEFAULT_SYSTEM  # the rhyme system it was judged in
     regulated: bool = True  # a 绝句 or 律诗: a tone pattern is named and checked
+    # 近体 (regulated verse), 古绝/古体 (4/8 lines that do not keep the 近体 rules: they are checked only for
+    # comparison), 仄韵 (rhymes on 仄: the 近体 patterns do not apply), or 杂言 (neither 4 nor 8 lines)
+    kind: str = "近体"
+    cautions: list[Violation] = field(default_factory=list)  # 三平尾 and 孤平: what 近体 avoids
+    verdicts: list[RhymeVerdict] = field(default_factory=list)  # each rhyme book's verdict (`analyse`)
+    pinyin: list[list[str]] = field(default_factory=list)  # per line, each character's modern reading
 
     @property
     def tone_ok_ratio(self) -> float | None:
@@ -82,10 +98,19 @@ class Analysis:
             out.append(f"{number:>2}. {line}  实{marks}  谱{wanted or '—'}{rhyme}")
         shown = "、".join(f"{c}({g})" for c, g in zip(self.rhyme_chars, self.rhyme_groups, strict=True))
         out.append(f"韵脚：{shown} → " + (f"押{self.rhyme_group}韵" if self.rhymes else "不押韵") + f"（{SYSTEMS[self.system]}）")
+        out += [f"  {verdict_line(v)}" for v in self.verdicts]
         ratio = f"{self.tone_ok_ratio:.0%}" if self.tone_ok_ratio is not None else "—"
-        out.append(f"平仄合律：{self.tone_ok}/{self.checked}（{ratio}）")
+        out.append(f"平仄合律：{self.tone_ok}/{self.checked}（{ratio}）" + ("（仅作对照）" if self.kind == "古绝" else ""))
         out += [f"  ✗ {v.message}" for v in self.violations] or ["  无出律之处"]
+        out += [f"  △ {v.message}" for v in self.cautions]
         return "\n".join(out)
+
+
+def verdict_line(verdict: RhymeVerdict) -> str:
+    """One rhyme book's verdict in words: 平水韵：押灰韵 or 中华新韵：不押（哀 开、回 微…）."""
+    if verdict.rhymes:
+        return f"{SYSTEMS[verdict.system]}：押{verdict.group}韵"
+    return f"{SYSTEMS[verdict.system]}：不押（韵脚分属 {'、'.join(verdict.groups)}）"
 
 
 def parse_poem(text: str) -> list[str]:
@@ -103,7 +128,7 @@ def parse_poem(text: str) -> list[str]:
         raise PoetryError(f"诗中只能有汉字和标点，请去掉：{'、'.join(map(shown_char, bad))}")
     lengths = sorted({len(line) for line in lines})
     if len(lengths) != 1 or lengths[0] not in LINE_LENGTHS:
-        raise PoetryError(f"每句须同为五字或七字，现在各句字数为 {'/'.join(map(str, lengths))}")
+        raise PoetryError(f"这段文字不像五言或七言诗：每句须同为五字或七字，现在各句字数为 {'/'.join(map(str, lengths))}")
     return lines
 
 
@@ -136,8 +161,11 @@ def analyse_lines(lines: list[str], system: str = DEFAULT_SYSTEM, any_length: bo
     weights = rhyme_weights(system)
     main_group = max(sorted(votes), key=lambda g: (votes[g], weights.get(g, 0))) if votes else None
     first_end = lines[0][-1]
+    # 仄韵: every even line ends on a 仄 character (春晓). The 近体 patterns rhyme on 平 and do not apply.
+    ze_rhyme = regulated and not any_length and bool(even_ends) and all(tone_of(ch) == ZE for ch in even_ends)
+    regulated = regulated and not ze_rhyme
     first_rhymes = n_lines > 1 and main_group in rhyme_groups_of(first_end, system)
-    first_rhymes = first_rhymes and tone_fits(first_end, PING)
+    first_rhymes = first_rhymes and (ze_rhyme or tone_fits(first_end, PING))
     rhyme_idx = [i for i in range(n_lines) if is_rhyme_line(i, first_rhymes)]
     rhyme_chars = [lines[i][-1] for i in rhyme_idx]
     rhyme_group = shared_group(rhyme_chars, system)
@@ -162,10 +190,20 @@ def analyse_lines(lines: list[str], system: str = DEFAULT_SYSTEM, any_length: bo
             message = f"第{i + 1}句韵脚“{char}”属{group_label(char, system)}韵，与{main_group}韵不押"
             violations.append(Violation(i + 1, line_length, char, "押韵", message))
     violations.sort(key=lambda v: (v.line, v.position))
+    three_ping_tails = sum([tone_of(ch) for ch in line[-3:]] == [PING] * 3 for line in lines)
+    breaks = sum(v.rule != "押韵" for v in violations) + three_ping_tails
+    kind = verse_kind(n_lines, regulated, ze_rhyme, breaks)
     if regulated:
         pattern, pattern_tones = pattern_name(line_length, n_lines, start, first_rhymes), poem_tones(
             line_length, n_lines, start, first_rhymes
         )
+        if kind != "近体":
+            named = f"{'五' if line_length == 5 else '七'}言{kind}" + ("（或称拗律）" if n_lines == 8 else "")
+            pattern = f"{named}：{breaks} 处不合近体的平仄、粘对或三平尾，近体格律不适用，下面按最接近的{pattern}对照"
+    elif ze_rhyme:
+        pattern = (f"{'五' if line_length == 5 else '七'}言{n_lines}句·押仄声韵（{group_label(lines[1][-1], system)}）："
+                   "近体格律以平声押韵，平起仄起的格式不适用，只标平仄与韵脚")
+        pattern_tones = [""] * n_lines
     else:
         pattern = f"不是绝句或律诗（须 4 句或 8 句，现有 {n_lines} 句）：只标平仄与韵脚，不套格律"
         pattern_tones = [""] * n_lines
@@ -184,12 +222,70 @@ def analyse_lines(lines: list[str], system: str = DEFAULT_SYSTEM, any_length: bo
         violations=violations,
         system=system,
         regulated=regulated,
+        kind=kind,
+        cautions=[] if any_length else cautions(lines, kind),
     )
 
 
+def verse_kind(n_lines: int, regulated: bool, ze_rhyme: bool, tone_breaks: int) -> str:
+    """近体; 古绝 (4 lines) or 古体 (8) when the tone rules break (a broken 平仄 position or a 三平尾) at least
+    twice in a 绝句 or three times in a 律诗, so a rule-keeping poem with a slip or two stays 近体; 仄韵 when it
+    rhymes on 仄; 杂言 for other line counts."""
+    if ze_rhyme:
+        return "仄韵古绝" if n_lines == 4 else "仄韵古体"
+    if not regulated:
+        return "杂言" if n_lines not in (4, 8) else "近体"
+    if tone_breaks >= (2 if n_lines == 4 else 3):
+        return "古绝" if n_lines == 4 else "古体"
+    return "近体"
+
+
+def cautions(lines: list[str], kind: str) -> list[Violation]:
+    """三平尾 (a line ending on three 平) and 孤平 (a 平-ending line in which no two 平 stand together, so the
+    one 平 besides the rhyme is isolated: 仄平仄仄平, 仄仄仄平仄仄平): what 近体 avoids. Only characters whose
+    tone is certain count (a 多音 两 character may be 平, so it never makes a caution)."""
+    found = []
+    for i, line in enumerate(lines, 1):
+        tones = [tone_of(ch) for ch in line]
+        if tones[-3:] == [PING] * 3:
+            where = "近体所忌" if kind == "近体" else "古体常见，近体所忌"
+            found.append(Violation(i, len(line) - 2, line[-3:], "三平尾", f"第{i}句末三字“{line[-3:]}”皆平：三平尾（{where}）"))
+        maybe_ping = [tone != ZE for tone in tones]
+        paired = any(a and b for a, b in zip(maybe_ping, maybe_ping[1:], strict=False))
+        if kind == "近体" and tones[-1] == PING and not paired and sum(maybe_ping[:-1]) == 1:
+            only = maybe_ping.index(True)
+            found.append(Violation(i, only + 1, line[only], "孤平",
+                                   f"第{i}句除韵脚外只有“{line[only]}”一个平声字：犯孤平（近体所忌）"))
+    return found
+
+
+def verdict_systems(system: str) -> list[str]:
+    """The rhyme books a poem is judged in, the chosen one first: 平水韵 always (the book of classical poems);
+    中华新韵 too when chosen or when both are."""
+    check_system(system)
+    return {"pingshui": ["pingshui"], "xinyun": ["xinyun", "pingshui"], "both": ["pingshui", "xinyun"]}[system]
+
+
 def analyse(text: str, system: str = DEFAULT_SYSTEM) -> Analysis:
-    """Analyse a poem typed by a person: per-character 平仄, rhyme in `system`, best pattern, named violations."""
-    return analyse_lines(parse_poem(text), system)
+    """Analyse a poem typed by a person: per-character 平仄 and reading, its kind (近体, 古绝, 仄韵…), each rhyme
+    book's verdict, the best pattern and named violations.
+
+    A poem rhymes when it rhymes in any book it is judged in (`verdict_systems`), and the analysis is the one
+    of the first such book. "Both at once" is a constraint for writing new poems, never a verdict on old ones:
+    a Tang poem is judged by the rhyme book of its time."""
+    lines = parse_poem(text)
+    judged = [analyse_lines(lines, book) for book in verdict_systems(system)]
+    chosen = next((analysis for analysis in judged if analysis.rhymes), judged[0])
+    chosen.verdicts = [RhymeVerdict(a.system, a.rhymes, a.rhyme_group, a.rhyme_groups) for a in judged]
+    chosen.pinyin = [readings(line) for line in lines]
+    return chosen
+
+
+def readings(line: str) -> list[str]:
+    """Each character's modern reading with its tone mark (pypinyin, in context), for the page beside its 平仄."""
+    from pypinyin import Style, pinyin
+
+    return [syllables[0] for syllables in pinyin(line, style=Style.TONE, errors=lambda chars: ["?"] * len(chars))]
 
 
 def describe(

@@ -170,8 +170,9 @@ def test_tone_patterns_follow_the_standard_forms():
 def test_analyser_on_jingyesi_names_its_violations():
     analysis = analyse(JINGYESI, "xinyun")
     assert analysis.rhymes and analysis.rhyme_group == "唐" and analysis.rhyme_lines == [1, 2, 4]
-    assert analyse(JINGYESI, "pingshui").rhyme_group == "阳" and analyse(JINGYESI).rhyme_group == "阳·唐"
-    assert analysis.pattern == "五言绝句·平起首句入韵"
+    assert analyse(JINGYESI, "pingshui").rhyme_group == "阳" and analyse(JINGYESI).rhyme_group == "阳"
+    assert analysis.kind == "古绝" and analysis.pattern.startswith("五言古绝：2 处不合近体的平仄、粘对或三平尾")
+    assert analysis.pattern.endswith("按最接近的五言绝句·平起首句入韵对照")
     assert analysis.marks[0] == "平平平仄平"
     assert [(v.line, v.position, v.char, v.rule) for v in analysis.violations] == [(2, 4, "上", "二四六分明"), (3, 2, "头", "粘")]
     assert analysis.tone_ok == analysis.checked - 2

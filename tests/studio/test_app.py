@@ -283,10 +283,15 @@ def test_analysis_tab_on_a_famous_poem_and_a_candidate(models):
     tab = at.tabs[1]
     assert tab.label == "诗词分析"
     values = [m.value for m in tab.metric]
-    assert values[0] == "五言绝句·平起首句入韵" and values[1] == "阳·唐韵"  # both systems by default
-    assert "第3句第2字“头”应仄而平（粘）" in " ".join(m.value for m in tab.markdown)
-    at.radio(key="analyse_system").set_value("pingshui").run()
-    assert at.tabs[1].metric[1].value == "阳韵"
+    # 登高: a strict 七律 that rhymes in 平水韵 and not in today's readings; each book's verdict is shown.
+    assert values == ["七言律诗·仄起首句入韵", "押灰韵（平水韵）", "29/29（100%）"]
+    page = " ".join(m.value for m in tab.markdown)
+    assert "**平水韵**：押灰韵" in page and "**中华新韵**：不押（韵脚分属" in page and "<small>āi</small>" in page
+    at.text_area(key="analyse_text").input("床前明月光，疑是地上霜。举头望明月，低头思故乡。").run()
+    assert at.tabs[1].metric[0].value == "古绝" and at.tabs[1].metric[2].label == "平仄合律（对照）"
+    assert "第3句第2字“头”应仄而平（粘）" in " ".join(m.value for m in at.tabs[1].markdown)
+    at.radio(key="analyse_system").set_value("xinyun").run()
+    assert at.tabs[1].metric[1].value == "押唐韵（中华新韵）"
     at.text_area(key="analyse_text").input("春眠不觉晓，处处闻啼鸟。夜来风雨声。").run()
     assert "不是绝句或律诗" in " ".join(i.value for i in at.tabs[1].info)
     at.text_area(key="analyse_text").input("床前明月光，hello")
