@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from poetry_lm.quiet import import_tensorflow_quietly
-
-import_tensorflow_quietly()  # before the pages import poetry_lm.compose.generate (TensorFlow): no native start-up lines
-
 from poetry_lm import jobs
 from studio.analyse import analysis_tab
 from studio.corpus import corpus_tab
-from studio.models import model_selector
+from studio.models import model_selector, start_loading, wait_for_model
 from studio.training import training_sidebar
 from studio.widgets import CSS, no_traceback
 from studio.write import write_tab
@@ -32,18 +28,22 @@ def main() -> None:
         with no_traceback("模型"):
             model_name = model_selector(models)
         st.divider()
-        with no_traceback("训练"):
-            training_sidebar(models, model_name)
+        training_slot = st.container()  # filled after the tabs: the heads box must not wait for the poet tables
     st.title("藏头诗工坊")
     st.caption("字级 LSTM 语言模型（读过 22 万首唐宋格律诗）写藏头诗：五言、七言，可控温度、押韵与平仄；"
                "侧栏可以把模型微调成某位诗人或你自己语料的风格。它模仿用字与格式，并不懂诗意。")
-    write, analysis, corpus = st.tabs(["写诗", "诗词分析", "语料"])
-    with write, no_traceback("写诗"):
-        write_tab(models, model_name)
-    with analysis, no_traceback("诗词分析"):
-        analysis_tab()
-    with corpus, no_traceback("语料"):
-        corpus_tab(models)
+    # Only the open tab runs (a click on another reruns the page): a fresh page computes no corpus statistics,
+    # and a click in one tab does not redo the others' work.
+    write, analysis, corpus = st.tabs(["写诗", "诗词分析", "语料"], key="page", on_change="rerun")
+    for tab, name, draw in [(write, "写诗", lambda: write_tab(models, model_name)), (analysis, "诗词分析", analysis_tab),
+                            (corpus, "语料", lambda: corpus_tab(models))]:
+        if tab.open:
+            with tab, no_traceback(name):
+                draw()
+    start_loading(models, model_name)  # after the open tab is drawn (see studio/models.py)
+    with training_slot, no_traceback("训练"):
+        training_sidebar(models, model_name)
+    wait_for_model()  # last: the page is complete while it waits
 
 
 main()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from poetry_lm.compose.generate import Poem
 from poetry_lm.errors import PoetryError
 from poetry_lm.prosody.analysis import MAX_POEM_CHARS, Analysis, analyse, verdict_line
 from poetry_lm.prosody.rhyme import SYSTEMS
+
+if TYPE_CHECKING:  # the generator module imports TensorFlow: the page draws without it
+    from poetry_lm.compose.generate import Poem
 
 PASTE_LABEL = "自己输入"
 # 杜甫《登高》: a strict 七律 that rhymes in 平水韵 (灰) but not in today's readings (回 huí, 杯 bēi).

@@ -1,19 +1,31 @@
-"""The sidebar's model choice and the cached generators: one per model file per process."""
+"""The sidebar's model choice and the generators, loaded in the background: one per model file per process.
+
+TensorFlow and a model take seconds to load (12 s on this CPU after a restart), so no page waits for
+them: the page draws at once, says what it is waiting for, and enables 写诗 when the model is ready.
+"""
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from poetry_lm import jobs
-from poetry_lm.compose.generate import PoemGenerator
 from poetry_lm.errors import PoetryError
 from poetry_lm.files import read_json_file
 from poetry_lm.model.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
-from poetry_lm.text.corpus import (
-    is_han,
-)
+from poetry_lm.quiet import import_tensorflow_quietly
+from poetry_lm.text.corpus import is_han
+
+if TYPE_CHECKING:
+    from poetry_lm.compose.generate import PoemGenerator
+
+LOAD_CHECK_S = 1.0  # how often a waiting page looks whether its model is ready
 
 
 def model_stamp(path: Path) -> float:
@@ -34,10 +46,64 @@ def vocabulary_chars(path: str, stamp: float) -> list[str]:
     return [token for token in tokens if isinstance(token, str) and len(token) == 1 and is_han(token)]
 
 
-@st.cache_resource(show_spinner="正在加载模型并编译解码器…", max_entries=4)
-def load_generator(path: str, stamp: float) -> PoemGenerator:
-    """One generator per model file per process, shared by every session."""
-    return PoemGenerator.load(Path(path))
+@dataclass
+class Loading:
+    """One model file's load: under way (neither set), ready (`generator`) or failed (`error`)."""
+
+    started: float
+    generator: PoemGenerator | None = None
+    error: PoetryError | None = None
+
+
+class ModelLoader:
+    """Loads each model file once per process in a background thread (TensorFlow first), keeping the newest
+    version of each file; pages ask for its state and never block on it."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._loads: dict[tuple[str, float], Loading] = {}
+
+    def state(self, path: str, stamp: float, start: bool = True) -> Loading | None:
+        """The load of this version of the model file, started now if nobody asked for it before (None when
+        not started and `start` is false)."""
+        with self._lock:
+            load = self._loads.get((path, stamp))
+            if load is None and not start:
+                return None
+            if load is None:
+                # A replaced file's older version goes, so its generator's memory is freed.
+                self._loads = {key: old for key, old in self._loads.items() if key[0] != path}
+                load = self._loads[(path, stamp)] = Loading(time.time())
+                threading.Thread(target=self._load, args=(path, load), daemon=True, name=f"load {path}").start()
+            return load
+
+    def wait(self, path: str, stamp: float, timeout: float = 300) -> Loading:
+        """The load, once it has finished (or `timeout` seconds have passed)."""
+        load = self.state(path, stamp)
+        deadline = time.time() + timeout
+        while load.generator is None and load.error is None and time.time() < deadline:
+            time.sleep(0.1)
+        return load
+
+    @staticmethod
+    def _load(path: str, load: Loading) -> None:
+        try:
+            import_tensorflow_quietly()
+            from poetry_lm.compose.generate import PoemGenerator  # TensorFlow: only here, off the page's thread
+
+            load.generator = PoemGenerator.load(Path(path))  # warms the compiled decoder
+            logging.getLogger("studio").info("loaded %s in %.1f s", path, time.time() - load.started)
+        except PoetryError as err:
+            load.error = err
+        except Exception as err:  # a damaged model must never take the app down
+            logging.getLogger("studio").exception("loading %s failed", path)
+            load.error = PoetryError(f"{type(err).__name__}: {str(err)[:200]}")
+
+
+@st.cache_resource
+def model_loader() -> ModelLoader:
+    """The process's one loader, shared by every session."""
+    return ModelLoader()
 
 
 def model_summary(path: Path) -> str:
@@ -70,13 +136,57 @@ def model_selector(models: Path) -> str | None:
     return name
 
 
-def selected_generator(models: Path, name: str) -> PoemGenerator | None:
-    """The cached generator of the chosen model, or None after showing why it cannot be loaded."""
+def model_key(models: Path, name: str) -> tuple[str, float]:
+    """What identifies one version of a model file: its resolved path and modification time."""
     path = models / name
-    try:
-        return load_generator(str(path.resolve()), model_stamp(path))
-    except PoetryError as err:
-        st.error(f"模型「{name}」无法加载：{err}。请在侧栏选择其他模型。")
-    except Exception as err:  # a damaged model must never take the app down
-        st.error(f"模型「{name}」无法加载（{path / MODEL_FILE}）：{type(err).__name__}: {err}")
-    return None
+    return str(path.resolve()), model_stamp(path)
+
+
+def start_loading(models: Path, name: str | None) -> None:
+    """Start loading the chosen model, if nothing has yet. The app calls this once the write tab is drawn:
+    importing TensorFlow in a thread holds Python's interpreter lock for seconds, and the heads box comes first."""
+    if name is not None:
+        model_loader().state(*model_key(models, name))
+
+
+def selected_generator(models: Path, name: str, wait: bool = False) -> PoemGenerator | None:
+    """The generator of the chosen model when it is ready; otherwise None, after saying on the page what it is
+    waiting for (and looking again every second) or why the model cannot be loaded. `wait` blocks instead."""
+    key = model_key(models, name)
+    load = model_loader().wait(*key) if wait else model_loader().state(*key, start=False)
+    if load is None:  # not asked for yet: the end of this page run starts it
+        load = Loading(time.time())
+    if load.error is not None:
+        st.error(f"模型「{name}」无法加载：{load.error}。请在侧栏选择其他模型。")
+        return None
+    if load.generator is None:
+        # Said here, where the poems will be; `wait_for_model`, at the end of the page, keeps it current.
+        st.session_state[WAITING] = (st.empty(), name, key)
+        show_waiting(st.session_state[WAITING][0], name, load.started)
+    return load.generator
+
+
+WAITING = "_waiting_for_model"
+
+
+def show_waiting(slot, name: str, started: float) -> None:
+    seconds = time.time() - started
+    slot.info(f"正在后台加载 TensorFlow 和模型「{name}」并编译解码器（已 {seconds:.0f} 秒，重启后第一次约 10 秒）。"
+              "加载完成后「写诗」按钮自动可用；其他功能现在就能用。")
+
+
+def wait_for_model() -> None:
+    """At the end of a page run whose model is still loading: update the notice every second, mostly asleep
+    (a sleeping page run costs the loader nothing, where a fragment polling every second slowed it 3×), and
+    rerun the page once the model is ready. A click meanwhile interrupts this at the next update, as usual."""
+    waiting = st.session_state.pop(WAITING, None)
+    if waiting is None:
+        return
+    slot, name, key = waiting
+    loader = model_loader()
+    while True:
+        load = loader.state(*key)
+        if load.generator is not None or load.error is not None:
+            st.rerun()
+        show_waiting(slot, name, load.started)
+        time.sleep(LOAD_CHECK_S)

@@ -8,13 +8,16 @@ import contextlib
 import html
 import json
 import logging
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from poetry_lm.compose.card import card_png, form_note, render_card
-from poetry_lm.compose.generate import Poem
 from poetry_lm.compose.template import position_name
 from poetry_lm.errors import PoetryError
+
+if TYPE_CHECKING:  # the generator module imports TensorFlow: the page draws without it
+    from poetry_lm.compose.generate import Poem
 
 # Rhyme books as the write and analyse pages name them.
 SYSTEM_LABELS = {"both": "两者兼顾（平水韵＋中华新韵）", "pingshui": "平水韵", "xinyun": "中华新韵"}

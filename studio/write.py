@@ -6,11 +6,11 @@ import random
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from poetry_lm import jobs
-from poetry_lm.compose.generate import Poem, PoemGenerator, alternatives, score_lines
 from poetry_lm.compose.settings import (
     DEFAULT_STYLE,
     DEFAULT_TEMPERATURE,
@@ -26,6 +26,9 @@ from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES
 from poetry_lm.prosody.rhyme import SYSTEMS, example_chars, group_names
 from studio.models import model_stamp, selected_generator, vocabulary_chars
 from studio.widgets import SYSTEM_LABELS, copy_button, poem_card, poem_html, poem_notes
+
+if TYPE_CHECKING:  # the generator module imports TensorFlow: the page draws without it (studio/models.py)
+    from poetry_lm.compose.generate import Poem, PoemGenerator
 
 FORMS = {"七言": 7, "五言": 5}
 TONE_LABELS = dict(zip(TONE_MODES, ["不限平仄", "宽：倾向合律", "严：必须合律"], strict=True))
@@ -126,8 +129,8 @@ def style_chosen() -> None:
     st.session_state["temperature"] = STYLES[st.session_state["style"]].temperature
 
 
-def write_controls(models: Path, model_name: str | None) -> tuple[bool, dict]:
-    """The input column: heads, form, sampling settings, 格律, the 写诗 button."""
+def write_controls(models: Path, model_name: str | None, ready: bool) -> tuple[bool, dict]:
+    """The input column: heads, form, sampling settings, 格律, the 写诗 button (enabled once the model is `ready`)."""
     values = {
         "heads": st.text_input(
             f"藏头字（1 到 {MAX_HEADS} 个汉字，每字开头一句）", key="heads", placeholder="例如：春花秋月"
@@ -175,7 +178,8 @@ def write_controls(models: Path, model_name: str | None) -> tuple[bool, dict]:
         "与另一个模型对比", [NO_COMPARISON, *others], key="compare_model",
         help="用同样的藏头字、设置和随机种子，让两个模型各写一遍（例如基础模型与微调后的模型），并排比较",
     )
-    clicked = st.button("写诗", key="generate", type="primary", disabled=model_name is None, width="stretch")
+    clicked = st.button("写诗", key="generate", type="primary", disabled=not ready, width="stretch",
+                        help=None if ready else "模型加载完成后可用")
     return clicked, values
 
 
@@ -200,7 +204,7 @@ def generate_poems(models: Path, generator: PoemGenerator, model_name: str, valu
         }
         result["seconds"] = time.perf_counter() - started
         if values["compare"] != NO_COMPARISON:
-            other = selected_generator(models, values["compare"])
+            other = selected_generator(models, values["compare"], wait=True)
             if other is not None:
                 result["compare"] = {"model": values["compare"], "poems": other.generate(settings)}
     except PoetryError as err:
@@ -233,6 +237,8 @@ def show_comparison(result: dict) -> None:
 def cell_alternatives(_generator: PoemGenerator, model: str, lines: tuple[str, ...], line: int, position: int,
                       prosody: ProsodyOptions) -> list[tuple[str, float]]:
     """`alternatives`, cached per model, poem and cell (every rerun redraws the cards)."""
+    from poetry_lm.compose.generate import alternatives
+
     return alternatives(_generator, list(lines), line, position, prosody)
 
 
@@ -261,6 +267,8 @@ def change_control(generator: PoemGenerator, poem: Poem, index: int, prosody: Pr
         if keep.button("只换这个字", key=f"alt_keep_{index}"):
             lines = [text if k != line else text[:position] + choice + text[position + 1 :]
                      for k, text in enumerate(poem.lines)]
+            from poetry_lm.compose.generate import score_lines
+
             log_prob, per_char = score_lines(generator, lines)
             st.session_state["result"]["poems"][index] = replace(poem, lines=lines, log_prob=log_prob,
                                                                  char_log_probs=per_char, score=None)
@@ -303,15 +311,17 @@ def result_notes(result: dict, heads_now: str) -> None:
 def write_tab(models: Path, model_name: str | None) -> None:
     """Main area: settings on the left, candidate cards on the right."""
     controls, results = st.columns([5, 8], gap="medium")
-    with controls:
-        clicked, values = write_controls(models, model_name)
-    with results:
+    generator = None
+    with results:  # first, so the controls know whether 写诗 can be enabled
         if model_name is None:
             st.info("侧栏中还没有可用的模型。")
-            return
-        generator = selected_generator(models, model_name)
-        if generator is None:
-            return
+        else:
+            generator = selected_generator(models, model_name)
+    with controls:
+        clicked, values = write_controls(models, model_name, ready=generator is not None)
+    if generator is None:
+        return
+    with results:
         rewrite = st.session_state.pop("rewrite", None)
         if rewrite is not None:  # 重写其余各句: the same settings, with the kept lines as a template
             values = {**values, "template": rewrite["template"], "compare": NO_COMPARISON}

@@ -40,10 +40,30 @@ def start_app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     at.run()
     assert not at.exception, at.exception
-    return at
+    return wait_for_model(at)
+
+
+def wait_for_model(at: AppTest, timeout: float = TIMEOUT) -> AppTest:
+    """Rerun until the chosen model has loaded in the background (写诗 enabled) or failed (an error shows): the
+    page itself draws before the model is ready, and in a browser a fragment reruns it every second."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        buttons = [b for b in at.button if b.key == "generate"]
+        if (buttons and not buttons[0].disabled) or at.error or not buttons:
+            return at
+        time.sleep(0.2)
+        at.run()
+    raise AssertionError("the model did not load in time")
+
+
+def open_tab(at: AppTest, name: str) -> AppTest:
+    """Open one of the page's tabs (only the open tab runs), as a click on it does."""
+    at.session_state["page"] = name
+    return at.run()
 
 
 def write(at: AppTest, heads: str, form: str = "七言", **widgets) -> AppTest:
+    wait_for_model(open_tab(at, "写诗"))  # a model chosen just before loads first
     at.text_input(key="heads").input(heads)
     at.radio(key="form").set_value(form)
     for key, value in widgets.items():
@@ -149,7 +169,7 @@ def test_broken_model_shows_error_and_app_stays_usable(models):
     (broken / "model.keras").write_bytes(b"not a keras archive")
     at = start_app()
     at.selectbox(key="model").set_value("broken")
-    at.run()
+    wait_for_model(at.run())
     assert not at.exception
     errors = " ".join(e.value for e in at.error)
     assert "broken" in errors and "model.keras" in errors
@@ -178,7 +198,7 @@ def test_special_and_hostile_model_folders_never_hold_up_the_page(models):
     assert "<img" not in " ".join(m.value for m in at.markdown)
 
 
-def test_an_unexpected_error_shows_one_line_and_the_other_tabs_still_draw(models, monkeypatch):
+def test_an_unexpected_error_shows_one_line_and_the_other_tabs_still_work(models, monkeypatch):
     import studio.write
 
     def broken_tab(*args):
@@ -188,7 +208,8 @@ def test_an_unexpected_error_shows_one_line_and_the_other_tabs_still_draw(models
     at = start_app()
     errors = [e.value for e in at.error]
     assert errors == ["「写诗」出了意外的错误（IndexError），其他功能不受影响；详情已记入服务器日志。"]
-    assert at.text_area(key="analyse_text") is not None  # the analysis tab still drew
+    open_tab(at, "诗词分析")
+    assert not at.exception and at.text_area(key="analyse_text") is not None  # the analysis tab still works
 
 
 def test_upload_validation_reports_kept_and_dropped(models):
@@ -239,7 +260,7 @@ def test_bad_run_names_and_taken_names_are_refused(models):
 
 def test_corpus_tab_statistics(models):
     """The tab draws the package's statistics of the bundled corpus (computed in tests/test_corpus_stats.py)."""
-    at = start_app()
+    at = open_tab(start_app(), "语料")
     corpus = at.tabs[2]  # tables in order: forms, poets, characters, words
     assert corpus.label == "语料" and len(corpus.dataframe) == 4
     kept = json.loads((REPO / "corpus" / "stats.json").read_text(encoding="utf-8"))["kept"]
@@ -279,7 +300,7 @@ def test_rhyme_and_tone_controls_reach_the_generator(models):
 
 
 def test_analysis_tab_on_a_famous_poem_and_a_candidate(models):
-    at = start_app()
+    at = open_tab(start_app(), "诗词分析")
     tab = at.tabs[1]
     assert tab.label == "诗词分析"
     values = [m.value for m in tab.metric]
@@ -297,7 +318,7 @@ def test_analysis_tab_on_a_famous_poem_and_a_candidate(models):
     at.text_area(key="analyse_text").input("床前明月光，hello")
     at.run()
     assert "只能有汉字" in " ".join(w.value for w in at.tabs[1].warning)
-    at = write(at, "江山如画", form="五言", num_candidates=2, seed=5)
+    at = open_tab(write(at, "江山如画", form="五言", num_candidates=2, seed=5), "诗词分析")
     source = at.selectbox(key="analyse_source")
     assert len(source.options) == 3
     source.select_index(1)
@@ -557,3 +578,14 @@ def test_a_style_sets_the_temperature_and_the_app_writes_what_the_api_writes(mod
     assert poem_texts(at) == ["\n".join(poem.display_lines()) for poem in api]
     at.slider(key="temperature").set_value(0.5).run()
     assert at.radio(key="style").value == "奇崛" and at.slider(key="temperature").value == 0.5
+
+
+def test_the_pages_draw_without_tensorflow():
+    """The page comes first: no studio module imports TensorFlow (studio/models.py loads it in the background)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, studio.write, studio.analyse, studio.corpus, studio.training, studio.models, studio.widgets\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'a page imports TensorFlow'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -70,6 +70,8 @@ def test_write_acrostic_in_chromium(app_url, tmp_path):
             heads = page.get_by_label("藏头字", exact=False)
             expect(heads).to_be_visible(timeout=120_000)  # first load compiles the decoder
             expect(page.get_by_text("七言", exact=True)).to_be_visible()
+            # The page draws before TensorFlow and the model are loaded; 写诗 is enabled once they are.
+            expect(page.get_by_role("button", name="写诗")).to_be_enabled(timeout=120_000)
             heads.fill(HEADS)
             heads.press("Enter")
             page.wait_for_timeout(1000)
@@ -126,6 +128,7 @@ def test_an_open_page_picks_up_a_job_started_elsewhere(app_url, tmp_path, job_fr
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(url, wait_until="domcontentloaded")
             expect(page.get_by_label("藏头字", exact=False)).to_be_visible(timeout=120_000)
+            expect(page.get_by_role("button", name="写诗")).to_be_enabled(timeout=120_000)
             assert page.get_by_text("训练任务「别处」").count() == 0
             job_from_another_tab(tmp_path / "models", "别处")
             expect(page.get_by_text("训练任务「别处」", exact=False).first).to_be_visible(timeout=30_000)
