@@ -27,6 +27,7 @@ from poetry_lm.paths import DEFAULT_MODEL_DIR
 from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES, ProsodyOptions
 from poetry_lm.prosody.rhyme import SYSTEMS
 from poetry_lm.quiet import native_stderr_silenced
+from poetry_lm.text.charforms import undecodable_char
 
 
 def _cmd_corpus_build(args) -> None:
@@ -393,7 +394,7 @@ def check_arguments_are_text(args: argparse.Namespace) -> None:
     """PoetryError naming the first argument that holds bytes which are not UTF-8 (the shell passes them on as
     lone surrogates), before anything tries to read it."""
     for name, value in vars(args).items():
-        if isinstance(value, str) and any("\udc80" <= ch <= "\udcff" for ch in value):
+        if isinstance(value, str) and undecodable_char(value) is not None:
             flag = name if name in ("poem",) else f"--{name.replace('_', '-')}"
             raise PoetryError(f"参数 {flag} 不是有效的 UTF-8 文本")
 

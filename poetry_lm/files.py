@@ -5,6 +5,7 @@ Standard library only, so every layer may import it (like `errors` and `paths`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -61,21 +62,29 @@ def read_json_file(path: Path, what: str):
         raise PoetryError(f"{what}已损坏：{path}（{str(err)[:120]}）") from None
 
 
-def write_atomic(path: Path, data: str | bytes) -> None:
-    """Write `data` (text as UTF-8) to `path` through a temporary file in the same folder, flushed to disk
-    and renamed over it: a reader, or a run resumed after a kill, sees the old file or the new, never a part."""
+@contextlib.contextmanager
+def atomic_path(path: Path, suffix: str = ".tmp"):
+    """A temporary path beside `path` (ending in `suffix`, for writers that insist on one) to write to; on
+    success it is flushed to disk, given an ordinary file's permissions and renamed over `path`, so a reader,
+    or a run resumed after a kill, sees the old file or the new, never a part. On failure it is removed."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode("utf-8") if isinstance(data, str) else data)
-            handle.flush()
+        yield Path(tmp)
+        with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600 whatever the umask; ours are ordinary files
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600 whatever the umask
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write `data` (text as UTF-8) to `path` whole (see `atomic_path`)."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
 
 
 def keep_copy(source: Path, target: Path) -> None:

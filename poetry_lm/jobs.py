@@ -24,8 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from poetry_lm.errors import PoetryError
-from poetry_lm.files import check_regular_file
-from poetry_lm.model.archive import MAX_ARCHIVE_BYTES, check_archive
+from poetry_lm.model.archive import check_model_file
 from poetry_lm.model.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
 from poetry_lm.model.hardware import cpu_has_fast_bfloat16
 from poetry_lm.paths import REPO_ROOT
@@ -118,10 +117,7 @@ def model_problem(path: Path) -> str | None:
         vocab = Vocabulary.from_json(path / VOCAB_FILE)
         if len(vocab) != info.model.vocab_size:
             return "词表与配置不符"
-        check_regular_file(path / MODEL_FILE, "模型文件", MAX_ARCHIVE_BYTES)
-        if not zipfile.is_zipfile(path / MODEL_FILE):
-            return "model.keras 已损坏"
-        check_archive(path / MODEL_FILE, info.model)
+        check_model_file(path / MODEL_FILE, info.model)
     except PoetryError as err:
         return str(err)
     except (OSError, zipfile.BadZipFile) as err:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from poetry_lm.errors import PoetryError
+from poetry_lm.files import check_regular_file
 from poetry_lm.model.config import SHAPE_LIMITS, ModelConfig
 
 # What an archive of this tool holds, unpacked: weights of at most a few hundred MB, and small JSON.
@@ -46,6 +47,21 @@ class DeclaredShape:
             total += 4 * (width + units + 1) * units
             width = units
         return total + sum((width + 1) * units for units in self.dense_units)
+
+
+def check_model_file(path: Path, expected: ModelConfig | None = None) -> DeclaredShape:
+    """Everything known about a `.keras` file before Keras opens it: a readable regular file of bounded size,
+    a zip, and an archive whose declared shape is within bounds (and matches `expected`)."""
+    check_regular_file(path, "模型文件", MAX_ARCHIVE_BYTES)
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as err:
+        raise PoetryError(f"无法读取模型文件（{err.strerror or type(err).__name__}）：{path}") from None
+    # Keras reports a truncated archive as "File not found"; check the zip first to say what is wrong.
+    if not zipfile.is_zipfile(path):
+        raise PoetryError(f"模型文件已损坏（不是有效的 .keras 压缩包）：{path}")
+    return check_archive(path, expected)
 
 
 def check_archive(path: Path, expected: ModelConfig | None = None) -> DeclaredShape:

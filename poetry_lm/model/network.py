@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import keras
 
 from poetry_lm.errors import PoetryError
-from poetry_lm.files import check_regular_file, current_umask
-from poetry_lm.model.archive import MAX_ARCHIVE_BYTES, check_archive
+from poetry_lm.files import atomic_path
+from poetry_lm.model.archive import check_model_file
 from poetry_lm.model.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, ModelConfig, RunInfo
 from poetry_lm.text.vocab import PUNCTUATION, Vocabulary
 
@@ -39,19 +36,8 @@ def save_model_atomic(model: keras.Model, path: Path) -> None:
     """Save a `.keras` file so that a crash mid-save never leaves a broken file at `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Keras insists on the .keras suffix, so the temporary name keeps it.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".keras") as tmp:  # Keras insists on the .keras suffix
         model.save(tmp)
-        # mkstemp makes the file 0600 whatever the umask; a model should be as readable as any other file.
-        os.chmod(tmp, 0o666 & ~current_umask())
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def check_architecture(model: keras.Model, vocab: Vocabulary, path: Path) -> None:
@@ -80,16 +66,7 @@ def load_keras_file(path: Path, expected: ModelConfig | None = None) -> keras.Mo
     """Open a `.keras` file with safe_mode on; corrupt, missing, special or hostile files raise PoetryError
     naming the file. The archive's declared shape is checked first (against `expected` when given)."""
     path = Path(path)
-    check_regular_file(path, "模型文件", MAX_ARCHIVE_BYTES)
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as err:
-        raise PoetryError(f"无法读取模型文件（{err.strerror or type(err).__name__}）：{path}") from None
-    # Keras reports a truncated archive as "File not found"; check the zip first to say what is wrong.
-    if not zipfile.is_zipfile(path):
-        raise PoetryError(f"模型文件已损坏（不是有效的 .keras 压缩包）：{path}")
-    check_archive(path, expected)
+    check_model_file(path, expected)
     try:
         return keras.models.load_model(path, safe_mode=True, compile=False)
     except Exception as err:  # keras raises many types for a bad archive

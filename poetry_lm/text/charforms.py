@@ -72,10 +72,15 @@ def to_simplified(text: str) -> str:
     return standard_forms(traditional_to_simplified(text))
 
 
+def undecodable_char(text: str) -> str | None:
+    """The first lone surrogate in `text` (a byte that was not UTF-8), or None."""
+    return next((ch for ch in text if "\ud800" <= ch <= "\udfff"), None)
+
+
 def check_encodable(text: str) -> None:
     """PoetryError for text holding lone surrogates: bytes that were not UTF-8 (a shell passes them through
     as U+DC80…U+DCFF), which no Chinese text contains and OpenCC cannot read."""
-    bad = next((ch for ch in text if "\ud800" <= ch <= "\udfff"), None)
+    bad = undecodable_char(text)
     if bad is not None:
         raise PoetryError(f"输入不是有效的 UTF-8 文本（第 {text.index(bad) + 1} 个字符 U+{ord(bad):04X} 无法解读）")
 

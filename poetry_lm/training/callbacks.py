@@ -17,7 +17,7 @@ from pathlib import Path
 import keras
 
 from poetry_lm.errors import PoetryError
-from poetry_lm.files import keep_copy, write_atomic
+from poetry_lm.files import atomic_path, keep_copy, write_atomic
 from poetry_lm.model.config import RunInfo
 from poetry_lm.model.network import ModelDir, save_model_atomic
 from poetry_lm.text.vocab import Vocabulary
@@ -184,11 +184,8 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
         self.folder.mkdir(parents=True, exist_ok=True)
         self._saves += 1
         weights = f"weights-{self._saves}.weights.h5"
-        partial = self.folder / f".partial-{weights}"  # Keras wants the .weights.h5 ending
-        self.model.save_weights(str(partial), overwrite=True)
-        with open(partial, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(partial, self.folder / weights)
+        with atomic_path(self.folder / weights, suffix=".weights.h5") as partial:  # Keras wants that ending
+            self.model.save_weights(str(partial), overwrite=True)
         metadata = json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen, "weights": weights})
         latest, previous, finished = self._commits
         if latest.exists():
@@ -206,7 +203,7 @@ class ResumableBackup(keras.callbacks.BackupAndRestore):
                 named.add(json.loads(commit.read_text(encoding="utf-8")).get("weights", "latest.weights.h5"))
             except (OSError, ValueError, AttributeError):
                 continue
-        for path in [*self.folder.glob("*.weights.h5"), *self.folder.glob(".partial-*")]:
+        for path in self.folder.glob("*.weights.h5"):  # partial saves (.weights-N…weights.h5) included
             if path.name not in named:
                 path.unlink(missing_ok=True)
 
