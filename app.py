@@ -30,8 +30,8 @@ def main() -> None:
         st.divider()
         training_slot = st.container()  # filled after the tabs: the heads box must not wait for the poet tables
     st.title("藏头诗工坊")
-    st.caption("字级 LSTM 语言模型（读过 22 万首唐宋格律诗）写藏头诗：五言、七言，可控温度、押韵与平仄；"
-               "侧栏可以把模型微调成某位诗人或你自己语料的风格。它模仿用字与格式，并不懂诗意。")
+    st.caption("一个逐字写诗的小型神经网络（LSTM 语言模型，读过 22 万首唐宋格律诗）写藏头诗：五言、七言，"
+               "可控温度、押韵与平仄；侧栏可以把模型微调成某位诗人或你自己语料的风格。它模仿用字与格式，并不懂诗意。")
     # Only the open tab runs (a click on another reruns the page): a fresh page computes no corpus statistics,
     # and a click in one tab does not redo the others' work.
     write, analysis, corpus = st.tabs(["写诗", "诗词分析", "语料"], key="page", on_change="rerun")

@@ -104,9 +104,10 @@ def _cmd_generate(args) -> None:
     if unknown:
         print(f"注意：{'、'.join(unknown)} 不在模型词表中，按未知字处理（仍作为藏头）", file=sys.stderr)
     if args.image:
-        from poetry_lm.compose.card import write_cards
+        from poetry_lm.compose.card import SHARE_WIDTH, write_cards
 
-        paths = write_cards(poems, Path(args.image), vertical=args.card == "vertical", title=args.title)
+        paths = write_cards(poems, Path(args.image), vertical=args.card == "vertical", title=args.title,
+                            min_width=SHARE_WIDTH if args.large else 0)
         print(f"已保存 {len(paths)} 张诗卡到 {Path(args.image)}", file=sys.stderr)
 
 
@@ -320,6 +321,7 @@ def _add_generate(commands) -> None:
     gen.add_argument("--card", choices=["vertical", "horizontal"], default="vertical",
                      help="card layout: vertical, right to left (default), or horizontal")
     gen.add_argument("--title", help="a title for the cards")
+    gen.add_argument("--large", action="store_true", help="cards at least 1080 px wide, for sharing on a phone")
     gen.set_defaults(run=_cmd_generate)
 
 

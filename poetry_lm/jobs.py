@@ -382,8 +382,11 @@ def job_status(job: Job) -> JobStatus:
     events = current_attempt(read_events(job.run_dir / PROGRESS_FILE))
     alive = process_alive(job.pid)
     status = JobStatus(state="starting", events=events)
+    stopping = False
     for event in events:
         kind = event.get("event")
+        if kind == "batch" and stopping:
+            continue  # the counter stands still once the run is stopping
         if kind == "start":
             status.epochs, status.steps = event.get("epochs", 0), event.get("steps_per_epoch", 0)
         elif kind == "batch":
@@ -394,6 +397,7 @@ def job_status(job: Job) -> JobStatus:
             status.batch = event.get("batches", status.steps)  # a stopped epoch ends early
         elif kind in ("stopping", "finishing"):
             status.phase = event.get("step", "")
+            stopping = stopping or kind == "stopping"
         elif kind == "samples":
             status.samples.append((event["epoch"], event.get("poems", [])))
         elif kind == "notice":
@@ -448,8 +452,9 @@ def loss_frame(events: list[dict]) -> pd.DataFrame:
         if kind == "batch":
             rows.append((event["epoch"] - 1 + event["batch"] / steps, LOSS_SERIES[0], event.get("loss")))
         elif kind == "epoch":
-            rows.append((event["epoch"], LOSS_SERIES[1], event.get("loss")))
-            rows.append((event["epoch"], LOSS_SERIES[2], event.get("val_loss")))
+            end = event["epoch"] - 1 + event.get("batches", steps) / steps  # a stopped epoch ends early
+            rows.append((end, LOSS_SERIES[1], event.get("loss")))
+            rows.append((end, LOSS_SERIES[2], event.get("val_loss")))
     return pd.DataFrame(rows, columns=["轮", "曲线", "损失"]).dropna().reset_index(drop=True)
 
 

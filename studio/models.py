@@ -7,6 +7,7 @@ them: the page draws at once, says what it is waiting for, and enables 写诗 wh
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -106,18 +107,30 @@ def model_loader() -> ModelLoader:
     return ModelLoader()
 
 
-def model_summary(path: Path) -> str:
-    """One line about a model directory: shape, vocabulary, best validation loss."""
+BUNDLED_LABEL = "唐宋诗（内置模型）"
+
+
+def model_label(name: str) -> str:
+    """A model's name as the page shows it: the bundled one in Chinese, the others as trained."""
+    return BUNDLED_LABEL if name == jobs.BUNDLED_MODEL else name
+
+
+def model_summary(path: Path) -> tuple[str, str | None]:
+    """About a model directory: one plain line, and the technical details (shape, validation loss) for 高级."""
     try:
         shape = RunInfo.from_json(path / CONFIG_FILE).model
     except PoetryError:
-        return "（读不到 config.json）"
-    text = f"{shape.layers}×LSTM {shape.units} 单元 · 词表 {shape.vocab_size} 字"
+        return "（读不到 config.json）", None
+    plain = f"认识 {shape.vocab_size:,} 个字的逐字写诗网络"
+    details = (f"结构：{shape.layers} 层 LSTM（一种能记住前文的循环神经网络），每层 {shape.units} 个单元，"
+               f"词表 {shape.vocab_size} 字。")
     try:
-        text += f" · 最佳验证损失 {read_json_file(path / 'metrics.json', 'metrics.json')['best_val_loss']:.3f}"
+        loss = read_json_file(path / "metrics.json", "metrics.json")["best_val_loss"]
+        details += (f"\n\n最佳验证损失 {loss:.3f}：在训练时没见过的诗上，模型猜下一个字的平均“意外程度”"
+                    f"（越低越好；相当于每一步在约 {math.exp(loss):,.0f} 个字里犹豫）。")
     except (PoetryError, KeyError, TypeError, ValueError):
         pass  # older or interrupted runs may lack metrics
-    return text
+    return plain, details
 
 
 def model_selector(models: Path) -> str | None:
@@ -129,8 +142,12 @@ def model_selector(models: Path) -> str | None:
         return None
     problems = {name: jobs.model_problem(models / name) for name in names}
     name = st.selectbox("选择模型", names, key="model", help="训练完成的新模型会出现在这里",
-                        format_func=lambda n: f"{n}（无法使用）" if problems[n] else n)
-    st.caption(model_summary(models / name))
+                        format_func=lambda n: f"{model_label(n)}（无法使用）" if problems[n] else model_label(n))
+    plain, details = model_summary(models / name)
+    st.caption(plain)
+    if details:
+        with st.expander("高级：模型细节"):
+            st.caption(details)
     if problems[name]:
         st.warning(f"这个模型无法使用：{problems[name]}")
     return name
@@ -157,7 +174,7 @@ def selected_generator(models: Path, name: str, wait: bool = False) -> PoemGener
     if load is None:  # not asked for yet: the end of this page run starts it
         load = Loading(time.time())
     if load.error is not None:
-        st.error(f"模型「{name}」无法加载：{load.error}。请在侧栏选择其他模型。")
+        st.error(f"模型「{model_label(name)}」无法加载：{load.error}。请在侧栏选择其他模型。")
         return None
     if load.generator is None:
         # Said here, where the poems will be; `wait_for_model`, at the end of the page, keeps it current.
@@ -171,7 +188,7 @@ WAITING = "_waiting_for_model"
 
 def show_waiting(slot, name: str, started: float) -> None:
     seconds = time.time() - started
-    slot.info(f"正在后台加载 TensorFlow 和模型「{name}」并编译解码器（已 {seconds:.0f} 秒，重启后第一次约 10 秒）。"
+    slot.info(f"正在后台加载 TensorFlow 和模型「{model_label(name)}」并编译解码器（已 {seconds:.0f} 秒，重启后第一次约 10 秒）。"
               "加载完成后「写诗」按钮自动可用；其他功能现在就能用。")
 
 

@@ -18,6 +18,7 @@ from poetry_lm.text.corpus import (
     punctuated_lines,
 )
 from studio.corpus import BUNDLED_CORPUS_LABEL, bundled_table
+from studio.models import model_label
 
 SIZE_LABELS = {
     "mini": "迷你（32 单元，测试用）",
@@ -85,12 +86,12 @@ def bundled_selection() -> tuple[PoemFilter, pd.DataFrame] | None:
     if kind == "按诗人":
         poets = bundled_poets(corpus_stats.corpus_version(jobs.BUNDLED_CORPUS))
         labels = dict(zip(poets.author, (poet_label(row) for row in poets.itertuples()), strict=True))
-        chosen = st.multiselect("诗人（可多选，可输入名字搜索）", list(labels), format_func=labels.get,
+        chosen = st.multiselect("诗人（可多选，可输入名字搜索）", list(labels), format_func=labels.get, select_all=False,
                                 key="train_poets", placeholder="例如 李白、杜甫")
         poem_filter = PoemFilter(poets=tuple(chosen))
     else:
-        dynasties = st.multiselect("朝代", sorted(set(catalogue.dynasty) - {""}), key="train_dynasties")
-        forms = st.multiselect("体裁", list(FORM_NAMES.values()), key="train_forms")
+        dynasties = st.multiselect("朝代", sorted(set(catalogue.dynasty) - {""}), key="train_dynasties", select_all=False)
+        forms = st.multiselect("体裁", list(FORM_NAMES.values()), key="train_forms", select_all=False)
         poem_filter = PoemFilter(dynasties=tuple(dynasties), forms=tuple(forms))
     if not poem_filter:
         st.caption("请先选择诗人、朝代或体裁。")
@@ -160,7 +161,7 @@ def training_form(models: Path, base_model: str | None, busy: bool, notice) -> N
         mode = st.radio("方式", modes, key="train_mode", on_change=mode_defaults)
         fine_tune = mode == TRAIN_MODES["finetune"]
         if fine_tune:
-            st.caption(f"从当前模型「{base_model}」的权重出发，在所选的诗上再学几轮：几分钟就能学到一位诗人的用字与口吻。")
+            st.caption(f"从当前模型「{model_label(base_model)}」的权重出发，在所选的诗上再学几轮：几分钟就能学到一位诗人的用字与口吻。")
         else:
             st.caption("从随机权重开始学。CPU 上很慢：小模型在整个内置语料上每轮也要半小时以上。")
         corpus_dir, poems, poem_filter, train_poems = corpus_choice(fine_tune)
@@ -217,14 +218,24 @@ def show_progress(status: jobs.JobStatus) -> None:
         st.progress(status.fraction, text=text)
 
 
+LOSS_COLORS = dict(zip(jobs.LOSS_SERIES, ["#c9b8b0", "#b3261e", "#1e6fb3"], strict=True))
+
+
+def loss_legend() -> str:
+    """The chart's legend as a line of HTML above it: a Vega legend is cut off in the narrow sidebar."""
+    keys = "".join(f'<span style="white-space: nowrap; margin-right: 0.8em;"><span style="color: {color};">━</span> {name}</span>'
+                   for name, color in LOSS_COLORS.items())
+    return f'<div style="font-size: 0.8rem; line-height: 1.6;">{keys}</div>'
+
+
 def loss_chart(frame: pd.DataFrame) -> alt.LayerChart:
     """Batch loss as a faint line, training and validation loss per epoch as lines with points;
-    the y axis fits the data (not from 0), the legend sits below where it is never clipped."""
-    colors = alt.Scale(domain=list(jobs.LOSS_SERIES), range=["#c9b8b0", "#b3261e", "#1e6fb3"])
+    the y axis fits the data (not from 0); the legend is `loss_legend`, drawn by the page."""
+    colors = alt.Scale(domain=list(LOSS_COLORS), range=list(LOSS_COLORS.values()))
     base = alt.Chart(frame).encode(
         x=alt.X("轮:Q", title="轮"),
         y=alt.Y("损失:Q", title="损失", scale=alt.Scale(zero=False, nice=True)),
-        color=alt.Color("曲线:N", scale=colors, legend=alt.Legend(orient="bottom", title=None)),
+        color=alt.Color("曲线:N", scale=colors, legend=None),
         tooltip=["曲线", alt.Tooltip("轮:Q", format=".2f"), alt.Tooltip("损失:Q", format=".3f")],
     )
     batches = base.transform_filter(alt.datum["曲线"] == jobs.LOSS_SERIES[0]).mark_line(strokeWidth=1)
@@ -236,13 +247,24 @@ def show_curves_and_samples(status: jobs.JobStatus) -> None:
     """Loss curve (train/validation) from progress.jsonl and the sample poems of each epoch."""
     frame = jobs.loss_frame(status.events)
     if not frame.empty:
+        st.markdown(loss_legend(), unsafe_allow_html=True)
         st.altair_chart(loss_chart(frame), key="loss_chart")
     if status.samples:
         with st.expander("每轮示例诗", expanded=status.running):
             for epoch, poems in reversed(status.samples):
                 st.markdown(f"**第 {epoch} 轮**")
-                for text in poems:
-                    st.text("\n".join(punctuated_lines(text)))
+                for number, text in enumerate(poems, 1):  # each its own poem: a 五言 and a 七言 must not run together
+                    with st.container(border=True):
+                        st.caption(sample_label(number, text))
+                        st.text("\n".join(punctuated_lines(text)))
+
+
+def sample_label(number: int, text: str) -> str:
+    """示例 1 · 五言 4 句: what a sample poem is, read from its lines."""
+    lines = punctuated_lines(text)
+    lengths = {len(line) - 1 for line in lines}  # each line ends in one punctuation mark
+    form = f"{lengths.pop()}言 " if len(lengths) == 1 else ""
+    return f"示例 {number} · {form}{len(lines)} 句".replace("5言", "五言").replace("7言", "七言")
 
 
 def job_panel(models: Path) -> None:
@@ -268,18 +290,27 @@ def job_panel(models: Path) -> None:
             show_progress(status)
             if current.stop_requested:
                 st.info("已请求停止：训练会在当前批次结束后停下，保留最佳检查点并生成模型。")
-            elif st.button("停止训练", key="stop_training"):
-                jobs.stop_job(current)
-                st.info("已请求停止：训练会在当前批次结束后停下，保留最佳检查点并生成模型。")
-        elif status.state in jobs.FINAL_EVENTS:
-            verb = "已完成" if status.state == "done" else "已停止（保留了最佳检查点）"
-            st.success(f"训练{verb}：模型「{current.name}」已加入上方的模型列表。")
+            else:  # stopped in the click's callback, so the rerun draws the request, never the button beside it
+                st.button("停止训练", key="stop_training", on_click=jobs.stop_job, args=(current,))
+        elif st.session_state.get("dismissed_job") == job_id(current):
+            return
         else:
-            st.error(f"训练失败：{status.message}")
-            st.code(status.log_tail or "（没有日志）", language=None)
+            if status.state in jobs.FINAL_EVENTS:
+                verb = "已完成" if status.state == "done" else "已停止（保留了最佳检查点）"
+                st.success(f"训练{verb}：模型「{current.name}」已加入上方的模型列表。")
+            else:
+                st.error(f"训练失败：{status.message}")
+                st.code(status.log_tail or "（没有日志）", language=None)
+            st.button("知道了，收起", key="dismiss_job", on_click=st.session_state.update,
+                      kwargs={"dismissed_job": job_id(current)}, help="只对这个页面收起；下一次训练会重新显示")
         show_curves_and_samples(status)
 
     panel()
+
+
+def job_id(job: jobs.Job) -> str:
+    """One job among all runs of the same name."""
+    return f"{job.name}@{job.started}"
 
 
 def job_key(job: jobs.Job | None) -> tuple[str | None, bool]:

@@ -8,6 +8,7 @@ import contextlib
 import html
 import json
 import logging
+import time
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -47,8 +48,18 @@ CSS = """
 .tones .rhyme { box-shadow: 0 0 0 2px #1e6fb3 inset; }
 .tones .want { margin-left: 0.8rem; color: #888; font-size: 0.85rem; }
 [data-testid="stMainBlockContainer"] { padding-top: 2.5rem; }
+/* Streamlit has no locale: its few English words are drawn over in Chinese (selectors of streamlit==1.67.0,
+   checked in the Chromium test). */
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p,
+[data-testid="stFileUploaderDropzoneInstructions"] span,
+[role="listbox"][data-empty="true"] [role="option"] span { font-size: 0; }
+[data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after {
+  content: "选择文件"; font-size: 0.875rem; }
+[data-testid="stFileUploaderDropzoneInstructions"] span::after { content: "也可以拖到这里 · .txt 文件，不超过 UPLOAD_MB MB";
+  font-size: 0.8rem; }
+[role="listbox"][data-empty="true"] [role="option"] span::after { content: "没有匹配的选项"; font-size: 0.9rem; }
 </style>
-"""
+""".replace("UPLOAD_MB", str(st.get_option("server.maxUploadSize")))
 
 
 @contextlib.contextmanager
@@ -64,8 +75,9 @@ def no_traceback(part: str):
         st.error(f"「{part}」出了意外的错误（{type(err).__name__}），其他功能不受影响；详情已记入服务器日志。")
 
 
-def poem_html(poem: Poem, vertical: bool) -> str:
-    """A poem card body: one line per row (or column, right to left), hidden characters highlighted."""
+def poem_html(poem: Poem, vertical: bool, kind: str = "") -> str:
+    """A poem card body: one line per row (or column, right to left), hidden characters highlighted;
+    `kind` adds a class (poem-kept: a 收藏 entry, not a candidate)."""
     marked = set(poem.marked)
 
     def cell(i: int, j: int, char: str) -> str:
@@ -76,29 +88,37 @@ def poem_html(poem: Poem, vertical: bool) -> str:
         f'<div class="poem-line">{"".join(cell(i, j, char) for j, char in enumerate(line))}</div>'
         for i, line in enumerate(poem.display_lines())
     )
-    return f'<div class="poem{" poem-vertical" if vertical else ""}">{rows}</div>'
+    return f'<div class="poem{" poem-vertical" if vertical else ""}{f" {kind}" if kind else ""}">{rows}</div>'
+
+
+SCORE_HELP = ("排序得分：模型觉得这首诗有多通顺（它逐字给出的概率取对数再相加，即“对数概率”），"
+              "加上用字新颖度，减去字词重复；越高越靠前。")
 
 
 def poem_notes(poem: Poem) -> str:
-    """Score and prosody notes under a card."""
-    notes = [f"模型对数概率 {poem.log_prob:.1f}，所写各字平均 {poem.free_log_prob:.2f}"]
-    if poem.score is not None:  # what the candidates are ranked by (a hand-changed poem has none)
-        notes.append(f"综合得分 {poem.score:.1f}")
+    """Prosody and score notes under a card, in plain words (SCORE_HELP says what the numbers are)."""
+    notes = []
     if poem.rhyme:
         notes.append(f"韵部：{poem.rhyme}")
     if poem.tone_ok_ratio is not None:
         notes.append(f"平仄合律 {poem.tone_ok_ratio:.0%}")
+    if poem.score is not None:  # what the candidates are ranked by (a hand-changed poem has none)
+        notes.append(f"排序得分 {poem.score:.1f}")
     return " · ".join(notes + poem.conflicts)
 
 
 # The button and its script live in an inner frame sandboxed to scripts only: an opaque origin that cannot
 # reach the page around it (the frame st.iframe draws for an HTML string allows same-origin), with the
 # clipboard delegated.
-COPY_FRAME = """<iframe title="复制" sandbox="allow-scripts" allow="clipboard-write" srcdoc="{srcdoc}"
-  style="border: 0; width: 100%; height: 40px; overflow: hidden;"></iframe>"""
+# Both documents have no margin, and the button is drawn as Streamlit draws its own (40 px high, full width), so
+# 复制 lines up with 下载文本 beside it.
+COPY_FRAME = """<style>body {{ margin: 0; }}</style><iframe title="复制" sandbox="allow-scripts" allow="clipboard-write"
+  srcdoc="{srcdoc}" style="display: block; border: 0; width: 100%; height: {height}px; overflow: hidden;"></iframe>"""
+COPY_HEIGHT = 40  # px: a Streamlit button's height
 COPY_BUTTON = """<!doctype html><meta charset="utf-8"><body style="margin: 0">
-<button id="copy" style="font: 0.95rem sans-serif; padding: 0.35rem 0.6rem; border: 1px solid #d8cfc8;
-  border-radius: 0.5rem; background: white; cursor: pointer; width: 100%; white-space: nowrap;">复制</button>
+<button id="copy" style="font: 400 0.95rem sans-serif; height: 40px; box-sizing: border-box; padding: 0 0.75rem;
+  border: 1px solid rgba(49, 51, 63, 0.2); border-radius: 0.5rem; background: white; color: rgb(49, 51, 63);
+  cursor: pointer; width: 100%; white-space: nowrap;">复制</button>
 <script>
 const TEXT = {text};
 const button = document.getElementById("copy");
@@ -129,18 +149,44 @@ def script_literal(text: str) -> str:
 
 def copy_button_html(text: str) -> str:
     """The 复制 component's HTML: a scripts-only sandboxed frame whose script holds `text` as a safe literal."""
-    return COPY_FRAME.format(srcdoc=html.escape(COPY_BUTTON.format(text=script_literal(text)), quote=True))
+    srcdoc = html.escape(COPY_BUTTON.format(text=script_literal(text)), quote=True)
+    return COPY_FRAME.format(srcdoc=srcdoc, height=COPY_HEIGHT)
 
 
 def copy_button(text: str) -> None:
     """A one-click 复制 button (a tiny component: Streamlit has no clipboard button of its own)."""
-    st.iframe(copy_button_html(text), height=44)
+    st.iframe(copy_button_html(text), height=COPY_HEIGHT)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def poem_card(
-    lines: tuple[str, ...], marked: tuple[tuple[int, int], ...], position: str, vertical: bool, title: str | None
+    lines: tuple[str, ...], marked: tuple[tuple[int, int], ...], position: str, vertical: bool, title: str | None,
+    min_width: int = 0,
 ) -> bytes:
-    """The PNG poem card of one candidate (cached: every rerun redraws the download buttons)."""
+    """The PNG poem card of one candidate (cached: a card clicked twice is drawn once)."""
     note = form_note(list(lines), position_name(position)) if marked else None
-    return card_png(render_card(list(lines), set(marked), title=title, note=note, vertical=vertical))
+    return card_png(render_card(list(lines), set(marked), title=title, note=note, vertical=vertical, min_width=min_width))
+
+
+RESULTS_ANCHOR = "poem-results"
+# On a narrow screen the results sit below a dozen controls: after 写诗, bring them into view. The frame
+# st.iframe draws for an HTML string shares the page's origin, so it can scroll the page; it holds no user text.
+SCROLL_SCRIPT = """<!doctype html><script>/* {nonce} */
+setTimeout(() => {{
+  const page = window.parent;
+  const target = page.document.getElementById("{anchor}");
+  if (target && page.innerWidth < {max_width}) target.scrollIntoView({{behavior: "smooth", block: "start"}});
+}}, 300);
+</script>"""
+PHONE_WIDTH = 768  # px: below it Streamlit stacks the columns
+
+
+def results_anchor() -> None:
+    """Where `scroll_to_results` scrolls to: the top of the results."""
+    st.markdown(f'<div id="{RESULTS_ANCHOR}"></div>', unsafe_allow_html=True)
+
+
+def scroll_to_results() -> None:
+    """Scroll a phone's page to the results (a new frame each time, so its script runs again)."""
+    script = SCROLL_SCRIPT.format(nonce=time.time_ns(), anchor=RESULTS_ANCHOR, max_width=PHONE_WIDTH)
+    st.iframe(script, height=1)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+import functools
+import io
 import random
 import time
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +15,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from poetry_lm import jobs
+from poetry_lm.compose.card import SHARE_WIDTH
 from poetry_lm.compose.settings import (
     DEFAULT_STYLE,
     DEFAULT_TEMPERATURE,
@@ -19,13 +24,24 @@ from poetry_lm.compose.settings import (
     MAX_THEME_STRENGTH,
     STYLES,
     Settings,
+    normalise_heads,
 )
-from poetry_lm.compose.template import POSITIONS, locked_template, position_name, reflow_template
+from poetry_lm.compose.template import POSITIONS, hidden_plan, locked_template, position_name, reflow_template
 from poetry_lm.errors import PoetryError
+from poetry_lm.prosody.constraints import given_rhyme_advice
 from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES, ProsodyOptions
 from poetry_lm.prosody.rhyme import SYSTEMS, example_chars, group_names
-from studio.models import model_stamp, selected_generator, vocabulary_chars
-from studio.widgets import SYSTEM_LABELS, copy_button, poem_card, poem_html, poem_notes
+from studio.models import model_label, model_stamp, selected_generator, vocabulary_chars
+from studio.widgets import (
+    SCORE_HELP,
+    SYSTEM_LABELS,
+    copy_button,
+    poem_card,
+    poem_html,
+    poem_notes,
+    results_anchor,
+    scroll_to_results,
+)
 
 if TYPE_CHECKING:  # the generator module imports TensorFlow: the page draws without it (studio/models.py)
     from poetry_lm.compose.generate import Poem, PoemGenerator
@@ -35,6 +51,7 @@ TONE_LABELS = dict(zip(TONE_MODES, ["不限平仄", "宽：倾向合律", "严�
 SCHEME_LABELS = dict(zip(RHYME_SCHEMES, ["偶数句押韵", "首句和偶数句押韵"], strict=True))
 AUTO_RHYME = "自动选择"
 NO_COMPARISON = "不对比"
+MAX_UNDO = 10  # edits that 撤销 can go back through
 
 
 def position_label(position: str) -> str:
@@ -82,46 +99,138 @@ def prosody_controls(vocab_chars: list[str]) -> ProsodyOptions:
 
 
 def show_poems(result: dict, generator: PoemGenerator, prosody: ProsodyOptions) -> None:
-    """The candidates of the last 写诗 click as cards, best first, each with copy and download."""
+    """The candidates of the last 写诗 click as cards, best first, each with copy, downloads, 收藏 and edits."""
     poems: list[Poem] = result["poems"]
-    st.caption(f"模型「{result['model']}」· {len(poems)} 首候选 · 用时 {result['seconds'] * 1000:.0f} 毫秒 · 按综合得分（模型对数概率，加用字新颖度，减重复）从高到低排列")
+    st.caption(f"模型「{model_label(result['model'])}」· {len(poems)} 首候选 · 用时 {result['seconds'] * 1000:.0f} 毫秒 · "
+               "按排序得分从高到低：通顺为主，兼顾用字新颖，字词重复扣分", help=SCORE_HELP)
     unknown = poems[0].unknown_heads if poems else []
     if unknown:
         st.warning(
-            f"藏头字「{'、'.join(unknown)}」不在模型「{result['model']}」的词表中：仍然放在句首，但模型没见过这些字，"
+            f"藏头字「{'、'.join(unknown)}」不在模型「{model_label(result['model'])}」的词表中：仍然放在句首，但模型没见过这些字，"
             "接下来的字可能不够贴切。"
         )
+    undo_control()
     left, right = st.columns(2)
     vertical = left.toggle("竖排（从右到左）", key="vertical")
-    right.text_input("诗卡标题（可选）", key="card_title", max_chars=12, placeholder="保存为图片时印在卡上")
+    right.text_input("诗卡标题（可选）", key="card_title", max_chars=12, placeholder="保存图片时印在卡上")
     if vertical and poems and len(poems[0].lines) > 5:  # a narrow card shows about five columns
-        st.caption(f"竖排共 {len(poems[0].lines)} 列，卡片内可左右滑动查看全部；「保存为图片」得到完整的一张。")
+        st.caption(f"竖排共 {len(poems[0].lines)} 列，卡片内可左右滑动查看全部；「保存图片」得到完整的一张。")
     columns = st.columns(2)
     for i, poem in enumerate(poems):
         with columns[i % 2], st.container(border=True):
             st.markdown(f"**第 {i + 1} 首**")
             st.markdown(poem_html(poem, vertical), unsafe_allow_html=True)
-            st.caption(poem_notes(poem))
-            left, right = st.columns(2)  # cards are narrow: two buttons a row
-            with left:
-                copy_button("\n".join(poem.display_lines()))
-            right.download_button(
-                "下载文本", "\n".join(poem.display_lines()) + "\n", file_name=f"藏头诗_{poem.heads}_{i + 1}.txt",
-                mime="text/plain", key=f"download_{i}", width="stretch",
-            )
-            st.download_button(
-                "保存为图片",
-                poem_card(tuple(poem.lines), tuple(poem.marked), poem.position, vertical, st.session_state.get("card_title") or None),
-                file_name=f"藏头诗_{poem.heads}_{i + 1}.png", mime="image/png", key=f"card_{i}", width="stretch",
-                help="诗卡 PNG：竖排从右到左（关掉上方「竖排」则为横排），藏头字标红",
-            )
+            st.caption(poem_notes(poem), help=SCORE_HELP)
+            card_actions(poem, str(i), vertical)
             rewrite_control(poem, i)
             change_control(generator, poem, i, prosody)
-    everything = "\n\n".join("\n".join(p.display_lines()) + f"\n（得分 {p.log_prob:.1f}）" for p in poems)
+    everything = "\n\n".join("\n".join(p.display_lines()) + f"\n（排序得分 {p.score or p.log_prob:.1f}）" for p in poems)
     st.download_button(
         "下载全部候选", everything + "\n", file_name=f"藏头诗_{poems[0].heads if poems else ''}.txt",
         mime="text/plain", key="download_all",
     )
+
+
+def card_actions(poem: Poem, key: str, vertical: bool) -> None:
+    """What every card offers: 复制 and 下载文本, the PNG card (and a large one for phones), 收藏."""
+    text = "\n".join(poem.display_lines())
+    name = f"藏头诗_{poem.heads}_{key}"
+    copy, download = st.columns(2, vertical_alignment="center")  # cards are narrow: two buttons a row
+    with copy:
+        copy_button(text)
+    download.download_button("下载文本", text + "\n", file_name=f"{name}.txt", mime="text/plain",
+                             key=f"download_{key}", width="stretch", on_click="ignore")
+    card_args = (tuple(poem.lines), tuple(poem.marked), poem.position, vertical, st.session_state.get("card_title") or None)
+    image, large = st.columns(2, vertical_alignment="center")
+    image.download_button(
+        "保存图片", functools.partial(poem_card, *card_args), file_name=f"{name}.png", mime="image/png",
+        key=f"card_{key}", width="stretch", on_click="ignore",
+        help="诗卡 PNG：竖排从右到左（关掉上方「竖排」则为横排），藏头字标红",
+    )
+    large.download_button(
+        "手机大图", functools.partial(poem_card, *card_args, SHARE_WIDTH), file_name=f"{name}_大图.png",
+        mime="image/png", key=f"card_large_{key}", width="stretch", on_click="ignore",
+        help=f"同一张诗卡，至少 {SHARE_WIDTH} 像素宽：在手机上分享也清楚（PNG）",
+    )
+    kept = poem_id(poem) in {poem_id(p) for p in favourites()}
+    st.button("★ 已收藏（点此取消）" if kept else "☆ 收藏", key=f"favourite_{key}", width="stretch",
+              on_click=toggle_favourite, args=(poem,))
+
+
+def poem_id(poem: Poem) -> tuple:
+    """What makes two cards the same poem: its lines and where its characters are hidden."""
+    return tuple(poem.lines), tuple(poem.marked)
+
+
+def favourites() -> list[Poem]:
+    """The poems kept with 收藏 while this page is open (the session's own list)."""
+    return st.session_state.setdefault("favourites", [])
+
+
+def toggle_favourite(poem: Poem) -> None:
+    kept = favourites()
+    same = [p for p in kept if poem_id(p) == poem_id(poem)]
+    if same:
+        kept.remove(same[0])
+    else:
+        kept.append(poem)
+
+
+def favourites_text(poems: list[Poem]) -> str:
+    """The 收藏 list as one text file: each poem with its hidden characters named."""
+    return "\n\n".join(f"{k}. {position_label(p.position) if p.marked else '改写'}「{p.heads}」\n"
+                         + "\n".join(p.display_lines()) for k, p in enumerate(poems, 1)) + "\n"
+
+
+def favourites_zip(poems: list[Poem], vertical: bool, title: str | None) -> bytes:
+    """A zip of the 收藏 list's cards (large, for sharing) and the text file."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
+        for k, poem in enumerate(poems, 1):
+            png = poem_card(tuple(poem.lines), tuple(poem.marked), poem.position, vertical, title, SHARE_WIDTH)
+            archive.writestr(f"{k:02d}_{poem.heads}.png", png)
+        archive.writestr("收藏.txt", favourites_text(poems).encode("utf-8"))
+    return buffer.getvalue()
+
+
+def favourites_panel() -> None:
+    """The 收藏 list: kept while the page is open, downloadable as text or as a zip of cards."""
+    kept = favourites()
+    if not kept:
+        return
+    with st.expander(f"收藏（{len(kept)} 首）", expanded=True):
+        st.caption("收藏只保存在这个页面里：关闭或刷新页面前，请下载。")
+        for k, poem in enumerate(kept):
+            text, remove = st.columns([5, 1], vertical_alignment="center")
+            text.markdown(poem_html(poem, False, "poem-kept"), unsafe_allow_html=True)
+            remove.button("移除", key=f"unfavourite_{k}", on_click=toggle_favourite, args=(poem,))
+        vertical = bool(st.session_state.get("vertical"))
+        title = st.session_state.get("card_title") or None
+        left, right = st.columns(2)
+        left.download_button("下载收藏（文本）", favourites_text(kept), file_name="藏头诗_收藏.txt", mime="text/plain",
+                             key="favourites_text", width="stretch", on_click="ignore")
+        right.download_button("下载收藏诗卡（zip）", functools.partial(favourites_zip, list(kept), vertical, title),
+                              file_name="藏头诗_收藏.zip", mime="application/zip", key="favourites_zip",
+                              width="stretch", on_click="ignore")
+
+
+def remember_result() -> None:
+    """Keep the poems shown now, so an edit (保留几句, 换一个字) can be undone."""
+    if "result" in st.session_state:
+        history = st.session_state.setdefault("history", [])
+        history.append(copy.deepcopy(st.session_state["result"]))
+        del history[:-MAX_UNDO]
+
+
+def undo() -> None:
+    st.session_state["result"] = st.session_state["history"].pop()
+
+
+def undo_control() -> None:
+    """撤销: back to the poems before the last edit."""
+    history = st.session_state.get("history") or []
+    if history:
+        st.button(f"↶ 撤销上一次改写（还可撤销 {len(history)} 次）", key="undo", on_click=undo)
 
 
 def style_chosen() -> None:
@@ -164,23 +273,45 @@ def write_controls(models: Path, model_name: str | None, ready: bool) -> tuple[b
     values["specificity"] = STYLES[style].specificity
     values["temperature"] = st.slider("温度", 0.1, 2.0, step=0.05, key="temperature")
     st.caption(temperature_hint(values["temperature"]))
-    left, right = st.columns(2)
-    with left:
-        values["top_k"] = st.number_input("top-k（0 为不限）", 0, 5000, 0, 10, key="top_k",
-                                          help="只在模型认为最可能的 k 个字里抽样；越小越保守")
-    with right:
-        values["seed"] = st.number_input("随机种子（可选）", min_value=0, value=None, step=1, key="seed",
-                                         help="留空则每次不同；填同一个数字会得到同样的诗")
+    with st.expander("高级：抽样细节"):
+        left, right = st.columns(2)
+        with left:
+            values["top_k"] = st.number_input("只从最可能的几个字里选（0 为不限）", 0, 5000, 0, 10, key="top_k",
+                                              help="即 top-k 抽样：每一步只在模型认为最可能的 k 个字里抽；越小越保守")
+        with right:
+            values["seed"] = st.number_input("随机种子（可选）", min_value=0, value=None, step=1, key="seed",
+                                             help="留空则每次不同；填同一个数字会得到同样的诗")
     model_path = models / model_name if model_name else models
     values["prosody"] = prosody_controls(vocabulary_chars(str(model_path), model_stamp(model_path)) if model_name else [])
     others = [name for name in jobs.list_models(models) if name != model_name]
     values["compare"] = st.selectbox(
-        "与另一个模型对比", [NO_COMPARISON, *others], key="compare_model",
+        "与另一个模型对比", [NO_COMPARISON, *others], key="compare_model", format_func=model_label,
         help="用同样的藏头字、设置和随机种子，让两个模型各写一遍（例如基础模型与微调后的模型），并排比较",
     )
+    rhyme_advice(values)
     clicked = st.button("写诗", key="generate", type="primary", disabled=not ready, width="stretch",
                         help=None if ready else "模型加载完成后可用")
     return clicked, values
+
+
+def rhyme_advice(values: dict) -> None:
+    """Before writing: given characters at rhyme positions (藏尾) that cannot rhyme as set, and the one
+    click that fixes it, instead of a rhyme warning on every card."""
+    try:
+        plan = hidden_plan(normalise_heads(values["heads"]), values["position"], FORMS[values["form"]])
+    except PoetryError:
+        return  # the heads' own message comes with 写诗
+    advice = given_rhyme_advice(plan.fixed_cells, plan.lines, plan.line_length, values["prosody"])
+    if advice is None:
+        return
+    st.warning(advice.message)
+    for k, (label, options) in enumerate(advice.fixes):
+        st.button(f"一键修正：{label}", key=f"rhyme_fix_{k}", on_click=apply_prosody, args=(options,), width="stretch")
+
+
+def apply_prosody(options: ProsodyOptions) -> None:
+    """Set the 格律 controls to `options` (before they are drawn again)."""
+    st.session_state.update(rhyme=options.rhyme, rhyme_scheme=options.rhyme_scheme, rhyme_system=options.rhyme_system)
 
 
 def generate_poems(models: Path, generator: PoemGenerator, model_name: str, values: dict) -> None:
@@ -220,17 +351,17 @@ def generate_poems(models: Path, generator: PoemGenerator, model_name: str, valu
 def show_comparison(result: dict) -> None:
     """Two models side by side: the same heads, settings and seed; candidates in rank order."""
     vertical = st.toggle("竖排（从右到左）", key="vertical")
-    st.caption(f"同样的藏头字、设置与随机种子 {result['seed']}：左边是「{result['model']}」，右边是"
-               f"「{result['compare']['model']}」，各自按综合得分排列。")
+    st.caption(f"同样的藏头字、设置与随机种子 {result['seed']}：左边是「{model_label(result['model'])}」，右边是"
+               f"「{model_label(result['compare']['model'])}」，各自按排序得分排列。")
     columns = st.columns(2)
-    for column, side in zip(columns, (result, result["compare"]), strict=True):
+    for column, side, side_key in zip(columns, (result, result["compare"]), ("left", "right"), strict=True):
         with column:
-            st.markdown(f"**{side['model']}**")
-            for poem in side["poems"]:
+            st.markdown(f"**{model_label(side['model'])}**")
+            for rank, poem in enumerate(side["poems"]):
                 with st.container(border=True):
                     st.markdown(poem_html(poem, vertical), unsafe_allow_html=True)
-                    st.caption(poem_notes(poem))
-                    copy_button("\n".join(poem.display_lines()))
+                    st.caption(poem_notes(poem), help=SCORE_HELP)
+                    card_actions(poem, f"{side_key}_{rank}", vertical)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -246,12 +377,12 @@ def change_control(generator: PoemGenerator, poem: Poem, index: int, prosody: Pr
     """换一个字: the model's top characters for one cell given everything to its left (and the poem's
     rhyme and tones); keep the rest of the poem, or rewrite the rest of that line."""
     with st.expander("换一个字"):
-        left, right = st.columns(2)
-        line = left.selectbox("第几句", range(len(poem.lines)), format_func=lambda k: f"{k + 1}：{poem.lines[k]}",
-                              key=f"alt_line_{index}")
+        # One under the other, full width: in a narrow card two columns cut the lines ("4：圆明…").
+        line = st.selectbox("第几句", range(len(poem.lines)), format_func=lambda k: f"第 {k + 1} 句：{poem.lines[k]}",
+                            key=f"alt_line_{index}")
         cells = [j for j in range(len(poem.lines[line])) if (line, j) not in set(poem.marked)]
-        position = right.selectbox("第几字", cells, format_func=lambda j: f"{j + 1}：{poem.lines[line][j]}",
-                                   key=f"alt_char_{index}")
+        position = st.selectbox("第几字", cells, format_func=lambda j: f"第 {j + 1} 字：{poem.lines[line][j]}",
+                                key=f"alt_char_{index}")
         if position is None:
             st.caption("这一句只有藏字，不能换。")
             return
@@ -263,17 +394,19 @@ def change_control(generator: PoemGenerator, poem: Poem, index: int, prosody: Pr
             return
         choice = st.radio("换成", [char for char, _ in found], horizontal=True, key=f"alt_pick_{index}",
                           format_func=lambda char: f"{char} {dict(found)[char]:.0%}")
-        keep, reflow = st.columns(2)
-        if keep.button("只换这个字", key=f"alt_keep_{index}"):
+        if st.button(f"只把「{poem.lines[line][position]}」换成「{choice}」", key=f"alt_keep_{index}", width="stretch"):
             lines = [text if k != line else text[:position] + choice + text[position + 1 :]
                      for k, text in enumerate(poem.lines)]
             from poetry_lm.compose.generate import score_lines
 
             log_prob, per_char = score_lines(generator, lines)
+            remember_result()
             st.session_state["result"]["poems"][index] = replace(poem, lines=lines, log_prob=log_prob,
                                                                  char_log_probs=per_char, score=None)
             st.rerun()
-        if reflow.button("换字并重写本句其余", key=f"alt_reflow_{index}", disabled=position == len(poem.lines[line]) - 1):
+        if position == len(poem.lines[line]) - 1:
+            st.caption("这是句末的字：后面没有字可重写，只能单换这一个字。")
+        elif st.button("换字，并重写这一句后面的字", key=f"alt_reflow_{index}", width="stretch"):
             st.session_state["rewrite"] = {
                 "template": reflow_template(poem.lines, line, position, choice), "from": index + 1,
                 "kept": [k for k in range(len(poem.lines)) if k != line],
@@ -286,7 +419,10 @@ def rewrite_control(poem: Poem, index: int) -> None:
     cells, so what is rewritten is conditioned on them and rhymes with them."""
     with st.expander("保留几句，重写其余"):
         keep = {k for k, line in enumerate(poem.lines) if st.checkbox(line, key=f"keep_{index}_{k}")}
-        if st.button("重写其余各句", key=f"rewrite_{index}", disabled=not keep or len(keep) == len(poem.lines)):
+        if not keep or len(keep) == len(poem.lines):
+            st.caption("勾选要保留的句子（至少一句，不能全选），其余的句子会重写；改写后可以撤销。")
+        if st.button("重写其余各句", key=f"rewrite_{index}", disabled=not keep or len(keep) == len(poem.lines),
+                     width="stretch"):
             st.session_state["rewrite"] = {
                 "template": locked_template(poem.lines, keep, poem.marked), "from": index + 1, "kept": sorted(keep),
             }
@@ -313,6 +449,7 @@ def write_tab(models: Path, model_name: str | None) -> None:
     controls, results = st.columns([5, 8], gap="medium")
     generator = None
     with results:  # first, so the controls know whether 写诗 can be enabled
+        results_anchor()
         if model_name is None:
             st.info("侧栏中还没有可用的模型。")
         else:
@@ -324,11 +461,17 @@ def write_tab(models: Path, model_name: str | None) -> None:
     with results:
         rewrite = st.session_state.pop("rewrite", None)
         if rewrite is not None:  # 重写其余各句: the same settings, with the kept lines as a template
-            values = {**values, "template": rewrite["template"], "compare": NO_COMPARISON}
+            # A fresh seed: with the form's fixed seed a rewrite could come back unchanged.
+            values = {**values, "template": rewrite["template"], "compare": NO_COMPARISON,
+                      "seed": random.randrange(2**31)}
             kept = "、".join(str(k + 1) for k in rewrite["kept"])
             st.caption(f"由第 {rewrite['from']} 首改写：保留第 {kept} 句，其余重写。")
+            remember_result()
+        if clicked:
+            st.session_state.pop("history", None)  # new heads or settings: the old edits are not undone into
         if clicked or rewrite is not None:
             generate_poems(models, generator, model_name, values)
+            scroll_to_results()
         if "result" in st.session_state:
             result = st.session_state["result"]
             result_notes(result, values["heads"])
@@ -338,3 +481,4 @@ def write_tab(models: Path, model_name: str | None) -> None:
                 show_poems(result, generator, values["prosody"])
         elif not clicked:
             st.info("输入藏头字，选好诗体和温度，点「写诗」。每个藏头字会成为一句诗的第一个字。")
+        favourites_panel()

@@ -6,8 +6,10 @@ scripts/build_card_font.py), so it works wherever the package does, with no syst
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +47,15 @@ class CardStyle:
     title_size: int = 44
     note_size: int = 22
 
+    def scaled(self, factor: float) -> CardStyle:
+        """The same card `factor` times larger (every size rounded up, so the card is at least that much larger)."""
+        sizes = {name: math.ceil(getattr(self, name) * factor) for name in SIZE_FIELDS}
+        return dataclasses.replace(self, **sizes)
+
+
+SIZE_FIELDS = ("cell", "gap", "margin", "title_size", "note_size")
+SHARE_WIDTH = 1080  # px: what phones and social apps show at full width
+
 
 @functools.cache
 def covered_chars() -> frozenset[str]:
@@ -70,25 +81,26 @@ def render_card(
     note: str | None = None,
     vertical: bool = True,
     style: CardStyle = CardStyle(),
+    min_width: int = 0,
 ) -> Image.Image:
     """The card of a poem given as its lines (no punctuation).
 
     `marked` holds the (line, character) cells drawn in the mark colour, by default each line's
     first character (the heads). Vertical cards read in columns from the right, titled on the
     right; horizontal ones in rows, titled on top. `note` (e.g. the form) goes in small print at
-    the end, beside the studio's name.
+    the end, beside the studio's name. A card narrower than `min_width` is drawn larger, whole
+    (`SHARE_WIDTH` for sharing on a phone).
     """
     if not lines or not all(lines):
         raise PoetryError("诗卡需要至少一句诗")
     marked = {(i, 0) for i in range(len(lines))} if marked is None else marked
-    length, count, cell, gap, margin = max(map(len, lines)), len(lines), style.cell, style.gap, style.margin
+    width = _card_size(lines, title, vertical, style)[0]
+    if width < min_width:
+        style = style.scaled(min_width / width)
+    length, cell, gap, margin = max(map(len, lines)), style.cell, style.gap, style.margin
     title_band = style.title_size + gap if title else 0
-    note_band = style.note_size + gap // 2
     body_font, title_font, note_font = _font(cell - 12), _font(style.title_size), _font(style.note_size)
-    if vertical:
-        size = (2 * margin + title_band + count * cell + (count - 1) * gap, 2 * margin + length * cell + note_band)
-    else:
-        size = (2 * margin + length * cell, 2 * margin + title_band + count * cell + (count - 1) * gap + note_band)
+    size = _card_size(lines, title, vertical, style)
     image = Image.new("RGB", size, style.paper)
     draw = ImageDraw.Draw(image)
     draw.rectangle((margin // 3, margin // 3, size[0] - margin // 3, size[1] - margin // 3), outline=style.rule, width=2)
@@ -118,6 +130,16 @@ def render_card(
     footer = " · ".join(part for part in (note, BRAND) if part)
     draw.text((margin, size[1] - margin // 2 - style.note_size // 2), footer, font=note_font, fill=style.faint, anchor="lm")
     return image
+
+
+def _card_size(lines: list[str], title: str | None, vertical: bool, style: CardStyle) -> tuple[int, int]:
+    """(width, height) of a card in pixels."""
+    length, count, cell, gap, margin = max(map(len, lines)), len(lines), style.cell, style.gap, style.margin
+    title_band = style.title_size + gap if title else 0
+    note_band = style.note_size + gap // 2
+    if vertical:
+        return 2 * margin + title_band + count * cell + (count - 1) * gap, 2 * margin + length * cell + note_band
+    return 2 * margin + length * cell, 2 * margin + title_band + count * cell + (count - 1) * gap + note_band
 
 
 def card_png(image: Image.Image) -> bytes:
@@ -152,7 +174,9 @@ def check_card_dir(out_dir: Path) -> None:
         raise PoetryError(f"图片目录不可写：{out_dir}（{err.strerror or type(err).__name__}）") from None
 
 
-def write_cards(poems, out_dir: Path, vertical: bool = True, title: str | None = None) -> list[Path]:
+def write_cards(
+    poems, out_dir: Path, vertical: bool = True, title: str | None = None, min_width: int = 0
+) -> list[Path]:
     """One PNG per poem in `out_dir` (created if missing), named by heads and rank; returns the paths."""
     out_dir = Path(out_dir)
     check_card_dir(out_dir)
@@ -160,7 +184,7 @@ def write_cards(poems, out_dir: Path, vertical: bool = True, title: str | None =
     for rank, poem in enumerate(poems, 1):
         path = out_dir / f"{poem.heads}-{rank}.png"
         note = form_note(poem.lines, position_name(poem.position)) if poem.marked else None
-        image = render_card(poem.lines, set(poem.marked), title=title, note=note, vertical=vertical)
+        image = render_card(poem.lines, set(poem.marked), title=title, note=note, vertical=vertical, min_width=min_width)
         try:
             write_atomic(path, card_png(image))
         except OSError as err:

@@ -136,10 +136,10 @@ def _mark(char: str) -> str:
     return tone_of(char) or "？"
 
 
-def _rule_of(i: int, j: int, line_length: int) -> str:
+def _rule_of(i: int, j: int, line_length: int, rhyme_tone: str = PING) -> str:
     """Which 粘对/二四六 rule fixes the tone expected at (i, j)."""
     if j == line_length - 1:
-        return "韵脚平声"
+        return f"韵脚{rhyme_tone}声"
     if j == 1 and i > 0:
         return "对" if i % 2 == 1 else "粘"
     return "二四六分明"
@@ -161,11 +161,14 @@ def analyse_lines(lines: list[str], system: str = DEFAULT_SYSTEM, any_length: bo
     weights = rhyme_weights(system)
     main_group = max(sorted(votes), key=lambda g: (votes[g], weights.get(g, 0))) if votes else None
     first_end = lines[0][-1]
-    # 仄韵: every even line ends on a 仄 character (春晓). The 近体 patterns rhyme on 平 and do not apply.
-    ze_rhyme = regulated and not any_length and bool(even_ends) and all(tone_of(ch) == ZE for ch in even_ends)
+    # 仄韵: every even line ends on a 仄 character (春晓). The 近体 patterns rhyme on 平 and do not apply to a
+    # poem read here; a generated one (`any_length`) was written to the same patterns with 仄 rhyme ends.
+    all_ze = bool(even_ends) and all(tone_of(ch) == ZE for ch in even_ends)
+    rhyme_tone = ZE if any_length and all_ze else PING
+    ze_rhyme = regulated and not any_length and all_ze
     regulated = regulated and not ze_rhyme
     first_rhymes = n_lines > 1 and main_group in rhyme_groups_of(first_end, system)
-    first_rhymes = first_rhymes and (ze_rhyme or tone_fits(first_end, PING))
+    first_rhymes = first_rhymes and (ze_rhyme or tone_fits(first_end, rhyme_tone))
     rhyme_idx = [i for i in range(n_lines) if is_rhyme_line(i, first_rhymes)]
     rhyme_chars = [lines[i][-1] for i in rhyme_idx]
     rhyme_group = shared_group(rhyme_chars, system)
@@ -174,14 +177,14 @@ def analyse_lines(lines: list[str], system: str = DEFAULT_SYSTEM, any_length: bo
     cells = [(i, j) for i, j in checked if tone_of(lines[i][j])]
 
     def misses(start: str) -> list[tuple[int, int, str]]:
-        patterns = poem_tones(line_length, n_lines, start, first_rhymes)
+        patterns = poem_tones(line_length, n_lines, start, first_rhymes, rhyme_tone)
         return [(i, j, patterns[i][j]) for i, j in cells if not tone_fits(lines[i][j], patterns[i][j])]
 
     start = min((PING, ZE), key=lambda s: len(misses(s)))
     violations = []
     for i, j, wanted in misses(start):
         char = lines[i][j]
-        rule = _rule_of(i, j, line_length)
+        rule = _rule_of(i, j, line_length, rhyme_tone)
         message = f"第{i + 1}句第{j + 1}字“{char}”应{wanted}而{tone_of(char)}（{rule}）"
         violations.append(Violation(i + 1, j + 1, char, rule, message))
     for i in rhyme_idx:
@@ -195,8 +198,10 @@ def analyse_lines(lines: list[str], system: str = DEFAULT_SYSTEM, any_length: bo
     kind = verse_kind(n_lines, regulated, ze_rhyme, breaks)
     if regulated:
         pattern, pattern_tones = pattern_name(line_length, n_lines, start, first_rhymes), poem_tones(
-            line_length, n_lines, start, first_rhymes
+            line_length, n_lines, start, first_rhymes, rhyme_tone
         )
+        if rhyme_tone == ZE:
+            pattern += "·押仄声韵"
         if kind != "近体":
             named = f"{'五' if line_length == 5 else '七'}言{kind}" + ("（或称拗律）" if n_lines == 8 else "")
             pattern = f"{named}：{breaks} 处不合近体的平仄、粘对或三平尾，近体格律不适用，下面按最接近的{pattern}对照"

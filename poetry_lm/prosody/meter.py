@@ -5,7 +5,7 @@
 - Patterns: the standard 五言/七言 patterns, derived in `poem_tones` from the tone of line 1's
   2nd character (平起/仄起), whether line 1 rhymes, and the 粘对 rules.
 - Checked positions (tone compliance): the 2nd, 4th (and 6th) character of every line
-  (二四六分明) plus the rhyme positions, which must be 平. Heads (j = 0) are never checked.
+  (二四六分明) plus the rhyme positions, which must be 平 (仄 in a 仄韵 poem). Heads (j = 0) are never checked.
 Lines i and characters j are 0-based in code, 1-based in messages.
 """
 
@@ -36,13 +36,15 @@ def is_rhyme_line(i: int, first_rhymes: bool) -> bool:
     return i % 2 == 1 or (i == 0 and first_rhymes)
 
 
-def poem_tones(line_length: int, n_lines: int, start: str, first_rhymes: bool) -> list[str]:
-    """The pattern of every line: 对 within a couplet (2nd tones opposite), 粘 between couplets (equal)."""
+def poem_tones(line_length: int, n_lines: int, start: str, first_rhymes: bool, rhyme_tone: str = PING) -> list[str]:
+    """The pattern of every line: 对 within a couplet (2nd tones opposite), 粘 between couplets (equal).
+    Rhyme lines end in `rhyme_tone`, the others in its opposite: 仄 for a 仄韵 poem (a 藏尾 of 仄 characters)."""
     patterns, second = [], start
     for i in range(n_lines):
         if i > 0:
             second = opposite(second) if i % 2 == 1 else second
-        patterns.append(line_tones(line_length, second, PING if is_rhyme_line(i, first_rhymes) else ZE))
+        ending = rhyme_tone if is_rhyme_line(i, first_rhymes) else opposite(rhyme_tone)
+        patterns.append(line_tones(line_length, second, ending))
     return patterns
 
 

@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 from poetry_lm.errors import PoetryError
@@ -26,6 +27,26 @@ def check_run_name(name: str) -> str:
     if not _RUN_NAME_RE.fullmatch(name or "") or name.startswith(("-", ".")):
         raise PoetryError(f"模型名称只能包含字母、数字、下划线、短横线或汉字（最多 64 个），收到 {name!r}")
     return name
+
+
+def process_start_time() -> float:
+    """When this process started (wall clock): a stop asked for while it loaded TensorFlow is newer."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return time.time() - time.process_time()  # no /proc: roughly, CPU seconds so far since start
+
+
+def clear_stale_stop(work: Path) -> None:
+    """Remove a STOP left by an earlier attempt; keep one asked for since this process started
+    (the app's 停止训练 pressed while the trainer was still loading)."""
+    stop = Path(work) / STOP_FILE
+    with contextlib.suppress(FileNotFoundError):
+        if stop.stat().st_mtime < process_start_time() - 1.0:  # btime has one-second resolution
+            stop.unlink()
 
 
 def run_dir(out_dir: Path) -> Path:

@@ -54,6 +54,7 @@ from poetry_lm.training.runs import (
     STOP_FILE,
     attempts,
     check_run_name,
+    clear_stale_stop,
     finished_epochs,
     read_events,
     run_dir,
@@ -191,7 +192,7 @@ def _train_locked(corpus_dir, out_dir, model_config, train_config, strategy) -> 
 
 def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -> Path:
     """One attempt of a run: read and check everything, build or restore, fit, finish."""
-    (work / STOP_FILE).unlink(missing_ok=True)
+    clear_stale_stop(work)
     started = time.time()
     if train_config.mixed_precision is None:  # recorded as decided, so a resume elsewhere keeps it
         train_config = replace(train_config, mixed_precision=cpu_has_fast_bfloat16())

@@ -13,6 +13,7 @@ from poetry_lm import cli
 from poetry_lm.compose.card import (
     CARD_FONT,
     CARD_LABEL_CHARS,
+    SHARE_WIDTH,
     CardStyle,
     card_png,
     covered_chars,
@@ -90,6 +91,17 @@ def test_card_size_follows_the_poem_and_png_round_trips():
         render_card([])
 
 
+def test_a_share_card_is_at_least_1080_pixels_wide_and_drawn_whole():
+    for vertical in (True, False):
+        small = render_card(LINES, vertical=vertical, title="春山")
+        large = render_card(LINES, vertical=vertical, title="春山", min_width=SHARE_WIDTH)
+        assert SHARE_WIDTH <= large.width < SHARE_WIDTH * 1.05
+        assert abs(large.height / large.width - small.height / small.width) < 0.05  # the same card, larger
+        assert mark_pixels(large).sum() > 4 * mark_pixels(small).sum()
+    wide = render_card(LINES * 4)
+    assert render_card(LINES * 4, min_width=SHARE_WIDTH).size == wide.size  # already wide enough: unchanged
+
+
 def test_the_bundled_font_covers_what_a_poem_or_card_can_show():
     cmap = TTFont(CARD_FONT).getBestCmap()
     assert covered_chars() == {chr(code) for code in cmap} & covered_chars()  # the list matches the font
@@ -109,6 +121,8 @@ def test_cli_image_writes_one_card_per_candidate(tiny_model_dir, tmp_path, capsy
     cards = sorted(out.glob("*.png"))
     assert [p.name for p in cards] == ["春山-1.png", "春山-2.png", "春山-3.png"]
     assert all(Image.open(p).size[0] > 200 and mark_pixels(Image.open(p)).any() for p in cards)
+    assert cli.main([*argv, "--image", str(out / "large"), "--large"]) == 0
+    assert all(Image.open(p).size[0] >= SHARE_WIDTH for p in (out / "large").glob("*.png"))
     a_file = tmp_path / "file.png"
     a_file.write_bytes(b"x")
     assert cli.main([*argv, "--image", str(a_file)]) == 2

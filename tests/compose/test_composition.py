@@ -12,7 +12,7 @@ from poetry_lm.compose.settings import Sampling, Settings
 from poetry_lm.compose.template import locked_template, parse_template, position_cells
 from poetry_lm.compose.theme import related_table, theme_boost, theme_chars
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody.options import DEFAULT_PROSODY
+from poetry_lm.prosody.options import DEFAULT_PROSODY, ProsodyOptions
 from poetry_lm.text.corpus import poem_problems
 from poetry_lm.text.vocab import Vocabulary
 
@@ -70,6 +70,15 @@ def test_hidden_characters_pick_a_rhyme_group_they_share_or_report_the_conflict(
     for poem in clash:  # 花 (麻) and 月 (入声) share no group: the hidden characters win, and it is said
         assert [line[-1] for line in poem.lines] == list("春花秋月")
         assert any("“月”" in note for note in poem.conflicts) and poem.rhyme is None
+
+
+def test_tail_characters_that_rhyme_on_ze_make_a_ze_rhyme_poem(generator):
+    """藏尾 花好月老: 好 and 老 (lines 2 and 4) are 仄 and share 皓, so the poem rhymes on 仄 and its tone
+    pattern ends the rhyme lines on 仄: no conflict on any card (it used to flag both as 应平而仄)."""
+    options = ProsodyOptions(rhyme=True, tones="strict")
+    for poem in generator.generate(Settings("花好月老", 7, 3, seed=1, position="tail", prosody=options)):
+        assert [line[-1] for line in poem.lines] == list("花好月老")
+        assert poem.rhyme == "皓·豪" and not poem.conflicts and poem.tone_ok_ratio == 1.0
 
 
 def test_template_keeps_every_given_character_and_writes_the_marked_cells(generator):

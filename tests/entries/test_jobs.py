@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ import pytest
 
 from poetry_lm import jobs
 from poetry_lm.errors import PoetryError
-from poetry_lm.training.runs import PROGRESS_FILE, STOP_FILE, training_lock
+from poetry_lm.training.runs import PROGRESS_FILE, STOP_FILE, clear_stale_stop, process_start_time, training_lock
 
 
 def make_model(models, name):
@@ -93,9 +94,16 @@ def test_status_of_a_running_then_finished_job(tmp_path):
             jobs.start_job(tmp_path, jobs.JobRequest("other", jobs.BUNDLED_CORPUS))
         jobs.stop_job(job)
         assert (job.run_dir / STOP_FILE).exists() and jobs.Job.load(job.run_dir / jobs.JOB_FILE).stop_requested
-        (job.run_dir / STOP_FILE).unlink()  # the trainer clears STOP as it starts: the app repeats it
+        (job.run_dir / STOP_FILE).unlink()  # a STOP lost anyhow: the app repeats it
         jobs.job_status(jobs.latest_job(tmp_path))
         assert (job.run_dir / STOP_FILE).exists()
+        write_events(
+            job,
+            {"event": "stopping", "epoch": 1, "batch": 6, "step": "验证本轮已训练的部分"},
+            {"event": "batch", "epoch": 1, "batch": 7, "loss": 5.9},  # a late line: the counter stands still
+        )
+        status = jobs.job_status(job)
+        assert (status.batch, status.phase) == (5, "验证本轮已训练的部分")
         write_events(
             job,
             {"event": "epoch", "epoch": 1, "loss": 5.0, "val_loss": 5.5, "eta_s": 10.0},
@@ -144,6 +152,9 @@ def test_loss_frame_and_resumed_runs():
     frame = jobs.loss_frame(jobs.current_attempt(events))
     series = {name: rows[["轮", "损失"]].values.tolist() for name, rows in frame.groupby("曲线")}
     assert series == {"批损失": [[0.5, 7.0], [1.5, 6.0]], "训练损失": [[1.0, 6.5]], "验证损失": [[1.0, 6.8]]}
+    stopped = [*events, {"event": "epoch", "epoch": 2, "batches": 2, "loss": 5.5, "val_loss": 6.0}]
+    frame = jobs.loss_frame(jobs.current_attempt(stopped))
+    assert frame[frame["曲线"] == "验证损失"]["轮"].tolist() == [1.0, 1.5]  # a stopped epoch ends where it stopped
     assert jobs.loss_frame([]).empty
 
 
@@ -192,3 +203,18 @@ def test_a_new_upload_never_replaces_the_corpus_an_interrupted_run_was_trained_o
     assert corpus_hash(first) != saved
     request = jobs.JobRequest(name="mine", corpus_dir=first, fresh=True)
     assert request.command(models)[-1] == "--fresh"
+
+
+def test_a_stop_asked_for_while_the_trainer_loads_is_kept_and_an_old_one_is_cleared(tmp_path):
+    """停止训练 pressed while TensorFlow still loads must stop the run at its first batch (it used to be
+    cleared, so a few batches ran before the app repeated it); a STOP left by an earlier attempt must not."""
+    assert time.time() - 3600 * 24 * 365 < process_start_time() <= time.time()
+    stop = tmp_path / STOP_FILE
+    stop.touch()
+    clear_stale_stop(tmp_path)
+    assert stop.exists()  # newer than this process
+    old = process_start_time() - 60
+    os.utime(stop, (old, old))
+    clear_stale_stop(tmp_path)
+    assert not stop.exists()
+    clear_stale_stop(tmp_path)  # nothing to clear

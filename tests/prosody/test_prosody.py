@@ -10,11 +10,14 @@ import pytest
 
 from poetry_lm.cli import main
 from poetry_lm.compose.decode import free_cell_bias
+from poetry_lm.compose.template import hidden_plan
 from poetry_lm.errors import PoetryError
 from poetry_lm.measure.quality import poem_metrics
 from poetry_lm.prosody import constraints, meter, rhyme, tones
 from poetry_lm.prosody.analysis import PoemReport, analyse, describe, parse_poem
-from poetry_lm.prosody.options import ProsodyOptions, check_prosody
+from poetry_lm.prosody.constraints import given_rhyme_advice, given_rhyme_tone
+from poetry_lm.prosody.meter import poem_tones
+from poetry_lm.prosody.options import DEFAULT_PROSODY, ProsodyOptions, check_prosody
 from poetry_lm.prosody.tones import PING, ZE
 from poetry_lm.text.corpus import load_split
 from poetry_lm.text.vocab import Vocabulary
@@ -372,3 +375,25 @@ def test_evaluate_generated_reports_each_setting_next_to_real_poems(tiny_model_d
     (corpus / "test.txt").write_text(FIXTURE_POEMS[8] + "\n", encoding="utf-8")  # a 律诗 only
     with pytest.raises(PoetryError):
         evaluate_generated(tiny_model_dir, corpus, count=6)
+
+
+def test_ze_rhyme_patterns_end_rhyme_lines_on_ze():
+    assert poem_tones(5, 4, "仄", False) == ["仄仄平平仄", "平平仄仄平", "平平平仄仄", "仄仄仄平平"]
+    assert poem_tones(5, 4, "仄", False, rhyme_tone="仄") == ["仄仄仄平平", "平平平仄仄", "平平仄仄平", "仄仄平平仄"]
+
+
+def test_given_rhyme_ends_decide_the_rhyme_tone_or_get_advice():
+    def tails(hidden, options=DEFAULT_PROSODY):
+        plan = hidden_plan(hidden, "tail", 7)
+        return (given_rhyme_tone(plan.fixed_cells, plan.lines, 7, options),
+                given_rhyme_advice(plan.fixed_cells, plan.lines, 7, options))
+
+    assert tails("山光水霜") == ("平", None)
+    assert tails("花好月老") == ("仄", None)  # 好 and 老 share 皓
+    tone, advice = tails("青山不老")  # 山 平, 老 仄: nothing rhymes both
+    assert tone == "平" and "老 是仄声" in advice.message
+    assert [fix for fix, _ in advice.fixes] == ["不要求押韵（平仄照旧）"] and not advice.fixes[-1][1].rhyme
+    first = ProsodyOptions(rhyme=True, rhyme_scheme="first_and_even", tones="soft")
+    _, advice = tails("山前水边", first)  # 山 (删) breaks 首句入韵; 前 and 边 (先) rhyme on the even lines
+    assert advice.fixes[0][0] == "只让偶数句押韵" and advice.fixes[0][1].rhyme_scheme == "even"
+    assert tails("青山不老", ProsodyOptions(rhyme=False, tones="soft"))[1] is None

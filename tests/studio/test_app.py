@@ -85,7 +85,7 @@ def _widget(at: AppTest, key: str):
 def poem_texts(at: AppTest) -> list[str]:
     """The candidates as shown on their cards, one line (with its punctuation) per row."""
     return ["\n".join(re.sub("<[^>]+>", "", line) for line in POEM_LINE.findall(md.value))
-            for md in at.markdown if 'class="poem' in md.value]
+            for md in at.markdown if 'class="poem' in md.value and "poem-kept" not in md.value]
 
 
 def messages(at: AppTest) -> str:
@@ -153,11 +153,11 @@ def test_out_of_vocabulary_heads_are_kept_and_named(models):
 def test_model_selector_lists_models_and_switches(models):
     at = start_app()
     selector = at.selectbox(key="model")
-    assert selector.options[0] == "default"
+    assert selector.options[0] == "唐宋诗（内置模型）" and selector.value == "default"  # a Chinese name for the bundled model
     assert "tiny" in selector.options
     selector.set_value("tiny")
     at.run()
-    assert "32 单元" in " ".join(c.value for c in at.sidebar.caption)
+    assert "每层 32 个单元" in " ".join(c.value for c in at.sidebar.caption)  # behind 高级：模型细节
     at = write(at, "明月", num_candidates=2)
     assert len(poem_texts(at)) == 2
     assert "「tiny」" in " ".join(c.value for c in at.caption)
@@ -423,6 +423,7 @@ def test_stop_button_keeps_a_model(models, tiny_corpus):
         at.button(key="stop_training").click()
         at.run()
         assert "已请求停止" in " ".join(i.value for i in at.info)
+        assert not [b for b in at.button if b.key == "stop_training"]  # the request, not the button beside it
         status = wait_until_finished(job, deadline)
         assert status.state == "stopped", f"{status.state}: {status.message}\n{status.log_tail}"
     finally:
@@ -442,6 +443,9 @@ def test_crashed_job_shows_error_with_log(models):
     errors = " ".join(e.value for e in at.error)
     assert "训练失败" in errors and "语料文件不存在" in errors
     assert any("Traceback" in c.value for c in at.sidebar.code)
+    at.button(key="dismiss_job").click().run()  # the last job's banner folds away for this page
+    assert not at.error and not at.sidebar.code
+    assert "训练失败" in " ".join(e.value for e in start_app().error)  # another visitor still sees it
 
 
 def small_poet_with_test_poems() -> str:
@@ -589,3 +593,61 @@ def test_the_pages_draw_without_tensorflow():
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'a page imports TensorFlow'")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_favourites_export_as_text_and_cards_and_edits_can_be_undone(models):
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from studio.write import favourites_text, favourites_zip
+
+    at = write(start_app(), "春山", form="五言", num_candidates=2, seed=3)
+    before = poem_texts(at)
+    assert {"card_0", "card_large_0", "card_1", "card_large_1"} <= {b.key for b in at.get("download_button")}
+    at.button(key="favourite_0").click().run()
+    at.button(key="favourite_1").click().run()
+    assert any(e.label == "收藏（2 首）" for e in at.expander)
+    kept = at.session_state["favourites"]
+    text = favourites_text(kept)
+    assert all(poem.replace("\n", "") in text.replace("\n", "") for poem in before)
+    with zipfile.ZipFile(io.BytesIO(favourites_zip(kept, False, "春山"))) as archive:
+        names = archive.namelist()
+        assert names == ["01_春山.png", "02_春山.png", "收藏.txt"]
+        assert all(Image.open(io.BytesIO(archive.read(name))).width >= 1080 for name in names[:2])
+        assert archive.read("收藏.txt").decode("utf-8") == text
+    at.button(key="favourite_0").click().run()  # a second click takes it back out
+    assert len(at.session_state["favourites"]) == 1 and any(e.label == "收藏（1 首）" for e in at.expander)
+
+    # An edit can be undone, and a rewrite draws fresh random numbers even with a fixed seed.
+    at.checkbox(key="keep_0_0").check().run()
+    at.button(key="rewrite_0").click().run()
+    assert not at.exception, at.exception
+    rewritten = poem_texts(at)
+    assert rewritten != before and all(text.split("\n")[0] == before[0].split("\n")[0] for text in rewritten)
+    at.button(key="undo").click().run()
+    assert poem_texts(at) == before
+    assert not [b for b in at.button if b.key == "undo"]
+
+
+def test_tail_characters_that_cannot_rhyme_get_a_one_click_fix(models):
+    at = wait_for_model(open_tab(start_app(), "写诗"))
+    at.text_input(key="heads").input("青山不老")
+    at.selectbox(key="position").set_value("tail")
+    at.run()
+    warning = " ".join(w.value for w in at.warning)
+    assert "老 是仄声" in warning and at.checkbox(key="rhyme").value
+    at.button(key="rhyme_fix_0").click().run()  # 不要求押韵
+    assert not at.checkbox(key="rhyme").value and "是仄声" not in " ".join(w.value for w in at.warning)
+    at.text_input(key="heads").input("花好月老")  # 好 and 老 rhyme on 仄: written as a 仄韵 poem, no advice
+    at.checkbox(key="rhyme").check()
+    at.run()
+    assert "是仄声" not in " ".join(w.value for w in at.warning)
+
+
+def test_comparison_cards_offer_what_every_card_offers(models):
+    at = write(start_app(), "春山", form="五言", num_candidates=1, seed=4, compare_model="tiny")
+    keys = {b.key for b in at.get("download_button")}
+    assert {"download_left_0", "card_left_0", "card_large_right_0", "download_right_0"} <= keys
+    assert {"favourite_left_0", "favourite_right_0"} <= {b.key for b in at.button}
