@@ -159,6 +159,14 @@ def _cmd_build_char_stats(args) -> None:
                       "reduplicable": len(reduplicable_chars(stats))}, ensure_ascii=False))
 
 
+def _cmd_build_word_counts(args) -> None:
+    from poetry_lm.text.corpus_stats import WORD_COUNTS_FILE, build_word_counts
+
+    record = build_word_counts(Path(args.corpus))
+    print(json.dumps({"file": str(Path(args.corpus) / WORD_COUNTS_FILE), "poems": record["poems"],
+                      "words": record["words"], "distinct": record["distinct"]}, ensure_ascii=False))
+
+
 def _cmd_build_related(args) -> None:
     from poetry_lm.compose.theme import build_related
 
@@ -253,6 +261,10 @@ def _add_corpus(commands) -> None:
                                    help="the train split → poetry_lm/data/char_stats.json (character and 叠字 counts)")
     char_stats.add_argument("--corpus", default="corpus")
     char_stats.set_defaults(run=_cmd_build_char_stats)
+    word_counts = corpus.add_parser("build-word-counts",
+                                    help="jieba word counts of every poem → <corpus>/word_counts.json (corpus build does it too)")
+    word_counts.add_argument("--corpus", default="corpus")
+    word_counts.set_defaults(run=_cmd_build_word_counts)
 
 
 def _add_train(commands) -> None:

@@ -245,6 +245,9 @@ def build_corpus(source: Path, out_dir: Path, collections_: Iterable[str] = ("ta
         json.dumps({"collections": list(collections_), **asdict(stats)}, ensure_ascii=False, indent=2),
         encoding="utf-8",
     )
+    from poetry_lm.text.corpus_stats import build_word_counts  # corpus_stats reads corpora: it imports this module
+
+    build_word_counts(out_dir)
     size_mb = sum(path.stat().st_size for path in out_dir.glob("*.t[xs][tv]")) / 1e6  # the split files
     (out_dir / "README.md").write_text(_readme(collections_, stats, size_mb), encoding="utf-8")
     return stats
@@ -292,6 +295,8 @@ Splits: {splits}.
 
 Format: `<split>.txt` holds one poem per line, UTF-8, e.g. `床前明月光，疑是地上霜。举头望明月，低头思故乡。`;
 `<split>.meta.tsv` holds, line for line after a header, `dynasty	author	title` (tab-separated, simplified).
+`word_counts.json` holds the 2,000 most frequent words of two or more characters over every poem (jieba, line by
+line), for the studio's 语料 tab (`python -m poetry_lm corpus build-word-counts` recounts them).
 Size on disk: {size_mb:.1f} MB (the six split files).
 """
 

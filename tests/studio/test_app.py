@@ -269,6 +269,18 @@ def test_corpus_tab_statistics(models):
     assert len(corpus.dataframe[2].value) == 100 and len(corpus.dataframe[3].value) > 10
     caption = " ".join(c.value for c in corpus.caption)
     assert f"{kept:,} 首" in caption and str(REPO) not in caption  # no server path shown
+    assert "建语料时算好" in caption and not [r for r in corpus.radio if r.key == "jieba_sample"]  # shipped word counts
+
+
+def test_corpus_tab_finds_and_shows_a_poem(models):
+    at = open_tab(start_app(), "语料")
+    at.text_input(key="corpus_search").input("春望").run()
+    chooser = at.selectbox(key="corpus_poem")
+    assert chooser.options[0] == "《春望》杜甫（唐）"  # poems by a poet of that name first, then titles; the first shown
+    shown = " ".join(md.value for md in at.markdown if 'class="poem"' in md.value)
+    assert "国破山河在，" in shown and "城春草木深。" in shown
+    at.text_input(key="corpus_search").input("没有这样的诗人").run()
+    assert "没有诗人或标题含「没有这样的诗人」的诗" in " ".join(c.value for c in at.caption)
 
 
 def test_poems_rhyme_by_default_in_both_systems(models):

@@ -15,3 +15,16 @@ def test_the_loss_legend_names_every_curve_in_its_colour():
     for name, color in LOSS_COLORS.items():
         assert name in legend and color in legend
     assert "验证损失" in legend
+
+
+def test_a_search_lists_the_poet_s_poems_before_titles_that_name_them():
+    import pandas as pd
+
+    from studio.corpus import search_poems
+
+    table = pd.DataFrame({"author": ["杜甫", "李白", "王维", "杜甫"], "title": ["春望", "忆杜甫", "送别", "月夜"],
+                          "poem": ["甲", "乙", "丙", "丁"]})
+    assert list(search_poems(table, " 杜甫 ").poem) == ["甲", "丁", "乙"]
+    assert list(search_poems(table, "送").poem) == ["丙"]
+    assert search_poems(table, "杜", limit=1).poem.tolist() == ["甲"]
+    assert search_poems(table, "苏轼").empty

@@ -45,7 +45,7 @@ def test_top_poets_counts_and_an_upload_without_authors(table, tmp_path):
 def test_character_counts_leave_punctuation_out():
     chars = corpus_stats.character_counts(["春风春雨，春花秋月。", "春山，秋水。"], top=3)
     assert list(chars["字"]) == ["春", "秋", "风"] and list(chars["次数"]) == [4, 2, 1]
-    assert chars["占比"].iloc[0] == pytest.approx(4 / 12)
+    assert chars["占比"].iloc[0] == pytest.approx(100 * 4 / 12)  # percent, as every share in the tab
 
 
 def test_word_counts_are_words_of_two_or_more_characters_from_a_seeded_sample():
@@ -54,6 +54,31 @@ def test_word_counts_are_words_of_two_or_more_characters_from_a_seeded_sample():
     assert words["次数"].is_monotonic_decreasing
     assert words.equals(corpus_stats.word_counts(POEMS, sample=50))  # the same sample every time
     assert not words.equals(corpus_stats.word_counts(POEMS, sample=50, seed=1))
+
+
+def test_word_counts_saved_with_the_corpus_are_those_of_every_poem(tmp_path):
+    metas = [("唐", "李白", f"诗{i}") for i in range(len(POEMS))]
+    write_corpus(POEMS, tmp_path, metas)
+    record = corpus_stats.build_word_counts(tmp_path, top=100_000)  # every word: ties cannot cut the list differently
+    assert record["poems"] == len(POEMS) and (tmp_path / corpus_stats.WORD_COUNTS_FILE).is_file()
+    shipped = corpus_stats.shipped_word_counts(tmp_path, len(POEMS), top=100_000)
+    counted = corpus_stats.word_counts(POEMS, sample=None, top=100_000)
+    assert len(shipped) == record["distinct"] > 100
+    # The saved counts are what counting every poem here gives (words of equal count may come in another order).
+    assert sorted(shipped.itertuples(index=False)) == sorted(counted.itertuples(index=False))
+    assert shipped["占比"].iloc[0] == pytest.approx(100 * shipped["次数"].iloc[0] / record["words"])
+    assert corpus_stats.shipped_word_counts(tmp_path, len(POEMS) + 1) is None  # another version of the corpus
+    (tmp_path / corpus_stats.WORD_COUNTS_FILE).write_text("{", encoding="utf-8")
+    assert corpus_stats.shipped_word_counts(tmp_path, len(POEMS)) is None  # damaged: counted in the app instead
+    assert corpus_stats.shipped_word_counts(tmp_path / "none", 1) is None
+
+
+def test_the_bundled_corpus_ships_its_word_counts():
+    from tests.conftest import REPO
+
+    table = corpus_stats.poem_table(REPO / "corpus")
+    words = corpus_stats.shipped_word_counts(REPO / "corpus", len(table))
+    assert words is not None and len(words) == 60 and words["词"].str.len().min() >= 2
 
 
 def test_corpus_version_changes_when_a_split_changes(tmp_path):
