@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from poetry_lm.compose.occasion import OCCASIONS
 from poetry_lm.compose.settings import (
     DEFAULT_SEARCH,
     DEFAULT_STYLE,
@@ -32,8 +33,10 @@ from poetry_lm.text.charforms import undecodable_char
 
 def _cmd_corpus_build(args) -> None:
     from poetry_lm.text.corpus import build_corpus
+    from poetry_lm.text.corpus_stats import build_word_counts
 
     stats = build_corpus(Path(args.source), Path(args.out), args.collections.split(","))
+    build_word_counts(Path(args.out))  # the 语料 tab's word counts, shipped with the corpus
     print(json.dumps({"kept": stats.kept, "per_split": stats.per_split, "per_form": stats.per_form}, ensure_ascii=False))
 
 
@@ -73,6 +76,7 @@ def _generate_settings(args) -> Settings:
         specificity=knobs["specificity"] if args.specificity is None else args.specificity,
         top_k=args.top_k, seed=args.seed,
         position=args.position, template=args.template, theme=args.theme, theme_strength=args.theme_strength,
+        occasion=args.occasion,
         search=args.search, ranking=args.ranking,
         prosody=ProsodyOptions(
             rhyme=args.rhyme, rhyme_scheme=args.rhyme_scheme, rhyme_group=args.rhyme_group, tones=args.tones,
@@ -173,6 +177,12 @@ def _cmd_build_related(args) -> None:
     print(json.dumps(build_related(Path(args.corpus)), ensure_ascii=False))
 
 
+def _cmd_build_themes(args) -> None:
+    from poetry_lm.compose.theme import build_theme_lexicons
+
+    print(json.dumps(build_theme_lexicons(Path(args.corpus)), ensure_ascii=False))
+
+
 def _cmd_build_rhymes(args) -> None:
     from poetry_lm.prosody.rhyme import build_rhyme_table
 
@@ -189,6 +199,18 @@ def _cmd_evaluate(args) -> None:
         result = realism_report(args.model, Path(args.corpus), args.realism, args.seed, args.split,
                                 _names(args.settings), neural=args.neural)
         print(format_realism(result))
+        _write_json(result, args.json)
+        return
+    if args.meaning is not None:
+        from poetry_lm.compose.generate import PoemGenerator
+        from poetry_lm.measure.meaning import format_meaning, occasion_report, theme_report
+
+        if args.meaning < 1:
+            raise PoetryError(f"--meaning 至少 1（每个主题取几首测试诗的藏头字），收到 {args.meaning}")
+        generator = PoemGenerator.load(args.model)
+        result = {"themes": theme_report(generator, Path(args.corpus), args.meaning, seed=args.seed),
+                  "occasions": occasion_report(generator, seed=args.seed)}
+        print(format_meaning(result["themes"], result["occasions"]))
         _write_json(result, args.json)
         return
     if args.generated is not None:
@@ -299,6 +321,8 @@ def _add_generate(commands) -> None:
     gen.add_argument("--template", help="instead of --heads: keep these characters and write every ＿ or _ "
                                         "(e.g. 春风又绿江南岸，＿＿＿＿＿＿＿。)")
     gen.add_argument("--theme", help="a few words or a short phrase the poem leans toward (e.g. 明月)")
+    gen.add_argument("--occasion", choices=list(OCCASIONS), default=None,
+                     help="祝福, 生日, 婚庆, 乔迁/开业, 春节 (blessings: no inauspicious word) or 送别; 无 for none")
     gen.add_argument("--theme-strength", type=float, default=DEFAULT_THEME_STRENGTH,
                      help=f"how strongly (0 off … {MAX_THEME_STRENGTH:g}; default {DEFAULT_THEME_STRENGTH:g})")
     gen.add_argument("--search", type=int, default=DEFAULT_SEARCH,
@@ -350,6 +374,10 @@ def _add_evaluate(commands) -> None:
     ev.add_argument("--realism", type=int, metavar="N",
                     help="instead: N real poems of --split (a quarter per form) beside poems written for their heads "
                          "by each setting; lexical and neural discriminators and a profile (≥ 400 for the README)")
+    ev.add_argument("--meaning", type=int, metavar="N",
+                    help="instead: per named theme, the heads of N real test poems written with no theme, the theme's "
+                         "characters and its words, read by a theme classifier; and 20 blessing heads with and "
+                         "without their occasion (inauspicious words)")
     ev.add_argument("--split", choices=["valid", "test"], default="test", help="held-out poems for --realism")
     ev.add_argument("--settings", help="comma-separated settings for --realism (default: all; see measure/realism.py)")
     ev.add_argument("--neural", action=argparse.BooleanOptionalAction, default=True,
@@ -393,6 +421,9 @@ def _add_prosody(commands) -> None:
     related = prosody.add_parser("build-related", help="the corpus → poetry_lm/data/related_chars.json (themes)")
     related.add_argument("--corpus", default="corpus", help="corpus whose training poems give the co-occurrences")
     related.set_defaults(run=_cmd_build_related)
+    themes = prosody.add_parser("build-themes", help="the corpus → poetry_lm/data/theme_lexicons.json (named themes' words)")
+    themes.add_argument("--corpus", default="corpus", help="corpus whose training poems, by title, give the words")
+    themes.set_defaults(run=_cmd_build_themes)
 
 
 def _add_bench(commands) -> None:

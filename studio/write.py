@@ -16,6 +16,7 @@ import streamlit as st
 
 from poetry_lm import jobs
 from poetry_lm.compose.card import SHARE_WIDTH
+from poetry_lm.compose.occasion import OCCASIONS
 from poetry_lm.compose.settings import (
     DEFAULT_STYLE,
     DEFAULT_TEMPERATURE,
@@ -27,6 +28,7 @@ from poetry_lm.compose.settings import (
     normalise_heads,
 )
 from poetry_lm.compose.template import POSITIONS, hidden_plan, locked_template, position_name, reflow_template
+from poetry_lm.compose.theme import NAMED_THEMES
 from poetry_lm.errors import PoetryError
 from poetry_lm.prosody.constraints import given_rhyme_advice
 from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES, ProsodyOptions
@@ -260,7 +262,14 @@ def write_controls(models: Path, model_name: str | None, ready: bool) -> tuple[b
         )
     with right:
         values["theme"] = st.text_input("主题（可选）", key="theme", max_chars=20, placeholder="例如：明月、边塞秋风",
-                                        help="几个词或一个短语：诗会多用这些字和常与它们同现的字")
+                                        help=f"几个词或一个短语。{'、'.join(NAMED_THEMES)}这几个主题会带来它们的意象词"
+                                             "（边塞：烽火、羌笛、玉门关……，取自唐宋诗中题目点明该主题的诗）；"
+                                             "其他主题多用这些字和常与它们同现的字")
+    values["occasion"] = st.selectbox(
+        "场合", list(OCCASIONS), key="occasion", format_func=lambda name: f"{name}：{OCCASIONS[name].description}",
+        help="祝福、生日、婚庆、乔迁/开业、春节：诗里不会出现死、泪、愁、断肠一类的字词，并多用这个场合的吉祥意象；"
+             "送别：多用长亭、杨柳、故人；无：不限",
+    )
     values["theme_strength"] = st.slider(
         "主题强度", 0.0, MAX_THEME_STRENGTH, DEFAULT_THEME_STRENGTH, 0.5, key="theme_strength",
         help="只在填了主题时起作用：给主题字加的分（相关的字加一半）；越大，主题越常出现",
@@ -327,6 +336,7 @@ def generate_poems(models: Path, generator: PoemGenerator, model_name: str, valu
             top_k=int(values["top_k"]) or None,
             seed=seed, prosody=values["prosody"], position=values["position"], template=values.get("template"),
             theme=values["theme"].strip() or None, theme_strength=float(values["theme_strength"]),
+            occasion=values.get("occasion"),
         )
         started = time.perf_counter()
         result = {

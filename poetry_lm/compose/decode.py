@@ -113,6 +113,37 @@ def cell_bans(written: tf.Tensor, following: tf.Tensor, rhyme_used: tf.Tensor, i
     return (neighbours & no_double[None, :]) | (rhyme_used & is_rhyme_cell)
 
 
+class WordBias(NamedTuple):
+    """Steering beyond the cell rows. A bias on the next character given the one just written, for words: a
+    theme's 烽火 lifts 火 after 烽, a blessing bans 肠 after 断: `rows` [K, V] (row 0 all zeros; -inf bans the
+    pair) and `slot` [V], the row each token's successor uses (0: none); K is the number of first characters
+    involved, not V. And `lift` [V], the per-character steering already in the cell rows: the search credits
+    what a sample earned from both, so picking the best of a candidate's samples does not undo the steering."""
+
+    rows: np.ndarray  # [K, V] float32
+    slot: np.ndarray  # [V] int32
+    lift: np.ndarray  # [V] float32
+
+
+def no_word_bias(vocab_size: int) -> WordBias:
+    return WordBias(np.zeros((1, vocab_size), np.float32), np.zeros(vocab_size, np.int32),
+                    np.zeros(vocab_size, np.float32))
+
+
+def word_bias(pairs: dict[tuple[int, int], float], vocab_size: int, lift: np.ndarray | None = None) -> WordBias:
+    """`pairs` {(first id, second id): bias} as a WordBias (a ban, -inf, wins over a boost of the same pair);
+    `lift` [V] the per-character steering (finite values only count; none by default)."""
+    firsts = sorted({first for first, _ in pairs})
+    slot = np.zeros(vocab_size, np.int32)
+    rows = np.zeros((len(firsts) + 1, vocab_size), np.float32)
+    for k, first in enumerate(firsts, 1):
+        slot[first] = k
+    for (first, second), value in pairs.items():
+        rows[slot[first], second] = min(rows[slot[first], second], value) if value < 0 else value
+    lift = np.zeros(vocab_size, np.float32) if lift is None else np.where(np.isfinite(lift), lift, 0).astype(np.float32)
+    return WordBias(rows, slot, lift)
+
+
 class CharTables(NamedTuple):
     """What the loop knows of each token: its unigram log-probability (the specificity bonus) and
     whether real poems double it (叠字), as [V] tensors (see text.char_stats)."""
@@ -127,7 +158,7 @@ def plain_tables(vocab_size: int) -> CharTables:
 
 
 def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, vocab: Vocabulary, reorder=None,
-                rhyme_cells=None, tables: CharTables | None = None):
+                rhyme_cells=None, tables: CharTables | None = None, words: WordBias | None = None):
     """(token ids [B, T], log-probability [B], search score [B], per-cell log-probabilities [B, T]) of B
     candidates sampled cell by cell.
 
@@ -148,11 +179,15 @@ def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, 
     penalty it paid, so search no longer climbs toward the blandest wording.
     `reorder(state, rows)` gathers the step's state by row (None: no search). The tokens are read
     back through the recorded parents at the end, as in beam search. Without `rhyme_cells` no cell
-    is a rhyme cell; without `tables`, no bonus and no double is banned (`plain_tables`).
+    is a rhyme cell; without `tables`, no bonus and no double is banned (`plain_tables`). `words` adds each
+    free cell's bias given the character before it (`WordBias`); its bans join the other bans.
     """
     batch_size, steps, vocab_size = tf.shape(bias_index)[0], tf.shape(forced_ids)[0], len(vocab)
     rhyme_cells = tf.zeros_like(forced_ids, tf.bool) if rhyme_cells is None else rhyme_cells
     tables = tables or plain_tables(vocab_size)
+    words = words or no_word_bias(len(vocab))
+    word_rows, word_slot = tf.convert_to_tensor(words.rows, tf.float32), tf.convert_to_tensor(words.slot, tf.int32)
+    lift = tf.convert_to_tensor(words.lift, tf.float32)
     group = sampling["search"]
     rows = tf.range(batch_size)
     # Only characters count as repeats; heads count too, so free cells avoid echoing them.
@@ -175,14 +210,18 @@ def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, 
         logits, state = step(token, state)
         step_seed = tf.stack([sampling["seed"][0], sampling["seed"][1] + t])
         following = following_ids[t + 1]
-        bans = cell_bans(written, following, rhyme_used, rhyme_cells[t], no_double)
-        sampled = sample_next(logits, tf.gather(bias_rows, bias_index[:, t]), penalty, sampling, step_seed, bans)
+        after = tf.gather(word_rows, tf.gather(word_slot, token))  # [B, V]: what follows the token just written
+        word_bans = after == -np.inf
+        bans = cell_bans(written, following, rhyme_used, rhyme_cells[t], no_double) | word_bans
+        bias = tf.gather(bias_rows, bias_index[:, t]) + tf.where(word_bans, tf.zeros_like(after), after)
+        sampled = sample_next(logits, bias, penalty, sampling, step_seed, bans)
         free = forced_ids[t] < 0
         token = tf.where(free, sampled, tf.fill([batch_size], forced_ids[t]))
         cell = log_prob_of(logits, token)
         scores = scores.write(t, cell)
         out = out.write(t, token)
-        paid = tf.gather(specific_bonus, token) - tf.gather(penalty, token, batch_dims=1)
+        earned = tf.gather(lift, token) + tf.gather(tf.where(word_bans, tf.zeros_like(after), after), token, batch_dims=1)
+        paid = tf.gather(specific_bonus, token) - tf.gather(penalty, token, batch_dims=1) + earned
         fit += cell + tf.where(free, paid, tf.zeros_like(paid))
         written = tf.one_hot(token, vocab_size, on_value=True, off_value=False)
         penalty += tf.cast(written, tf.float32) * penalty_per_use
@@ -302,6 +341,9 @@ class Decoder:
                 tf.TensorSpec([None, len(vocab)], tf.float32, name="bias_rows"),
                 tf.TensorSpec([None, None], tf.int32, name="bias_index"),
                 SAMPLING_SIGNATURE,
+                tf.TensorSpec([None, len(vocab)], tf.float32, name="word_rows"),
+                tf.TensorSpec([len(vocab)], tf.int32, name="word_slot"),
+                tf.TensorSpec([len(vocab)], tf.float32, name="lift"),
             ],
         )
 
@@ -345,7 +387,7 @@ class Decoder:
     def initial_states(self, batch_size) -> list:
         return [(tf.zeros([batch_size, u]), tf.zeros([batch_size, u])) for u in self.units]
 
-    def _decode_graph(self, forced_ids, rhyme_cells, bias_rows, bias_index, sampling):
+    def _decode_graph(self, forced_ids, rhyme_cells, bias_rows, bias_index, sampling, word_rows, word_slot, lift):
         columns = self.column_weights.read()
         batch_size = tf.shape(bias_index)[0]
         states = [(tf.zeros([u, batch_size]), tf.zeros([u, batch_size])) for u in self.units]
@@ -357,20 +399,25 @@ class Decoder:
             return [(tf.gather(h, rows, axis=1), tf.gather(c, rows, axis=1)) for h, c in states]
 
         return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab, reorder,
-                           rhyme_cells, self.tables)
+                           rhyme_cells, self.tables, WordBias(word_rows, word_slot, lift))
 
     def __call__(
         self, forced_ids: np.ndarray, bias_rows: np.ndarray, bias_index: np.ndarray, sampling: Sampling,
-        rhyme_cells: np.ndarray | None = None,
+        rhyme_cells: np.ndarray | None = None, words: WordBias | None = None,
     ) -> Decoded:
-        """B = bias_index.shape[0] candidates for the template `forced_ids` (`rhyme_cells`: see `rhyme_cells`)."""
+        """B = bias_index.shape[0] candidates for the template `forced_ids` (`rhyme_cells`: see `rhyme_cells`;
+        `words`: see `WordBias`)."""
         if rhyme_cells is None:
             rhyme_cells = np.zeros(len(forced_ids), dtype=bool)
+        words = words or no_word_bias(len(self.vocab))
         tokens, log_prob, score, cell_log_probs = self._decode(
             tf.constant(forced_ids, tf.int32),
             tf.constant(rhyme_cells, tf.bool),
             tf.constant(bias_rows, tf.float32),
             tf.constant(bias_index, tf.int32),
             sampling_tensors(sampling),
+            tf.constant(words.rows, tf.float32),
+            tf.constant(words.slot, tf.int32),
+            tf.constant(words.lift, tf.float32),
         )
         return Decoded(tokens.numpy(), log_prob.numpy(), score.numpy(), cell_log_probs.numpy())

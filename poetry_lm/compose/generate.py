@@ -17,8 +17,8 @@ import tensorflow as tf
 
 from poetry_lm.compose.decode import CharTables, Decoder, free_cell_bias, poem_template, rhyme_cells
 from poetry_lm.compose.settings import MAX_SEED, Settings, check_alternatives_request, check_settings, normalise_heads
+from poetry_lm.compose.steer import steering
 from poetry_lm.compose.template import CellPlan, hidden_plan, parse_template
-from poetry_lm.compose.theme import theme_boost
 from poetry_lm.model.network import ModelDir, load_model_dir
 from poetry_lm.paths import DEFAULT_MODEL_DIR
 from poetry_lm.prosody.analysis import describe
@@ -145,16 +145,16 @@ class PoemGenerator:
         forced_ids = poem_template(
             plan.lines, plan.line_length, {cell: self.vocab.id_of(ch) for cell, ch in fixed.items()}, self.vocab
         )
-        boost, _ = theme_boost(settings.theme, settings.theme_strength, self.vocab)
+        steer = steering(settings, self.vocab)
         constraints = plan_constraints(
             self.vocab, plan.lines, plan.line_length, settings.num_candidates, settings.prosody, rng,
-            self.free_bias + boost, fixed,
+            self.free_bias + steer.bias, fixed,
         )
         # A candidate's `search` rows share its plan (rhyme group, tone pattern): they swap prefixes.
         bias_index = np.repeat(constraints.bias_index, settings.search, axis=0)
         first_rhymes = settings.prosody.rhyme_scheme == "first_and_even"
         decoded = self.decoder(forced_ids, constraints.bias_rows, bias_index, settings.sampling(seed),
-                               rhyme_cells(plan.lines, plan.line_length, first_rhymes))
+                               rhyme_cells(plan.lines, plan.line_length, first_rhymes), steer.words)
         # The best of each candidate's `search` samples: rows b*search … b*search+search-1.
         per_candidate = decoded.score.reshape(settings.num_candidates, settings.search)
         best_rows = per_candidate.argmax(axis=1) + np.arange(settings.num_candidates) * settings.search

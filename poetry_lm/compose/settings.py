@@ -12,6 +12,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
+from poetry_lm.compose.occasion import occasion_named
 from poetry_lm.compose.template import MAX_LINES, check_position, parse_template
 from poetry_lm.errors import PoetryError, quoted
 from poetry_lm.model.config import SHAPE_LIMITS
@@ -86,6 +87,8 @@ class Settings:
     search: int = DEFAULT_SEARCH
     theme: str | None = None
     theme_strength: float = DEFAULT_THEME_STRENGTH
+    occasion: str | None = None  # compose.occasion: 祝福, 生日, 婚庆 … (None or 无: none)
+    theme_by_words: bool = True  # a named theme (边塞 …) lifts its words; False: its characters, as before (measures)
     specificity: float = DEFAULT_SPECIFICITY
     # score: the search score (log-probability, specificity bonus, repeats paid); total: the whole poem's
     # log-probability; free: its mean over the characters the model wrote
@@ -123,7 +126,7 @@ def normalise_heads(raw: str) -> str:
 WHOLE_NUMBERS = {"line_length": "每句字数", "num_candidates": "候选数量", "search": "每首候选的抽样次数",
                  "top_k": "top-k", "seed": "随机种子"}
 NUMBERS = {"temperature": "温度", "theme_strength": "主题强度", "specificity": "用字新颖度", "repetition_penalty": "重复惩罚"}
-OPTIONAL = ("top_k", "seed", "template", "theme")
+OPTIONAL = ("top_k", "seed", "template", "theme", "occasion")
 
 
 def check_types(settings: Settings) -> None:
@@ -137,7 +140,7 @@ def check_types(settings: Settings) -> None:
         value = getattr(settings, name)
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
             raise PoetryError(f"{label}须是有限的数，收到 {quoted(repr(value))}")
-    for name in ("heads", "ranking", "template", "theme"):
+    for name in ("heads", "ranking", "template", "theme", "occasion"):
         value = getattr(settings, name)
         if not (value is None and name in OPTIONAL) and not isinstance(value, str):
             raise PoetryError(f"{name} 须是文字，收到 {quoted(repr(value))}")
@@ -177,6 +180,7 @@ def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
         raise PoetryError(f"随机种子须是 0 到 {MAX_SEED - 1} 之间的整数，收到 {settings.seed}")
     if not 1 <= settings.search <= MAX_SEARCH:
         raise PoetryError(f"每首候选的抽样次数须在 1 到 {MAX_SEARCH} 之间，收到 {settings.search}")
+    occasion_named(settings.occasion)
     if not 0 <= settings.theme_strength <= MAX_THEME_STRENGTH:
         raise PoetryError(f"主题强度须在 0 到 {MAX_THEME_STRENGTH:g} 之间，收到 {settings.theme_strength}")
     if not 0 <= settings.specificity <= MAX_SPECIFICITY:

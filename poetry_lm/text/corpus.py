@@ -245,9 +245,6 @@ def build_corpus(source: Path, out_dir: Path, collections_: Iterable[str] = ("ta
         json.dumps({"collections": list(collections_), **asdict(stats)}, ensure_ascii=False, indent=2),
         encoding="utf-8",
     )
-    from poetry_lm.text.corpus_stats import build_word_counts  # corpus_stats reads corpora: it imports this module
-
-    build_word_counts(out_dir)
     size_mb = sum(path.stat().st_size for path in out_dir.glob("*.t[xs][tv]")) / 1e6  # the split files
     (out_dir / "README.md").write_text(_readme(collections_, stats, size_mb), encoding="utf-8")
     return stats

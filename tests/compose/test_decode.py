@@ -20,6 +20,7 @@ from poetry_lm.compose.decode import (
     plain_tables,
     rhyme_cells,
     sampling_tensors,
+    word_bias,
 )
 from poetry_lm.compose.generate import PoemGenerator, Settings
 from poetry_lm.compose.settings import Sampling
@@ -127,7 +128,8 @@ def fixed_step(logits_row: np.ndarray):
     return step
 
 
-def run_loop(logits_row, forced, bias_rows=None, bias_index=None, candidates=3, rhyme=None, tables=None, **sampling):
+def run_loop(logits_row, forced, bias_rows=None, bias_index=None, candidates=3, rhyme=None, tables=None, words=None,
+             **sampling):
     vocab = Vocabulary.build([CHARS + "，。"])
     forced = np.asarray(forced, np.int32)
     bias_rows = free_cell_bias(vocab)[None] if bias_rows is None else bias_rows
@@ -135,7 +137,7 @@ def run_loop(logits_row, forced, bias_rows=None, bias_index=None, candidates=3, 
     tokens, log_prob, *_ = decode_loop(
         fixed_step(np.asarray(logits_row, np.float32)), tf.constant(0), tf.constant(forced), tf.constant(bias_rows),
         tf.constant(bias_index), sampling_tensors(Sampling(**sampling)), vocab,
-        rhyme_cells=None if rhyme is None else tf.constant(rhyme), tables=tables,
+        rhyme_cells=None if rhyme is None else tf.constant(rhyme), tables=tables, words=words,
     )
     return vocab, tokens.numpy(), log_prob.numpy()
 
@@ -188,6 +190,42 @@ def test_a_ban_never_leaves_a_cell_without_a_character():
     _, tokens, _ = run_loop(np.zeros(len(vocab)), [FREE] * 3, only_moon, candidates=4, rhyme=np.array([True] * 3),
                             tables=tables_for(vocab))
     assert (tokens == vocab.id_of("月")).all()
+
+
+def test_a_word_ban_never_lets_its_second_character_follow_its_first():
+    """A blessing bans 肠 right after 断 (断肠) however much the model wants it; elsewhere it is still allowed.
+    Here 风 after 春 stands for it, in the loop's own little vocabulary."""
+    vocab = Vocabulary.build([CHARS + "，。"])
+    first, second = vocab.id_of("春"), vocab.id_of("风")
+    logits = np.zeros(len(vocab), np.float32)
+    logits[second] = 6.0
+    words = word_bias({(first, second): -np.inf}, len(vocab))
+    _, tokens, _ = run_loop(logits, [first, FREE, FREE, first, FREE], candidates=64, words=words, seed=5,
+                            repetition_penalty=0.0, tables=tables_for(vocab, doubles=CHARS))
+    assert not (tokens[:, 1] == second).any() and not (tokens[:, 4] == second).any()
+    assert (tokens[:, 2] == second).mean() > 0.5  # not after 春: the model's favourite as before
+
+
+def test_a_word_lift_raises_its_second_character_after_its_first_and_the_search_credits_it():
+    """A theme's 烽火 lifts 火 right after 烽 (here 水 after 山)."""
+    vocab = Vocabulary.build([CHARS + "，。"])
+    first, second = vocab.id_of("山"), vocab.id_of("水")
+    logits = np.zeros(len(vocab), np.float32)
+    lifted = word_bias({(first, second): 4.0}, len(vocab))
+    kwargs = {"candidates": 256, "seed": 6, "repetition_penalty": 0.0, "tables": tables_for(vocab, doubles=CHARS)}
+    _, plain, _ = run_loop(logits, [first, FREE], **kwargs)
+    _, steered, _ = run_loop(logits, [first, FREE], words=lifted, **kwargs)
+    assert (plain[:, 1] == second).mean() < 0.2 and (steered[:, 1] == second).mean() > 0.6
+    # The search score credits the lift a sample earned, so picking the best sample does not undo the steering.
+    forced = np.array([first, FREE], np.int32)
+    tokens, total, fit, _ = decode_loop(
+        fixed_step(logits), tf.constant(0), tf.constant(forced), tf.constant(free_cell_bias(vocab)[None]),
+        tf.constant(np.zeros((32, 2), np.int32)), sampling_tensors(Sampling(repetition_penalty=0.0, specificity=0.0)),
+        vocab, words=lifted,
+    )
+    earned = (fit - total).numpy()
+    took = tokens.numpy()[:, 1] == second
+    assert took.any() and np.allclose(earned[took], 4.0) and np.allclose(earned[~took], 0.0)
 
 
 def test_rhyme_cells_mark_each_rhyming_line_end():

@@ -663,3 +663,12 @@ def test_comparison_cards_offer_what_every_card_offers(models):
     keys = {b.key for b in at.get("download_button")}
     assert {"download_left_0", "card_left_0", "card_large_right_0", "download_right_0"} <= keys
     assert {"favourite_left_0", "favourite_right_0"} <= {b.key for b in at.button}
+
+
+def test_an_occasion_keeps_a_blessing_auspicious(models):
+    from poetry_lm.compose.occasion import inauspicious_words
+
+    at = write(start_app(), "生日快乐", num_candidates=4, seed=2, occasion="生日")
+    texts = poem_texts(at)
+    assert len(texts) == 4 and not [text for text in texts if inauspicious_words(text)]
+    assert any(option.startswith("生日：") for option in at.selectbox(key="occasion").options)  # each says what it does

@@ -1,0 +1,51 @@
+"""What a poem leans toward or avoids in its free cells: the theme (characters, or a named theme's words) and the
+occasion (its imagery; for a blessing, inauspicious characters and words banned), as the decoder's biases."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from poetry_lm.compose.decode import WordBias, word_bias
+from poetry_lm.compose.occasion import INAUSPICIOUS_CHARS, INAUSPICIOUS_WORDS, occasion_named
+from poetry_lm.compose.settings import Settings
+from poetry_lm.compose.theme import lexicon_bias, named_theme, theme_boost, theme_lexicons
+from poetry_lm.text.vocab import Vocabulary
+
+OCCASION_STRENGTH = 3.0  # nats: an occasion's words are lifted less than a theme at its default strength
+
+
+class Steering(NamedTuple):
+    """[V] added to every free cell's bias (-inf: banned), and the word-level bias after each character."""
+
+    bias: np.ndarray
+    words: WordBias
+    theme_chars: list[str]  # the characters the theme lifts one by one (not a named theme's words)
+
+
+def steering(settings: Settings, vocab: Vocabulary) -> Steering:
+    """The free-cell bias of `settings`' theme and occasion (zeros and no word bias without either)."""
+    bias = np.zeros(len(vocab), dtype=np.float32)
+    pairs: dict[tuple[int, int], float] = {}
+    theme, chars = settings.theme, []
+    named = named_theme(theme) if settings.theme_by_words else None
+    if named is not None and settings.theme_strength > 0:
+        # A named theme brings its words (边塞: 烽火, 羌笛, 铁衣 …), not the characters of its name (水边, 花边).
+        lifted, pairs = lexicon_bias(theme_lexicons()[named], settings.theme_strength, vocab)
+        bias += lifted
+        theme = theme.replace(named, "").strip() or None  # the rest (边塞秋风 → 秋风) lifts its characters
+    char_boost, chars = theme_boost(theme, settings.theme_strength, vocab)
+    bias = np.maximum(bias, char_boost)
+    occasion = occasion_named(settings.occasion)
+    lifted, occasion_pairs = lexicon_bias(occasion.words, OCCASION_STRENGTH, vocab)
+    bias = np.maximum(bias, lifted)
+    for pair, value in occasion_pairs.items():
+        pairs[pair] = max(pairs.get(pair, 0.0), value)
+    if occasion.blessing:
+        bias[[vocab.id_of(char) for char in INAUSPICIOUS_CHARS if char in vocab]] = -np.inf
+        for word in INAUSPICIOUS_WORDS:
+            if all(char in vocab for char in word):
+                for a, b in zip(word, word[1:], strict=False):
+                    pairs[vocab.id_of(a), vocab.id_of(b)] = -np.inf
+    return Steering(bias, word_bias(pairs, len(vocab), bias), chars)
