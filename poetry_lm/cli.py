@@ -11,8 +11,10 @@ from poetry_lm.compose.occasion import OCCASIONS
 from poetry_lm.compose.settings import (
     DEFAULT_SEARCH,
     DEFAULT_STYLE,
+    DEFAULT_STYLE_STRENGTH,
     DEFAULT_THEME_STRENGTH,
     MAX_ALTERNATIVES,
+    MAX_STYLE_STRENGTH,
     MAX_THEME_STRENGTH,
     RANKINGS,
     STYLES,
@@ -22,6 +24,7 @@ from poetry_lm.compose.settings import (
     normalise_heads,
     style_knobs,
 )
+from poetry_lm.compose.template import PLACEMENTS
 from poetry_lm.errors import PoetryError, one_line
 from poetry_lm.measure.ngram import MAX_NGRAM_ORDER, check_baseline_order
 from poetry_lm.paths import DEFAULT_MODEL_DIR
@@ -75,8 +78,9 @@ def _generate_settings(args) -> Settings:
         num_candidates=args.num, temperature=knobs["temperature"] if args.temperature is None else args.temperature,
         specificity=knobs["specificity"] if args.specificity is None else args.specificity,
         top_k=args.top_k, seed=args.seed,
-        position=args.position, template=args.template, theme=args.theme, theme_strength=args.theme_strength,
-        occasion=args.occasion,
+        position=args.position, placement=args.placement, template=args.template, theme=args.theme,
+        theme_strength=args.theme_strength,
+        occasion=args.occasion, style_strength=args.style_strength,
         search=args.search, ranking=args.ranking,
         prosody=ProsodyOptions(
             rhyme=args.rhyme, rhyme_scheme=args.rhyme_scheme, rhyme_group=args.rhyme_group, tones=args.tones,
@@ -183,6 +187,12 @@ def _cmd_build_themes(args) -> None:
     print(json.dumps(build_theme_lexicons(Path(args.corpus)), ensure_ascii=False))
 
 
+def _cmd_build_stock_words(args) -> None:
+    from poetry_lm.compose.stock import build_stock_words
+
+    print(json.dumps(build_stock_words(Path(args.corpus)), ensure_ascii=False))
+
+
 def _cmd_build_rhymes(args) -> None:
     from poetry_lm.prosody.rhyme import build_rhyme_table
 
@@ -201,16 +211,31 @@ def _cmd_evaluate(args) -> None:
         print(format_realism(result))
         _write_json(result, args.json)
         return
+    if args.voice is not None:
+        from poetry_lm.compose.generate import PoemGenerator
+        from poetry_lm.measure.voice import format_voice, voice_report
+
+        tuned = PoemGenerator.load(Path(args.voice))
+        poets = tuned.model_dir.info.train.poets
+        if tuned.base_dir is None or len(poets) != 1:
+            raise PoetryError(f"--voice 需要一个在一位诗人的诗上微调、且起点模型仍在的模型：{args.voice}")
+        base = PoemGenerator.load(tuned.base_dir.path)
+        conditions = {"base": (base, 0.0), **{f"fine-tuned, 风格强度 {a:g}": (tuned, a) for a in (0.0, 1.0, 2.0)}}
+        result = voice_report(conditions, Path(args.corpus), poets[0], seed=args.seed)
+        print(format_voice(poets[0], result))
+        _write_json(result, args.json)
+        return
     if args.meaning is not None:
         from poetry_lm.compose.generate import PoemGenerator
-        from poetry_lm.measure.meaning import format_meaning, occasion_report, theme_report
+        from poetry_lm.measure.meaning import format_meaning, names_report, occasion_report, theme_report
 
         if args.meaning < 1:
             raise PoetryError(f"--meaning 至少 1（每个主题取几首测试诗的藏头字），收到 {args.meaning}")
         generator = PoemGenerator.load(args.model)
         result = {"themes": theme_report(generator, Path(args.corpus), args.meaning, seed=args.seed),
-                  "occasions": occasion_report(generator, seed=args.seed)}
-        print(format_meaning(result["themes"], result["occasions"]))
+                  "occasions": occasion_report(generator, seed=args.seed),
+                  "names": names_report(generator, seed=args.seed)}
+        print(format_meaning(result["themes"], result["occasions"], result["names"]))
         _write_json(result, args.json)
         return
     if args.generated is not None:
@@ -318,11 +343,18 @@ def _add_generate(commands) -> None:
     gen.add_argument("--position", default="head",
                      help="where each line hides its character: head (default), tail, a number N (1-based), "
                           "rising (line i at i) or falling (line i at L-i+1)")
+    gen.add_argument("--placement", choices=list(PLACEMENTS), default="whole",
+                     help="which lines hide the characters: whole (default: a whole poem, on its first lines; 1-3 "
+                          "characters give a 绝句, an odd count above 4 one more free line so the last line rhymes), "
+                          "spread (a whole poem, spread evenly: 张伟 on lines 1 and 3), lines (one line each)")
     gen.add_argument("--template", help="instead of --heads: keep these characters and write every ＿ or _ "
                                         "(e.g. 春风又绿江南岸，＿＿＿＿＿＿＿。)")
     gen.add_argument("--theme", help="a few words or a short phrase the poem leans toward (e.g. 明月)")
     gen.add_argument("--occasion", choices=list(OCCASIONS), default=None,
                      help="祝福, 生日, 婚庆, 乔迁/开业, 春节 (blessings: no inauspicious word) or 送别; 无 for none")
+    gen.add_argument("--style-strength", type=float, default=DEFAULT_STYLE_STRENGTH,
+                     help=f"风格强度 of a fine-tuned model, 0-{MAX_STYLE_STRENGTH:g}: its voice turned up against the model it "
+                          "started from (0: the fine-tuned model alone; no effect on a model that was not fine-tuned)")
     gen.add_argument("--theme-strength", type=float, default=DEFAULT_THEME_STRENGTH,
                      help=f"how strongly (0 off … {MAX_THEME_STRENGTH:g}; default {DEFAULT_THEME_STRENGTH:g})")
     gen.add_argument("--search", type=int, default=DEFAULT_SEARCH,
@@ -378,6 +410,9 @@ def _add_evaluate(commands) -> None:
                     help="instead: per named theme, the heads of N real test poems written with no theme, the theme's "
                          "characters and its words, read by a theme classifier; and 20 blessing heads with and "
                          "without their occasion (inauspicious words)")
+    ev.add_argument("--voice", metavar="MODEL",
+                    help="instead: a model fine-tuned on one poet; a poet-attribution classifier reads poems written "
+                         "for the poet's held-out heads by the base model and by this one at 风格强度 0, 1 and 2")
     ev.add_argument("--split", choices=["valid", "test"], default="test", help="held-out poems for --realism")
     ev.add_argument("--settings", help="comma-separated settings for --realism (default: all; see measure/realism.py)")
     ev.add_argument("--neural", action=argparse.BooleanOptionalAction, default=True,
@@ -424,6 +459,9 @@ def _add_prosody(commands) -> None:
     themes = prosody.add_parser("build-themes", help="the corpus → poetry_lm/data/theme_lexicons.json (named themes' words)")
     themes.add_argument("--corpus", default="corpus", help="corpus whose training poems, by title, give the words")
     themes.set_defaults(run=_cmd_build_themes)
+    stock = prosody.add_parser("build-stock-words", help="the corpus → poetry_lm/data/stock_words.json (names in whole poems)")
+    stock.add_argument("--corpus", default="corpus", help="corpus whose training poems give the common words")
+    stock.set_defaults(run=_cmd_build_stock_words)
 
 
 def _add_bench(commands) -> None:

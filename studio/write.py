@@ -19,15 +19,24 @@ from poetry_lm.compose.card import SHARE_WIDTH
 from poetry_lm.compose.occasion import OCCASIONS
 from poetry_lm.compose.settings import (
     DEFAULT_STYLE,
+    DEFAULT_STYLE_STRENGTH,
     DEFAULT_TEMPERATURE,
     DEFAULT_THEME_STRENGTH,
     MAX_HEADS,
+    MAX_STYLE_STRENGTH,
     MAX_THEME_STRENGTH,
     STYLES,
     Settings,
     normalise_heads,
 )
-from poetry_lm.compose.template import POSITIONS, hidden_plan, locked_template, position_name, reflow_template
+from poetry_lm.compose.template import (
+    PLACEMENTS,
+    POSITIONS,
+    hidden_plan,
+    locked_template,
+    position_name,
+    reflow_template,
+)
 from poetry_lm.compose.theme import NAMED_THEMES
 from poetry_lm.errors import PoetryError
 from poetry_lm.prosody.constraints import given_rhyme_advice
@@ -111,6 +120,9 @@ def show_poems(result: dict, generator: PoemGenerator, prosody: ProsodyOptions) 
             f"藏头字「{'、'.join(unknown)}」不在模型「{model_label(result['model'])}」的词表中：仍然放在句首，但模型没见过这些字，"
             "接下来的字可能不够贴切。"
         )
+    note = free_lines_note(poems[0]) if poems else None
+    if note:
+        st.caption(note)
     undo_control()
     left, right = st.columns(2)
     vertical = left.toggle("竖排（从右到左）", key="vertical")
@@ -131,6 +143,19 @@ def show_poems(result: dict, generator: PoemGenerator, prosody: ProsodyOptions) 
         "下载全部候选", everything + "\n", file_name=f"藏头诗_{poems[0].heads if poems else ''}.txt",
         mime="text/plain", key="download_all",
     )
+
+
+def free_lines_note(poem: Poem) -> str | None:
+    """Why a poem has more lines than hidden characters (a whole 绝句 for a name; a line added for the rhyme)."""
+    hidden_on = sorted({i for i, _ in poem.marked})
+    free = [i + 1 for i in range(len(poem.lines)) if i not in hidden_on]
+    if not poem.marked or not free:
+        return None
+    where = "、".join(str(i + 1) for i in hidden_on)
+    if len(poem.marked) > 4:
+        return (f"{len(poem.marked)} 个藏字写成 {len(poem.lines)} 句：第 {free[-1]} 句是补上的，"
+                "好让末句落在韵脚上（近体诗偶数句押韵）。")
+    return f"「{poem.heads}」写成一首完整的绝句：藏字在第 {where} 句，第 {'、'.join(map(str, free))} 句自由书写，照样押韵。"
 
 
 def card_actions(poem: Poem, key: str, vertical: bool) -> None:
@@ -240,11 +265,12 @@ def style_chosen() -> None:
     st.session_state["temperature"] = STYLES[st.session_state["style"]].temperature
 
 
-def write_controls(models: Path, model_name: str | None, ready: bool) -> tuple[bool, dict]:
-    """The input column: heads, form, sampling settings, 格律, the 写诗 button (enabled once the model is `ready`)."""
+def write_controls(models: Path, model_name: str | None, ready: bool, base: str | None = None) -> tuple[bool, dict]:
+    """The input column: heads, form, sampling settings, 格律, the 写诗 button (enabled once the model is `ready`);
+    风格强度 when the model was fine-tuned from `base`."""
     values = {
         "heads": st.text_input(
-            f"藏头字（1 到 {MAX_HEADS} 个汉字，每字开头一句）", key="heads", placeholder="例如：春花秋月"
+            f"藏头字（1 到 {MAX_HEADS} 个汉字，名字、祝福语都可以）", key="heads", placeholder="例如：春花秋月，或一个名字"
         ),
     }
     left, right = st.columns(2)
@@ -270,6 +296,11 @@ def write_controls(models: Path, model_name: str | None, ready: bool) -> tuple[b
         help="祝福、生日、婚庆、乔迁/开业、春节：诗里不会出现死、泪、愁、断肠一类的字词，并多用这个场合的吉祥意象；"
              "送别：多用长亭、杨柳、故人；无：不限",
     )
+    values["placement"] = st.selectbox(
+        "藏在哪几句", list(PLACEMENTS), key="placement", format_func=PLACEMENTS.get,
+        help="整首：一到三个字（例如名字）也写成一首完整的绝句，其余各句自由书写并照样押韵；藏字是 5、7 这样的单数时"
+             "补一句，让末句押韵。隔句分开：两个字藏在第 1、3 句。每字一句：有几个字就写几句",
+    )
     values["theme_strength"] = st.slider(
         "主题强度", 0.0, MAX_THEME_STRENGTH, DEFAULT_THEME_STRENGTH, 0.5, key="theme_strength",
         help="只在填了主题时起作用：给主题字加的分（相关的字加一半）；越大，主题越常出现",
@@ -279,6 +310,13 @@ def write_controls(models: Path, model_name: str | None, ready: bool) -> tuple[b
     style = st.radio("风格", list(STYLES), key="style", horizontal=True, on_change=style_chosen,
                      help="一次设定温度和用字新颖度；温度仍可在下面单独调")
     st.caption(f"{style}：{STYLES[style].description}")
+    values["style_strength"] = DEFAULT_STYLE_STRENGTH
+    if base is not None:
+        values["style_strength"] = st.slider(
+            "风格强度", 0.0, MAX_STYLE_STRENGTH, DEFAULT_STYLE_STRENGTH, 0.5, key="style_strength",
+            help=f"这个模型是从「{model_label(base)}」微调来的。0：只用微调后的模型；越大，越突出微调学到的用字与口吻"
+                 "（与起点模型相比变化的部分被放大），太大会不通顺",
+        )
     values["specificity"] = STYLES[style].specificity
     values["temperature"] = st.slider("温度", 0.1, 2.0, step=0.05, key="temperature")
     st.caption(temperature_hint(values["temperature"]))
@@ -307,7 +345,8 @@ def rhyme_advice(values: dict) -> None:
     """Before writing: given characters at rhyme positions (藏尾) that cannot rhyme as set, and the one
     click that fixes it, instead of a rhyme warning on every card."""
     try:
-        plan = hidden_plan(normalise_heads(values["heads"]), values["position"], FORMS[values["form"]])
+        plan = hidden_plan(normalise_heads(values["heads"]), values["position"], FORMS[values["form"]],
+                           values["placement"])
     except PoetryError:
         return  # the heads' own message comes with 写诗
     advice = given_rhyme_advice(plan.fixed_cells, plan.lines, plan.line_length, values["prosody"])
@@ -336,7 +375,8 @@ def generate_poems(models: Path, generator: PoemGenerator, model_name: str, valu
             top_k=int(values["top_k"]) or None,
             seed=seed, prosody=values["prosody"], position=values["position"], template=values.get("template"),
             theme=values["theme"].strip() or None, theme_strength=float(values["theme_strength"]),
-            occasion=values.get("occasion"),
+            occasion=values.get("occasion"), placement=values.get("placement", "lines"),
+            style_strength=float(values.get("style_strength", DEFAULT_STYLE_STRENGTH)),
         )
         started = time.perf_counter()
         result = {
@@ -465,7 +505,8 @@ def write_tab(models: Path, model_name: str | None) -> None:
         else:
             generator = selected_generator(models, model_name)
     with controls:
-        clicked, values = write_controls(models, model_name, ready=generator is not None)
+        base = None if generator is None or generator.base_dir is None else generator.base_dir.path.name
+        clicked, values = write_controls(models, model_name, ready=generator is not None, base=base)
     if generator is None:
         return
     with results:

@@ -269,6 +269,7 @@ def sampling_tensors(sampling: Sampling) -> dict:
         "specificity": tf.constant(sampling.specificity, tf.float32),
         "seed": tf.constant([sampling.seed // 2**31, sampling.seed % 2**31], tf.int32),
         "search": tf.constant(sampling.search, tf.int32),
+        "style_strength": tf.constant(sampling.style_strength, tf.float32),
     }
 
 
@@ -279,6 +280,7 @@ SAMPLING_SIGNATURE = {
     "specificity": tf.TensorSpec([], tf.float32),
     "seed": tf.TensorSpec([2], tf.int32),
     "search": tf.TensorSpec([], tf.int32),
+    "style_strength": tf.TensorSpec([], tf.float32),
 }
 
 
@@ -421,3 +423,40 @@ class Decoder:
             tf.constant(words.lift, tf.float32),
         )
         return Decoded(tokens.numpy(), log_prob.numpy(), score.numpy(), cell_log_probs.numpy())
+
+
+class ContrastDecoder(Decoder):
+    """A fine-tuned model's decoder that can turn its voice up: at each step the next-token log-probabilities are
+    fine-tuned + α × (fine-tuned − base), α = `Sampling.style_strength` (0: the fine-tuned model alone). What the
+    fine-tuning changed is amplified, what both models share is kept, as in contrastive decoding.
+
+    The base model runs beside the fine-tuned one in the same compiled loop, on its own vocabulary: a token the
+    base never had reads its own fine-tuned log-probability (no contrast there).
+    """
+
+    def __init__(self, model, vocab: Vocabulary, base_model, base_vocab: Vocabulary, tables: CharTables | None = None):
+        super().__init__(model, vocab, tables)
+        self.base = Decoder(base_model, base_vocab)  # its step only: its own compiled loop is never traced
+        in_base = [base_vocab.id_of(token) if token in base_vocab else -1 for token in vocab.tokens]
+        self.base_known = tf.constant([k >= 0 for k in in_base])
+        self.base_ids = tf.constant([base_vocab.unk_id if k < 0 else k for k in in_base], tf.int32)
+
+    def _decode_graph(self, forced_ids, rhyme_cells, bias_rows, bias_index, sampling, word_rows, word_slot, lift):
+        columns, base_columns = self.column_weights.read(), self.base.column_weights.read()
+        batch_size = tf.shape(bias_index)[0]
+        states = ([(tf.zeros([u, batch_size]), tf.zeros([u, batch_size])) for u in self.units],
+                  [(tf.zeros([u, batch_size]), tf.zeros([u, batch_size])) for u in self.base.units])
+        alpha = sampling["style_strength"]
+
+        def step(token_ids, states):
+            tuned, tuned_states = self._column_step(token_ids, states[0], columns)
+            base, base_states = self.base._column_step(tf.gather(self.base_ids, token_ids), states[1], base_columns)
+            tuned = tf.nn.log_softmax(tuned)
+            base = tf.where(self.base_known[None, :], tf.nn.log_softmax(tf.gather(base, self.base_ids, axis=1)), tuned)
+            return tuned + alpha * (tuned - base), (tuned_states, base_states)
+
+        def reorder(states, rows):
+            return tuple([(tf.gather(h, rows, axis=1), tf.gather(c, rows, axis=1)) for h, c in part] for part in states)
+
+        return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab, reorder,
+                           rhyme_cells, self.tables, WordBias(word_rows, word_slot, lift))

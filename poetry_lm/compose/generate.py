@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from poetry_lm.compose.decode import CharTables, Decoder, free_cell_bias, poem_template, rhyme_cells
+from poetry_lm.compose.decode import CharTables, ContrastDecoder, Decoder, free_cell_bias, poem_template, rhyme_cells
 from poetry_lm.compose.settings import MAX_SEED, Settings, check_alternatives_request, check_settings, normalise_heads
-from poetry_lm.compose.steer import steering
+from poetry_lm.compose.steer import steering, stock_avoided
 from poetry_lm.compose.template import CellPlan, hidden_plan, parse_template
+from poetry_lm.errors import PoetryError
 from poetry_lm.model.network import ModelDir, load_model_dir
 from poetry_lm.paths import DEFAULT_MODEL_DIR
 from poetry_lm.prosody.analysis import describe
@@ -98,11 +99,11 @@ def cell_plan(settings: Settings) -> CellPlan:
     heads at their position stay marked as hidden characters.
     """
     if settings.template is None:
-        return hidden_plan(normalise_heads(settings.heads), settings.position, settings.line_length)
+        return hidden_plan(normalise_heads(settings.heads), settings.position, settings.line_length, settings.placement)
     plan = parse_template(settings.template)
     if not settings.heads:
         return plan
-    hidden = hidden_plan(normalise_heads(settings.heads), settings.position, plan.line_length)
+    hidden = hidden_plan(normalise_heads(settings.heads), settings.position, plan.line_length, settings.placement)
     fixed = plan.fixed_cells
     return replace(plan, marked=tuple(cell for cell, char in hidden.fixed_cells.items() if fixed.get(cell) == char))
 
@@ -115,18 +116,26 @@ class PoemGenerator:
     get more done than with calls serialised (scripts/concurrency_bench.py, README).
     """
 
-    def __init__(self, model_dir: ModelDir, tables: CharTables | None = None):
+    def __init__(self, model_dir: ModelDir, tables: CharTables | None = None, base: ModelDir | None = None):
         """`tables`: the decoder's per-token facts; the bundled character statistics by default
-        (`decode.plain_tables` switches the specificity bonus and the double bans off)."""
+        (`decode.plain_tables` switches the specificity bonus and the double bans off). `base`: the model this
+        one was fine-tuned from, for 风格强度 (`Settings.style_strength`, a `ContrastDecoder`)."""
         self.model_dir = model_dir
         self.vocab = model_dir.vocab
-        self.decoder = Decoder(model_dir.model, self.vocab, tables or char_tables(self.vocab))
+        self.base_dir = base
+        tables = tables or char_tables(self.vocab)
+        if base is None:
+            self.decoder = Decoder(model_dir.model, self.vocab, tables)
+        else:
+            self.decoder = ContrastDecoder(model_dir.model, self.vocab, base.model, base.vocab, tables)
         self.free_bias = free_cell_bias(self.vocab)
 
     @classmethod
-    def load(cls, path: Path | None = None, warm_up: bool = True) -> PoemGenerator:
-        """Load a model directory (the bundled model by default) and compile its decoder."""
-        generator = cls(load_model_dir(Path(path) if path else DEFAULT_MODEL_DIR))
+    def load(cls, path: Path | None = None, warm_up: bool = True, with_base: bool = True) -> PoemGenerator:
+        """Load a model directory (the bundled model by default) and compile its decoder; a fine-tuned model also
+        loads the model it started from, when that is still there (`with_base`), for 风格强度."""
+        model_dir = load_model_dir(Path(path) if path else DEFAULT_MODEL_DIR)
+        generator = cls(model_dir, base=fine_tuned_from(model_dir) if with_base else None)
         if warm_up:
             generator.warm_up()
         return generator
@@ -145,7 +154,7 @@ class PoemGenerator:
         forced_ids = poem_template(
             plan.lines, plan.line_length, {cell: self.vocab.id_of(ch) for cell, ch in fixed.items()}, self.vocab
         )
-        steer = steering(settings, self.vocab)
+        steer = steering(settings, self.vocab, stock_avoided(settings, plan))
         constraints = plan_constraints(
             self.vocab, plan.lines, plan.line_length, settings.num_candidates, settings.prosody, rng,
             self.free_bias + steer.bias, fixed,
@@ -181,6 +190,18 @@ class PoemGenerator:
             plan.hidden, lines, log_prob, unknown, report.rhyme, report.tone_ok_ratio, position,
             list(plan.marked), scores, report.conflicts, sorted(fixed), round(score, 4),
         )
+
+
+def fine_tuned_from(model_dir: ModelDir) -> ModelDir | None:
+    """The model `model_dir` was fine-tuned from (its config's init_from), or None: not fine-tuned, or that model
+    is gone or no longer loads (the fine-tuned model still works, without 风格强度)."""
+    source = model_dir.info.train.init_from
+    if not source or Path(source).resolve() == Path(model_dir.path).resolve():
+        return None
+    try:
+        return load_model_dir(Path(source))
+    except PoetryError:
+        return None
 
 
 def alternatives(

@@ -13,7 +13,7 @@ import numbers
 from dataclasses import dataclass
 
 from poetry_lm.compose.occasion import occasion_named
-from poetry_lm.compose.template import MAX_LINES, check_position, parse_template
+from poetry_lm.compose.template import MAX_LINES, check_placement, check_position, parse_template
 from poetry_lm.errors import PoetryError, quoted
 from poetry_lm.model.config import SHAPE_LIMITS
 from poetry_lm.prosody.options import DEFAULT_PROSODY, ProsodyOptions, check_prosody
@@ -26,6 +26,8 @@ MAX_SEED = 2**62
 MAX_REPETITION_PENALTY = 10.0
 DEFAULT_REPETITION_PENALTY = 1.5  # subtracted from a character's score per earlier use in the poem
 DEFAULT_SEARCH, MAX_SEARCH = 4, 16  # samples drawn per candidate, the best kept (README: composition)
+# 风格强度 α of a fine-tuned model: tuned + α (tuned − base); 0 is the fine-tuned model alone.
+DEFAULT_STYLE_STRENGTH, MAX_STYLE_STRENGTH = 1.0, 3.0
 DEFAULT_THEME_STRENGTH, MAX_THEME_STRENGTH = 4.5, 6.0  # nats added to a theme character's score (README: themes)
 RANKINGS = ("score", "total", "free")
 MAX_ALTERNATIVES = SHAPE_LIMITS["vocab_size"]  # characters listed for one cell: at most every character a model can have
@@ -62,6 +64,7 @@ class Sampling:
     seed: int = 0
     search: int = 1  # rows per candidate; the decoder keeps the best at each forced cell
     specificity: float = 0.0  # the search score's bonus per nat of a character's rarity
+    style_strength: float = 0.0  # a fine-tuned model's voice turned up: tuned + α (tuned − base) (ContrastDecoder)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ class Settings:
     theme_strength: float = DEFAULT_THEME_STRENGTH
     occasion: str | None = None  # compose.occasion: 祝福, 生日, 婚庆 … (None or 无: none)
     theme_by_words: bool = True  # a named theme (边塞 …) lifts its words; False: its characters, as before (measures)
+    placement: str = "whole"  # which lines hide the characters (template.PLACEMENTS): a name gives a whole 绝句
+    avoid_stock_words: bool = True  # in a whole poem, a hidden character is not glued into a stock word (伟人)
+    style_strength: float = DEFAULT_STYLE_STRENGTH  # 风格强度: a fine-tuned model's voice, turned up (no effect otherwise)
     specificity: float = DEFAULT_SPECIFICITY
     # score: the search score (log-probability, specificity bonus, repeats paid); total: the whole poem's
     # log-probability; free: its mean over the characters the model wrote
@@ -96,7 +102,8 @@ class Settings:
 
     def sampling(self, seed: int) -> Sampling:
         """The sampling part, with the seed this request uses."""
-        return Sampling(self.temperature, self.top_k, self.repetition_penalty, seed, self.search, self.specificity)
+        return Sampling(self.temperature, self.top_k, self.repetition_penalty, seed, self.search, self.specificity,
+                        self.style_strength)
 
 
 def style_knobs(name: str) -> dict:
@@ -125,7 +132,7 @@ def normalise_heads(raw: str) -> str:
 # What each setting is called in messages, by the kind of value it must be.
 WHOLE_NUMBERS = {"line_length": "每句字数", "num_candidates": "候选数量", "search": "每首候选的抽样次数",
                  "top_k": "top-k", "seed": "随机种子"}
-NUMBERS = {"temperature": "温度", "theme_strength": "主题强度", "specificity": "用字新颖度", "repetition_penalty": "重复惩罚"}
+NUMBERS = {"temperature": "温度", "theme_strength": "主题强度", "style_strength": "风格强度", "specificity": "用字新颖度", "repetition_penalty": "重复惩罚"}
 OPTIONAL = ("top_k", "seed", "template", "theme", "occasion")
 
 
@@ -140,7 +147,7 @@ def check_types(settings: Settings) -> None:
         value = getattr(settings, name)
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
             raise PoetryError(f"{label}须是有限的数，收到 {quoted(repr(value))}")
-    for name in ("heads", "ranking", "template", "theme", "occasion"):
+    for name in ("heads", "ranking", "template", "theme", "occasion", "placement"):
         value = getattr(settings, name)
         if not (value is None and name in OPTIONAL) and not isinstance(value, str):
             raise PoetryError(f"{name} 须是文字，收到 {quoted(repr(value))}")
@@ -181,6 +188,8 @@ def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
     if not 1 <= settings.search <= MAX_SEARCH:
         raise PoetryError(f"每首候选的抽样次数须在 1 到 {MAX_SEARCH} 之间，收到 {settings.search}")
     occasion_named(settings.occasion)
+    if not 0 <= settings.style_strength <= MAX_STYLE_STRENGTH:
+        raise PoetryError(f"风格强度须在 0 到 {MAX_STYLE_STRENGTH:g} 之间，收到 {settings.style_strength}")
     if not 0 <= settings.theme_strength <= MAX_THEME_STRENGTH:
         raise PoetryError(f"主题强度须在 0 到 {MAX_THEME_STRENGTH:g} 之间，收到 {settings.theme_strength}")
     if not 0 <= settings.specificity <= MAX_SPECIFICITY:
@@ -188,8 +197,9 @@ def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
     if settings.ranking not in RANKINGS:
         raise PoetryError(f"排序方式只能是 {'/'.join(RANKINGS)}，收到 {settings.ranking!r}")
     line_length = settings.line_length if settings.template is None else parse_template(settings.template).line_length
+    check_placement(settings.placement)
     if settings.template is None or settings.heads:
-        check_position(settings.position, len(settings.heads), line_length)
+        check_position(settings.position, len(settings.heads), line_length, settings.placement)
     if not 0 <= settings.repetition_penalty <= MAX_REPETITION_PENALTY:
         raise PoetryError(f"重复惩罚须在 0 到 {MAX_REPETITION_PENALTY:g} 之间，收到 {settings.repetition_penalty}")
     check_prosody(settings.prosody)

@@ -10,6 +10,8 @@ import numpy as np
 from poetry_lm.compose.decode import WordBias, word_bias
 from poetry_lm.compose.occasion import INAUSPICIOUS_CHARS, INAUSPICIOUS_WORDS, occasion_named
 from poetry_lm.compose.settings import Settings
+from poetry_lm.compose.stock import STOCK_PENALTY, stock_words
+from poetry_lm.compose.template import CellPlan
 from poetry_lm.compose.theme import lexicon_bias, named_theme, theme_boost, theme_lexicons
 from poetry_lm.text.vocab import Vocabulary
 
@@ -24,8 +26,9 @@ class Steering(NamedTuple):
     theme_chars: list[str]  # the characters the theme lifts one by one (not a named theme's words)
 
 
-def steering(settings: Settings, vocab: Vocabulary) -> Steering:
-    """The free-cell bias of `settings`' theme and occasion (zeros and no word bias without either)."""
+def steering(settings: Settings, vocab: Vocabulary, avoid_stock: str = "") -> Steering:
+    """The free-cell bias of `settings`' theme and occasion (zeros and no word bias without either), and the stock
+    words of the `avoid_stock` characters lowered (see compose.stock and `stock_avoided`)."""
     bias = np.zeros(len(vocab), dtype=np.float32)
     pairs: dict[tuple[int, int], float] = {}
     theme, chars = settings.theme, []
@@ -48,4 +51,20 @@ def steering(settings: Settings, vocab: Vocabulary) -> Steering:
             if all(char in vocab for char in word):
                 for a, b in zip(word, word[1:], strict=False):
                     pairs[vocab.id_of(a), vocab.id_of(b)] = -np.inf
+    if avoid_stock:
+        stock = stock_words()
+        for char in dict.fromkeys(avoid_stock):
+            for second in stock.get(char, ""):
+                if char in vocab and second in vocab:
+                    pair = vocab.id_of(char), vocab.id_of(second)
+                    pairs[pair] = min(pairs.get(pair, 0.0), STOCK_PENALTY)
     return Steering(bias, word_bias(pairs, len(vocab), bias), chars)
+
+
+def stock_avoided(settings: Settings, plan: CellPlan) -> str:
+    """The hidden characters whose stock words a poem lowers: those of a whole poem with free lines (a name, 张伟),
+    where a character glued into its cliché (伟人) would no longer read as the name. A poem of one line per
+    character (春花秋月) is left as it was: its heads are meant to start the lines' words."""
+    lines_with_hidden = {i for i, _ in plan.marked}
+    whole = settings.placement != "lines" and plan.lines > len(lines_with_hidden)
+    return plan.hidden if settings.avoid_stock_words and whole else ""

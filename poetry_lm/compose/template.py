@@ -21,6 +21,11 @@ POSITIONS = {
     "rising": "递增（第 i 句第 i 字）",
     "falling": "递减（第 i 句倒数第 i 字）",
 }
+# Which lines hold the hidden characters. `whole` (the default): a whole poem, the characters on its first lines
+# (1–3 characters, a name, give a 绝句); `lines`: one line per character (the classic 藏头诗); `spread`:
+# a whole poem, the characters spread evenly over its lines (张伟: lines 1 and 3). A whole poem has 4 lines for up to
+# 4 characters, and an odd count above 4 gets one more free line, so the last line rhymes.
+PLACEMENTS = {"whole": "整首，藏在前几句", "spread": "整首，隔句分开藏", "lines": "每字一句（字数即句数）"}
 FREE_MARKS = "＿_"  # a template cell to write
 # A poem of the studio has at most this many lines (one per hidden character; a 律诗 has 8), and a template
 # at most this much text: the decoder's work grows with the lines, so more is refused up front.
@@ -61,7 +66,28 @@ def _as_number(position: str | int) -> str | int:
     return position
 
 
-def check_position(position: str | int, count: int, line_length: int) -> None:
+def poem_line_count(count: int, placement: str = "lines") -> int:
+    """How many lines a poem hiding `count` characters has (see PLACEMENTS)."""
+    check_placement(placement)
+    if placement == "lines":
+        return count
+    return 4 if count <= 4 else count + count % 2
+
+
+def hidden_lines(count: int, placement: str = "lines") -> list[int]:
+    """The line (0-based) of each hidden character."""
+    total = poem_line_count(count, placement)
+    if placement == "spread":
+        return [round(k * total / count) for k in range(count)]
+    return list(range(count))
+
+
+def check_placement(placement: str) -> None:
+    if placement not in PLACEMENTS:
+        raise PoetryError(f"藏字的句子只能是 {'/'.join(PLACEMENTS)}，收到 {quoted(str(placement))}")
+
+
+def check_position(position: str | int, count: int, line_length: int, placement: str = "lines") -> None:
     """PoetryError unless `count` characters can be hidden at `position` in lines of `line_length`."""
     position = _as_number(position)
     if isinstance(position, bool) or not isinstance(position, str | int):
@@ -72,13 +98,15 @@ def check_position(position: str | int, count: int, line_length: int) -> None:
         return
     if position not in POSITIONS:
         raise PoetryError(f"藏字位置只能是 {'/'.join(POSITIONS)} 或 1 到 {line_length} 的数字，收到 {quoted(position)}")
-    if position in ("rising", "falling") and count > line_length:
-        raise PoetryError(f"{position_name(position)}最多藏 {line_length} 个字（每句 {line_length} 字），现在有 {count} 个")
+    last_line = max(hidden_lines(count, placement), default=0)
+    if position in ("rising", "falling") and last_line >= line_length:
+        raise PoetryError(f"{position_name(position)}最多藏到第 {line_length} 句（每句 {line_length} 字），"
+                          f"现在要藏到第 {last_line + 1} 句")
 
 
-def position_cells(position: str | int, count: int, line_length: int) -> list[tuple[int, int]]:
-    """The cell of each hidden character, line by line."""
-    check_position(position, count, line_length)
+def position_cells(position: str | int, count: int, line_length: int, placement: str = "lines") -> list[tuple[int, int]]:
+    """The cell of each hidden character: its line (`hidden_lines`) and its place in that line."""
+    check_position(position, count, line_length, placement)
     position = _as_number(position)
     column = {
         "head": lambda i: 0,
@@ -86,14 +114,15 @@ def position_cells(position: str | int, count: int, line_length: int) -> list[tu
         "rising": lambda i: i,
         "falling": lambda i: line_length - 1 - i,
     }.get(position, lambda i: int(position) - 1)
-    return [(i, column(i)) for i in range(count)]
+    return [(i, column(i)) for i in hidden_lines(count, placement)]
 
 
-def hidden_plan(hidden: str, position: str | int, line_length: int) -> CellPlan:
-    """One line per hidden character, each at `position` (heads: the classic 藏头诗)."""
-    cells = position_cells(position, len(hidden), line_length)
+def hidden_plan(hidden: str, position: str | int, line_length: int, placement: str = "lines") -> CellPlan:
+    """The hidden characters at `position` on the lines `placement` gives (one line each: the classic 藏头诗);
+    the other lines are free."""
+    cells = position_cells(position, len(hidden), line_length, placement)
     fixed = tuple((i, j, char) for (i, j), char in zip(cells, hidden, strict=True))
-    return CellPlan(len(hidden), line_length, fixed, tuple(cells))
+    return CellPlan(poem_line_count(len(hidden), placement), line_length, fixed, tuple(cells))
 
 
 def parse_template(text: str) -> CellPlan:

@@ -19,7 +19,9 @@ import numpy as np
 from poetry_lm.compose.generate import PoemGenerator
 from poetry_lm.compose.occasion import inauspicious_words
 from poetry_lm.compose.settings import Settings
+from poetry_lm.compose.stock import stock_continuation
 from poetry_lm.compose.theme import NAMED_THEMES, theme_lexicons, theme_of_title
+from poetry_lm.prosody.options import DEFAULT_PROSODY
 from poetry_lm.text.catalogue import load_catalogue
 from poetry_lm.text.corpus import split_lines
 
@@ -95,7 +97,7 @@ def theme_report(generator: PoemGenerator, corpus_dir: Path, per_theme: int = 12
             written = []
             for k, poem in enumerate(real.poem.head(per_theme)):
                 heads, line_length = heads_of(poem)
-                settings = Settings(heads, line_length, candidates, seed=seed + k,
+                settings = Settings(heads, line_length, candidates, seed=seed + k, prosody=DEFAULT_PROSODY,
                                     theme=None if condition == "none" else theme, theme_by_words=condition == "words")
                 written += generator.generate(settings)
             result[condition] = {"poems": len(written), **shares(classifiers, [p.text for p in written], theme,
@@ -131,7 +133,8 @@ def occasion_report(generator: PoemGenerator, candidates: int = 4, seed: int = 0
     for condition in ("off", "on"):
         flagged, per_char, examples = 0, [], []
         for k, (heads, occasion) in enumerate(BLESSING_HEADS.items()):
-            settings = Settings(heads, 7, candidates, seed=seed + k, occasion=occasion if condition == "on" else None)
+            settings = Settings(heads, 7, candidates, seed=seed + k, prosody=DEFAULT_PROSODY,
+                                occasion=occasion if condition == "on" else None)
             for poem in generator.generate(settings):
                 found = inauspicious_words(poem.text)
                 flagged += bool(found)
@@ -144,7 +147,37 @@ def occasion_report(generator: PoemGenerator, candidates: int = 4, seed: int = 0
     return result
 
 
-def format_meaning(themes: dict | None, occasions: dict | None) -> str:
+# Common personal names (two characters, as hidden in a 嵌名 poem).
+NAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "杨帆", "赵磊", "黄勇", "周杰", "吴敏", "徐强", "孙丽", "马超", "朱琳",
+         "胡军", "郭涛", "何平", "高峰", "林立", "罗斌")
+NAME_CONDITIONS = {"lines": ("lines", False), "whole": ("whole", False), "whole_avoiding": ("whole", True)}
+
+
+def names_report(generator: PoemGenerator, candidates: int = 4, seed: int = 0) -> dict:
+    """For 20 names, 七言: poems one line per character (before), whole 绝句 (now), and whole 绝句 avoiding stock
+    words (the default): lines per poem, the share that rhymes, and the share of hidden characters glued into the
+    stock word they most often start (伟人)."""
+    result = {}
+    for condition, (placement, avoiding) in NAME_CONDITIONS.items():
+        glued = hidden = rhymed = 0
+        lines, written = [], []
+        for k, name in enumerate(NAMES):
+            settings = Settings(name, 7, candidates, seed=seed + k, prosody=DEFAULT_PROSODY, placement=placement,
+                                avoid_stock_words=avoiding)
+            for poem in generator.generate(settings):
+                glued += sum(stock_continuation(poem.lines[i], j) for i, j in poem.marked)
+                hidden += len(poem.marked)
+                rhymed += poem.rhyme is not None
+                lines.append(len(poem.lines))
+                written.append(poem)
+        result[condition] = {"poems": len(written), "lines": round(float(np.mean(lines)), 2),
+                             "rhymed": round(rhymed / len(written), 3), "glued": round(glued / hidden, 3),
+                             "log_prob_per_char": mean_log_prob(written),
+                             "example": "，".join(written[0].lines) + "。"}
+    return result
+
+
+def format_meaning(themes: dict | None, occasions: dict | None, names: dict | None = None) -> str:
     """The reports as Markdown tables (README): each cell is plain classifier / name-blind classifier (imagery)."""
     out = []
     if themes:
@@ -162,6 +195,13 @@ def format_meaning(themes: dict | None, occasions: dict | None) -> str:
         for theme, row in themes["per_theme"].items():
             out.append(f"| {theme} | " + " | ".join(f"{row[c]['log_prob_per_char'] or float('nan'):.2f}"
                                                     for c in THEME_CONDITIONS) + " |")
+    if names:
+        out.append("")
+        out.append("| 20 names, 七言 | lines | rhymed | hidden characters glued into a stock word | log-prob per char |")
+        out.append("|---|---|---|---|---|")
+        for condition, row in names.items():
+            out.append(f"| {condition} | {row['lines']:.1f} | {row['rhymed']:.0%} | {row['glued']:.0%} "
+                       f"| {row['log_prob_per_char']:.2f} |")
     if occasions:
         out.append("")
         out.append("| blessing heads | inauspicious | log-prob per char |")

@@ -55,7 +55,7 @@ def test_position_cells_by_kind():
 @pytest.mark.parametrize(
     ("position", "count", "message"),
     [("0", 2, "藏字位置 0 须在 1 到 7"), ("8", 2, "藏字位置 8 须在 1 到 7"), ("middle", 2, "藏字位置只能是"),
-     ("rising", 8, "递增最多藏 7 个字"), ("falling", 9, "递减最多藏 7 个字")],
+     ("rising", 8, "递增最多藏到第 7 句"), ("falling", 9, "递减最多藏到第 7 句")],
 )
 def test_impossible_positions_are_refused(generator, position, count, message):
     with pytest.raises(PoetryError, match=message):
@@ -265,3 +265,50 @@ def test_reflow_keeps_the_left_of_the_chosen_character_and_every_other_line(gene
     assert template == "白日依山尽\n黄河入海流\n欲知＿＿＿\n更上一层楼"
     for poem in generator.generate(Settings("", num_candidates=2, seed=1, template=template)):
         assert poem.lines[2].startswith("欲知") and [poem.lines[k] for k in (0, 1, 3)] == [lines[k] for k in (0, 1, 3)]
+
+
+def test_placements_give_whole_poems_for_names_and_an_even_poem_for_odd_counts():
+    from poetry_lm.compose.template import hidden_lines, hidden_plan, poem_line_count
+
+    assert [poem_line_count(k, "lines") for k in (1, 2, 3, 5)] == [1, 2, 3, 5]
+    assert [poem_line_count(k, "whole") for k in (1, 2, 3, 4, 5, 6, 7)] == [4, 4, 4, 4, 6, 6, 8]
+    assert hidden_lines(2, "whole") == [0, 1] and hidden_lines(2, "spread") == [0, 2]
+    assert hidden_lines(3, "spread") == [0, 1, 3] and hidden_lines(1, "spread") == [0]
+    plan = hidden_plan("张伟", "head", 7, "spread")
+    assert (plan.lines, plan.fixed_cells) == (4, {(0, 0): "张", (2, 0): "伟"}) and plan.hidden == "张伟"
+    assert hidden_plan("张伟", "3", 5, "whole").marked == ((0, 2), (1, 2))  # 嵌名: inside the lines
+    with pytest.raises(PoetryError, match="藏字的句子只能是"):
+        hidden_plan("张伟", "head", 7, "everywhere")
+
+
+def test_a_name_gives_a_whole_rhymed_quatrain_and_five_heads_six_lines(generator):
+    for poem in generator.generate(Settings("张伟", 5, 3, seed=1, placement="spread", prosody=DEFAULT_PROSODY)):
+        assert len(poem.lines) == 4 and poem.lines[0][0] == "张" and poem.lines[2][0] == "伟"
+        assert poem.rhyme is not None and poem.heads == "张伟"
+        assert not poem_problems(poem.lines, None, 5, poem.text)
+    five = generator.generate(Settings("春花秋月山", 5, 2, seed=2, placement="whole", prosody=DEFAULT_PROSODY))
+    for poem in five:  # the sixth line is free, so the last line is a rhyme line
+        assert len(poem.lines) == 6 and [line[0] for line in poem.lines[:5]] == list("春花秋月山")
+        assert poem.rhyme is not None
+
+
+def test_stock_words_are_lowered_right_after_a_hidden_character_in_a_whole_poem(generator):
+    from poetry_lm.compose.steer import steering, stock_avoided
+    from poetry_lm.compose.stock import STOCK_PENALTY, stock_continuation, stock_words
+    from poetry_lm.compose.template import hidden_plan
+
+    assert "人" in stock_words()["伟"] and stock_continuation("伟人何处", 0) and not stock_continuation("伟节", 0)
+    vocab = generator.vocab
+
+    def lowered(settings):
+        return stock_avoided(settings, hidden_plan(settings.heads, settings.position, 7, settings.placement))
+
+    assert lowered(Settings("春", placement="whole")) == "春" and lowered(Settings("张伟", placement="spread")) == "张伟"
+    assert lowered(Settings("春", placement="lines")) == ""  # one line per head: the classic poems are unchanged
+    assert lowered(Settings("春花秋月", placement="whole")) == ""  # no free line: nothing is a name here
+    assert lowered(Settings("春", placement="whole", avoid_stock_words=False)) == ""
+    whole = steering(Settings("春", placement="whole"), vocab, "春")
+    first = vocab.id_of("春")
+    for second in stock_words()["春"]:
+        if second in vocab:
+            assert whole.words.rows[whole.words.slot[first], vocab.id_of(second)] == STOCK_PENALTY

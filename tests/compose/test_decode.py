@@ -55,8 +55,15 @@ def hostile():
     return hostile_generator()
 
 
-def assert_well_formed(poem, heads: str, line_length: int):
-    assert not poem_problems(poem.lines, heads, line_length, poem.text)
+def assert_well_formed(poem, heads: str, line_length: int, placement: str = "lines"):
+    """Every line of `line_length` characters with its punctuation, and each head where `placement` puts it."""
+    from poetry_lm.compose.settings import normalise_heads
+    from poetry_lm.compose.template import hidden_lines, poem_line_count
+
+    assert not poem_problems(poem.lines, None, line_length, poem.text)
+    assert len(poem.lines) == poem_line_count(len(heads), placement)
+    shown = [poem.lines[i][0] for i in hidden_lines(len(heads), placement)]
+    assert shown == list(normalise_heads(heads)) or [ch for ch in heads] == shown
     assert split_lines(poem.text) == poem.lines
 
 
@@ -81,8 +88,10 @@ def test_repetition_penalty_discourages_repeats(hostile):
 
 def test_top_k_one_is_greedy_and_ignores_seed(hostile):
     off = ProsodyOptions()  # no rhyme or tone rows: the model alone
-    a = hostile.generate(Settings("山水", line_length=5, num_candidates=2, top_k=1, seed=1, repetition_penalty=0, prosody=off))
-    b = hostile.generate(Settings("山水", line_length=5, num_candidates=2, top_k=1, seed=2, repetition_penalty=0, prosody=off))
+    a = hostile.generate(Settings("山水", line_length=5, num_candidates=2, top_k=1, seed=1, repetition_penalty=0, prosody=off,
+                                  placement="lines"))
+    b = hostile.generate(Settings("山水", line_length=5, num_candidates=2, top_k=1, seed=2, repetition_penalty=0, prosody=off,
+                                  placement="lines"))
     assert [p.text for p in a] == [p.text for p in b] == ["山月月月月，水月月月月。"] * 2
 
 
@@ -102,14 +111,15 @@ def test_many_random_head_strings(tiny_model_dir):
     for trial in range(40):
         heads = "".join(rng.choice(pool) for _ in range(rng.randint(1, 16)))
         line_length = rng.choice([5, 7])
+        placement = rng.choice(["whole", "spread", "lines"])
         poems = generator.generate(
             Settings(heads, line_length=line_length, num_candidates=rng.randint(1, 6), temperature=rng.uniform(0.2, 2.0),
-                     top_k=rng.choice([None, 1, 5, 50]), seed=trial)
+                     top_k=rng.choice([None, 1, 5, 50]), seed=trial, placement=placement)
         )
         scores = [p.score for p in poems]  # the default ranking
         assert scores == sorted(scores, reverse=True) and all(np.isfinite([p.log_prob for p in poems]))
         for poem in poems:
-            assert_well_formed(poem, heads, line_length)
+            assert_well_formed(poem, heads, line_length, placement)
             assert set(poem.unknown_heads) == {ch for ch in heads if ch not in generator.vocab}
             free = "".join(line[1:] for line in poem.lines)
             assert all(ch in generator.vocab for ch in free)

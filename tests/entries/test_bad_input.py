@@ -317,7 +317,7 @@ def test_api_settings_accept_numpy_numbers(generator):
     import numpy as np
 
     poems = generator.generate(Settings("春花", 5, num_candidates=np.int64(1), seed=np.int64(3), temperature=np.float32(0.9)))
-    assert [line[0] for line in poems[0].lines] == ["春", "花"]
+    assert [line[0] for line in poems[0].lines[:2]] == ["春", "花"] and len(poems[0].lines) == 4  # a whole 绝句
 
 
 def test_api_alternatives_bounds(generator):

@@ -57,3 +57,12 @@ def test_the_name_blind_reader_drops_the_theme_names_characters():
 def test_meaning_needs_at_least_one_poem_per_theme(capsys):
     assert cli.main(["evaluate", "--meaning", "0"]) == 2
     assert "--meaning 至少 1" in capsys.readouterr().err
+
+
+def test_the_names_report_compares_one_line_each_with_whole_poems(tiny_model_dir):
+    from poetry_lm.measure.meaning import NAMES, names_report
+
+    report = names_report(PoemGenerator.load(tiny_model_dir), candidates=1)
+    assert report["lines"]["lines"] == 2.0 and report["whole"]["lines"] == report["whole_avoiding"]["lines"] == 4.0
+    assert all(report[c]["poems"] == len(NAMES) and 0 <= report[c]["glued"] <= 1 for c in report)
+    assert "| whole_avoiding | 4.0 |" in format_meaning(None, None, report)

@@ -112,7 +112,7 @@ def test_generate_puts_heads_at_line_starts(models):
 
 
 def test_simplified_heads_and_stale_poems_are_pointed_out(models):
-    at = write(start_app(), "書劒", num_candidates=1, seed=3)  # traditional 書, variant 劒
+    at = write(start_app(), "書劒", num_candidates=1, seed=3, placement="lines")  # traditional 書, variant 劒
     assert "書劒 → 书剑" in messages(at)
     assert [line[0] for line in poem_texts(at)[0].split("\n")] == ["书", "剑"]
     at.text_input(key="heads").input("春山").run()  # typed, not yet written
@@ -120,7 +120,7 @@ def test_simplified_heads_and_stale_poems_are_pointed_out(models):
 
 
 def test_five_character_form_and_downloads(models):
-    at = write(start_app(), "山水", form="五言", num_candidates=2)
+    at = write(start_app(), "山水", form="五言", num_candidates=2, placement="lines")
     for text in poem_texts(at):
         assert [len(line) for line in text.split("\n")] == [6, 6]
         assert text[0] == "山"
@@ -144,7 +144,7 @@ def test_bad_heads_show_a_chinese_message(models, heads, expected):
 
 
 def test_out_of_vocabulary_heads_are_kept_and_named(models):
-    at = write(start_app(), "龘春", num_candidates=1, seed=1)
+    at = write(start_app(), "龘春", num_candidates=1, seed=1, placement="lines")
     assert "龘" in " ".join(w.value for w in at.warning)
     lines = poem_texts(at)[0].split("\n")
     assert [line[0] for line in lines] == ["龘", "春"]
@@ -410,7 +410,7 @@ def test_training_job_runs_in_background_and_model_becomes_selectable(models, ti
     counts = jobs.loss_frame(status.events)["曲线"].value_counts()
     assert counts["训练损失"] == 2 and counts["验证损失"] == 2
     at.selectbox(key="model").set_value("小试")
-    at = write(at, "春风", num_candidates=2)
+    at = write(at, "春风", num_candidates=2, placement="lines")
     assert [line[0] for line in poem_texts(at)[0].split("\n")] == ["春", "风"]
     assert (models / "default").is_symlink()  # the bundled model is untouched
 
@@ -513,7 +513,7 @@ def test_side_by_side_uses_the_same_heads_settings_and_seed(models):
     at.selectbox(key="model").set_value("tiny")
     at.run()
     at.selectbox(key="compare_model").set_value("tiny-copy")
-    at = write(at, "春风", form="五言", num_candidates=3)  # no seed given: one is drawn for both
+    at = write(at, "春风", form="五言", num_candidates=3, placement="lines")  # no seed given: one is drawn for both
     texts = poem_texts(at)
     assert len(texts) == 6 and texts[:3] == texts[3:]
     assert all([line[0] for line in text.split("\n")] == ["春", "风"] for text in texts)
@@ -538,7 +538,7 @@ def test_a_refused_start_is_shown_above_the_form(models, job_from_another_tab):
 
 
 def test_position_theme_and_lock_and_rewrite(models):
-    at = write(start_app(), "山水", form="五言", num_candidates=3, seed=2, position="tail", theme="明月",
+    at = write(start_app(), "山水", form="五言", num_candidates=3, seed=2, position="tail", theme="明月", placement="lines",
                theme_strength=6.0)
     texts = poem_texts(at)
     assert all([line[-2] for line in text.split("\n")] == ["山", "水"] for text in texts), texts  # 藏尾
@@ -672,3 +672,34 @@ def test_an_occasion_keeps_a_blessing_auspicious(models):
     texts = poem_texts(at)
     assert len(texts) == 4 and not [text for text in texts if inauspicious_words(text)]
     assert any(option.startswith("生日：") for option in at.selectbox(key="occasion").options)  # each says what it does
+
+
+def test_a_name_becomes_a_whole_rhymed_quatrain_and_the_page_says_why(models):
+    at = write(start_app(), "张伟", num_candidates=2, seed=1)  # the default: a whole poem
+    for text in poem_texts(at):
+        lines = text.split("\n")
+        assert len(lines) == 4 and [line[0] for line in lines[:2]] == ["张", "伟"]
+    notes = " ".join(c.value for c in at.caption)
+    assert "「张伟」写成一首完整的绝句：藏字在第 1、2 句，第 3、4 句自由书写" in notes
+    at.selectbox(key="placement").set_value("spread")
+    at.button(key="generate").click().run()
+    assert all([line[0] for line in text.split("\n")][0::2] == ["张", "伟"] for text in poem_texts(at))
+    at = write(at, "春花秋月山", num_candidates=1, seed=2, placement="whole")
+    assert len(poem_texts(at)[0].split("\n")) == 6
+    assert "5 个藏字写成 6 句：第 6 句是补上的" in " ".join(c.value for c in at.caption)
+
+
+def test_a_fine_tuned_model_offers_style_strength(models):
+    """A model whose config names the model it was fine-tuned from gets a 风格强度 slider; others do not."""
+    tuned = models / "tuned"
+    shutil.copytree(models / "tiny", tuned)
+    config = json.loads((tuned / "config.json").read_text(encoding="utf-8"))
+    config["train"]["init_from"] = str(models / "tiny")
+    (tuned / "config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    at = start_app()
+    assert not [s for s in at.slider if s.key == "style_strength"]
+    at.selectbox(key="model").set_value("tuned")
+    at = write(at, "春山", form="五言", num_candidates=1, seed=1, style_strength=2.0)
+    slider = at.slider(key="style_strength")
+    assert slider.value == 2.0 and "从「tiny」微调来的" in slider.help
+    assert len(poem_texts(at)) == 1
