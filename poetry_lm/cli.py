@@ -66,6 +66,14 @@ def _cmd_train(args) -> None:
     )
     out = train(Path(args.corpus), Path(args.out), model_config, train_config, strategy=args.strategy, fresh=args.fresh)
     print(json.dumps(json.loads((out / "metrics.json").read_text(encoding="utf-8")), ensure_ascii=False))
+    if args.voice_check and train_config.init_from and len(train_config.poets) == 1:
+        from poetry_lm.measure.voice import voice_check
+
+        print("正在检验风格：诗人归属分类器读起点模型与微调后模型写的诗…", file=sys.stderr, flush=True)
+        record = voice_check(out, Path(args.corpus), seed=args.seed or 0)
+        if record is not None:
+            print(json.dumps({key: record[key] for key in ("poet", "attributed_before", "attributed_after")},
+                             ensure_ascii=False))
 
 
 def _generate_settings(args) -> Settings:
@@ -317,6 +325,9 @@ def _add_corpus(commands) -> None:
 def _add_train(commands) -> None:
     train = commands.add_parser("train", help="train a model (re-run the same command to resume)")
     train.add_argument("--corpus", default="corpus")
+    train.add_argument("--voice-check", action=argparse.BooleanOptionalAction, default=True,
+                       help="after fine-tuning on one poet: measure the poet attribution before → after and write "
+                            "voice.json with three side-by-side samples (about half a minute)")
     train.add_argument("--out", required=True, help="models/<name>; must not exist yet")
     for name, kind in [("--epochs", int), ("--units", int), ("--layers", int), ("--embedding-dim", int),
                        ("--dropout", float), ("--batch-size", int), ("--learning-rate", float),

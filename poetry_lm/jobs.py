@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from poetry_lm.errors import PoetryError
+from poetry_lm.files import read_json_file
 from poetry_lm.model.archive import check_model_file
 from poetry_lm.model.config import CONFIG_FILE, MODEL_FILE, VOCAB_FILE, RunInfo
 from poetry_lm.model.hardware import cpu_has_fast_bfloat16
@@ -456,6 +457,34 @@ def loss_frame(events: list[dict]) -> pd.DataFrame:
             rows.append((end, LOSS_SERIES[1], event.get("loss")))
             rows.append((end, LOSS_SERIES[2], event.get("val_loss")))
     return pd.DataFrame(rows, columns=["轮", "曲线", "损失"]).dropna().reset_index(drop=True)
+
+
+def model_metrics(model_path: Path) -> dict:
+    """A model folder's metrics.json ({} when missing or damaged)."""
+    try:
+        metrics = read_json_file(Path(model_path) / "metrics.json", "metrics.json")
+    except PoetryError:
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
+
+
+def perplexities(metrics: dict) -> tuple[float | None, float | None]:
+    """(the base model's, the trained model's) held-out perplexity per Han character, when recorded."""
+    def per_han(key: str) -> float | None:
+        value = (metrics.get(key) or {}).get("perplexity_per_han") if isinstance(metrics.get(key), dict) else None
+        return float(value) if isinstance(value, int | float) else None
+
+    return per_han("base_test"), per_han("test")
+
+
+def model_voice(model_path: Path) -> dict | None:
+    """A fine-tuned model's voice.json (measure.voice.voice_check), or None."""
+    try:
+        voice = read_json_file(Path(model_path) / "voice.json", "voice.json")
+    except PoetryError:
+        return None
+    needed = {"poet", "attributed_before", "attributed_after", "held_out_attributed", "style_strength", "samples"}
+    return voice if isinstance(voice, dict) and needed <= set(voice) else None
 
 
 def format_seconds(seconds: float | None) -> str:

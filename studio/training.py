@@ -298,6 +298,7 @@ def job_panel(models: Path) -> None:
             if status.state in jobs.FINAL_EVENTS:
                 verb = "已完成" if status.state == "done" else "已停止（保留了最佳检查点）"
                 st.success(f"训练{verb}：模型「{current.name}」已加入上方的模型列表。")
+                fine_tune_result(models, current, alive=jobs.process_alive(current.pid))
             else:
                 st.error(f"训练失败：{status.message}")
                 st.code(status.log_tail or "（没有日志）", language=None)
@@ -306,6 +307,33 @@ def job_panel(models: Path) -> None:
         show_curves_and_samples(status)
 
     panel()
+
+
+def use_model(name: str) -> None:
+    st.session_state["model"] = name
+
+
+def fine_tune_result(models: Path, job: jobs.Job, alive: bool) -> None:
+    """What a fine-tuning changed: held-out perplexity before → after, the poet attribution before → after and three
+    side-by-side samples (voice.json, written by the run after training), and the button that switches to it."""
+    metrics = jobs.model_metrics(models / job.name)
+    before, after = jobs.perplexities(metrics)
+    if before and after:
+        st.markdown(f"留出诗上的困惑度（每字，越低越好）：{before:.1f} → **{after:.1f}**（{after / before - 1:+.0%}）")
+    voice = jobs.model_voice(models / job.name)
+    if voice is None and alive:
+        st.caption("正在检验风格：让诗人归属分类器读起点模型与新模型写的诗（约半分钟）…")
+    elif voice is not None:
+        st.markdown(f"像{voice['poet']}的诗（分类器判断）：{voice['attributed_before']:.0%} → "
+                    f"**{voice['attributed_after']:.0%}**（{voice['poet']}自己的留出诗：{voice['held_out_attributed']:.0%}）")
+        with st.expander("同样的藏头字：起点模型 | 新模型（风格强度 "
+                         f"{voice['style_strength']:g}）", expanded=True):
+            for sample in voice["samples"]:
+                left, right = st.columns(2)
+                left.text("\n".join(sample["base"]))
+                right.text("\n".join(sample["tuned"]))
+    if st.session_state.get("model") != job.name and (models / job.name).is_dir():
+        st.button(f"用「{job.name}」写诗", key="use_new_model", on_click=use_model, args=(job.name,), type="primary")
 
 
 def job_id(job: jobs.Job) -> str:

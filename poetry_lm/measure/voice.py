@@ -9,11 +9,13 @@ attributes to the poet.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
 from poetry_lm.compose.generate import PoemGenerator
-from poetry_lm.compose.settings import Settings
+from poetry_lm.compose.settings import DEFAULT_STYLE_STRENGTH, Settings
+from poetry_lm.files import write_atomic
 from poetry_lm.measure.meaning import heads_of, mean_log_prob
 from poetry_lm.text.catalogue import load_catalogue
 
@@ -29,7 +31,8 @@ def train_attribution(corpus_dir: Path, poet: str, seed: int = 0):
     table = load_catalogue(Path(corpus_dir))
     train = table[table.split == "train"]
     own = train[train.author == poet]
-    others = train[train.author != poet].sample(n=OTHERS_SAMPLE, random_state=seed)
+    others = train[train.author != poet]
+    others = others.sample(n=min(OTHERS_SAMPLE, len(others)), random_state=seed)
     pipeline = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 2), min_df=2, sublinear_tf=True),
                              LogisticRegression(max_iter=3000, class_weight="balanced"))
     return pipeline.fit(list(own.poem) + list(others.poem), [1] * len(own) + [0] * len(others))
@@ -68,3 +71,33 @@ def format_voice(poet: str, result: dict) -> str:
         if isinstance(row, dict) and "log_prob_per_char" in row:
             rows.append(f"| {name} | {row['attributed']:.0%} | {row['log_prob_per_char']:.2f} |")
     return "\n".join(rows)
+
+
+VOICE_FILE = "voice.json"  # beside a model fine-tuned on one poet: what the sidebar shows after training
+CHECK_HEADS, CHECK_CANDIDATES, CHECK_SAMPLES = 8, 2, 3
+
+
+def voice_check(model_path: Path, corpus_dir: Path, seed: int = 0) -> dict | None:
+    """After fine-tuning on one poet: the attribution share before (base) → after (风格强度 default) on the heads of
+    CHECK_HEADS held-out poems, and CHECK_SAMPLES poems from each, side by side. Written to the model folder as
+    VOICE_FILE (atomically); None when the model was not fine-tuned on exactly one poet, or its base is gone."""
+    tuned = PoemGenerator.load(Path(model_path))
+    poets = tuned.model_dir.info.train.poets
+    if tuned.base_dir is None or len(poets) != 1:
+        return None
+    base = PoemGenerator(tuned.base_dir)
+    conditions = {"base": (base, 0.0), "tuned": (tuned, DEFAULT_STYLE_STRENGTH)}
+    result = voice_report(conditions, corpus_dir, poets[0], CHECK_HEADS, CHECK_CANDIDATES, seed)
+    held_out = load_catalogue(Path(corpus_dir))
+    held_out = held_out[(held_out.author == poets[0]) & (held_out.split != "train")]
+    samples = []
+    for k, poem in enumerate(held_out.sample(frac=1.0, random_state=seed + 1).poem.head(CHECK_SAMPLES)):
+        hidden, line_length = heads_of(poem)
+        pair = [generator.generate(Settings(hidden, line_length, 1, seed=seed + k, style_strength=strength))[0]
+                for generator, strength in conditions.values()]
+        samples.append({"heads": hidden, "base": pair[0].display_lines(), "tuned": pair[1].display_lines()})
+    record = {"poet": poets[0], "base_model": tuned.base_dir.path.name, "style_strength": DEFAULT_STYLE_STRENGTH,
+              "attributed_before": result["base"]["attributed"], "attributed_after": result["tuned"]["attributed"],
+              "held_out_attributed": result["held_out"]["attributed"], "samples": samples}
+    write_atomic(Path(model_path) / VOICE_FILE, json.dumps(record, ensure_ascii=False, indent=1))
+    return record

@@ -65,3 +65,25 @@ def test_a_missing_base_leaves_a_working_model_without_contrast(tuned_dir, tmp_p
 def test_style_strength_is_checked(tiny_model_dir):
     with pytest.raises(PoetryError, match="风格强度须在 0 到 3"):
         PoemGenerator.load(tiny_model_dir).generate(Settings("春花", style_strength=5.0))
+
+
+def test_after_fine_tuning_on_one_poet_the_voice_check_is_written_beside_the_model(tuned_dir, tmp_path):
+    """voice.json: the attribution before → after and three side-by-side samples, for the sidebar."""
+    from poetry_lm import jobs
+    from poetry_lm.measure.voice import VOICE_FILE, voice_check
+    from poetry_lm.text.corpus import write_corpus
+    from tests.conftest import tiny_poems
+
+    poems = tiny_poems(600)
+    corpus = tmp_path / "corpus"
+    write_corpus(poems, corpus, [("唐", "李白" if i % 2 == 0 else "杜甫", f"诗{i}") for i in range(len(poems))])
+    assert voice_check(tuned_dir, corpus) is None  # fine-tuned on no one poet: nothing to check
+    config = json.loads((tuned_dir / "config.json").read_text(encoding="utf-8"))
+    config["train"]["poets"] = ["李白"]
+    (tuned_dir / "config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    record = voice_check(tuned_dir, corpus)
+    assert record["poet"] == "李白" and 0 <= record["attributed_before"] <= 1 and 0 <= record["attributed_after"] <= 1
+    assert len(record["samples"]) == 3 and all(s["base"] and s["tuned"] for s in record["samples"])
+    assert jobs.model_voice(tuned_dir) == record and (tuned_dir / VOICE_FILE).is_file()
+    (tuned_dir / VOICE_FILE).write_text("{", encoding="utf-8")
+    assert jobs.model_voice(tuned_dir) is None  # damaged: the panel shows no voice line, not an error

@@ -218,3 +218,12 @@ def test_a_stop_asked_for_while_the_trainer_loads_is_kept_and_an_old_one_is_clea
     clear_stale_stop(tmp_path)
     assert not stop.exists()
     clear_stale_stop(tmp_path)  # nothing to clear
+
+
+def test_perplexities_before_and_after_are_read_from_metrics(tmp_path):
+    (tmp_path / "metrics.json").write_text(json.dumps(
+        {"test": {"perplexity_per_han": 118.2}, "base_test": {"perplexity_per_han": 131.3}}), encoding="utf-8")
+    assert jobs.perplexities(jobs.model_metrics(tmp_path)) == (131.3, 118.2)
+    assert jobs.perplexities(jobs.model_metrics(tmp_path / "none")) == (None, None)
+    (tmp_path / "metrics.json").write_text("[1]", encoding="utf-8")
+    assert jobs.perplexities(jobs.model_metrics(tmp_path)) == (None, None)

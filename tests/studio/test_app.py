@@ -703,3 +703,28 @@ def test_a_fine_tuned_model_offers_style_strength(models):
     slider = at.slider(key="style_strength")
     assert slider.value == 2.0 and "从「tiny」微调来的" in slider.help
     assert len(poem_texts(at)) == 1
+
+
+def test_a_finished_fine_tune_shows_what_changed_and_switches_to_the_new_model(models):
+    """Perplexity before → after, the poet attribution before → after, three samples side by side, and a button that
+    makes the new model the current one."""
+    new = models / "李白风"
+    shutil.copytree(models / "tiny", new)
+    (new / "metrics.json").write_text(json.dumps({"test": {"perplexity_per_han": 118.2},
+                                                  "base_test": {"perplexity_per_han": 131.3}}), encoding="utf-8")
+    sample = {"heads": "春山", "base": ["春风吹柳絮，", "山色入帘栊。"], "tuned": ["春酒对明月，", "山花醉客来。"]}
+    (new / "voice.json").write_text(json.dumps({
+        "poet": "李白", "base_model": "default", "style_strength": 1.0, "attributed_before": 0.14,
+        "attributed_after": 0.95, "held_out_attributed": 0.69, "samples": [sample] * 3}, ensure_ascii=False),
+        encoding="utf-8")
+    work = models / ".runs" / "李白风"
+    work.mkdir(parents=True)
+    (work / "progress.jsonl").write_text(json.dumps({"event": "start", "epochs": 3, "steps_per_epoch": 2}) + "\n"
+                                         + json.dumps({"event": "done"}) + "\n", encoding="utf-8")
+    jobs.Job("李白风", pid=2**22 - 1, args=[], started=time.time(), models=str(models)).save()
+    at = start_app()
+    shown = " ".join(m.value for m in at.sidebar.markdown)
+    assert "131.3 → **118.2**（-10%）" in shown and "14% → **95%**" in shown
+    assert sum("山花醉客来。" in t.value for t in at.sidebar.text) == 3
+    at.button(key="use_new_model").click().run()
+    assert at.selectbox(key="model").value == "李白风"
