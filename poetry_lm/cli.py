@@ -229,7 +229,7 @@ def _cmd_evaluate(args) -> None:
             raise PoetryError(f"--voice 需要一个在一位诗人的诗上微调、且起点模型仍在的模型：{args.voice}")
         base = PoemGenerator.load(tuned.base_dir.path)
         conditions = {"base": (base, 0.0), **{f"fine-tuned, 风格强度 {a:g}": (tuned, a) for a in (0.0, 1.0, 2.0)}}
-        result = voice_report(conditions, Path(args.corpus), poets[0], seed=args.seed)
+        result = voice_report(conditions, Path(args.corpus), poets[0], seed=args.seed, realism=True)
         print(format_voice(poets[0], result))
         _write_json(result, args.json)
         return
@@ -365,7 +365,8 @@ def _add_generate(commands) -> None:
                      help="祝福, 生日, 婚庆, 乔迁/开业, 春节 (blessings: no inauspicious word) or 送别; 无 for none")
     gen.add_argument("--style-strength", type=float, default=DEFAULT_STYLE_STRENGTH,
                      help=f"风格强度 of a fine-tuned model, 0-{MAX_STYLE_STRENGTH:g}: its voice turned up against the model it "
-                          "started from (0: the fine-tuned model alone; no effect on a model that was not fine-tuned)")
+                          "started from (0, the default: the fine-tuned model alone; no effect on a model that was not "
+                          "fine-tuned)")
     gen.add_argument("--theme-strength", type=float, default=DEFAULT_THEME_STRENGTH,
                      help=f"how strongly (0 off … {MAX_THEME_STRENGTH:g}; default {DEFAULT_THEME_STRENGTH:g})")
     gen.add_argument("--search", type=int, default=DEFAULT_SEARCH,

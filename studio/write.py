@@ -314,8 +314,8 @@ def write_controls(models: Path, model_name: str | None, ready: bool, base: str 
     if base is not None:
         values["style_strength"] = st.slider(
             "风格强度", 0.0, MAX_STYLE_STRENGTH, DEFAULT_STYLE_STRENGTH, 0.5, key="style_strength",
-            help=f"这个模型是从「{model_label(base)}」微调来的。0：只用微调后的模型；越大，越突出微调学到的用字与口吻"
-                 "（与起点模型相比变化的部分被放大），太大会不通顺",
+            help=f"这个模型是从「{model_label(base)}」微调来的。0（默认）：只用微调后的模型，已经很像这位诗人；"
+                 "调大会放大微调学到的用字与口吻（与起点模型相比变化的部分），更“像”，但也更刻意、更容易被看出不是原作",
         )
     values["specificity"] = STYLES[style].specificity
     values["temperature"] = st.slider("温度", 0.1, 2.0, step=0.05, key="temperature")

@@ -26,8 +26,9 @@ MAX_SEED = 2**62
 MAX_REPETITION_PENALTY = 10.0
 DEFAULT_REPETITION_PENALTY = 1.5  # subtracted from a character's score per earlier use in the poem
 DEFAULT_SEARCH, MAX_SEARCH = 4, 16  # samples drawn per candidate, the best kept (README: composition)
-# 风格强度 α of a fine-tuned model: tuned + α (tuned − base); 0 is the fine-tuned model alone.
-DEFAULT_STYLE_STRENGTH, MAX_STYLE_STRENGTH = 1.0, 3.0
+# 风格强度 α of a fine-tuned model: tuned + α (tuned − base); 0, the default, is the fine-tuned model alone: already
+# heard as the poet (README: a poet's voice), and turning it up makes the poems easier to tell from the poet's own.
+DEFAULT_STYLE_STRENGTH, MAX_STYLE_STRENGTH = 0.0, 3.0
 DEFAULT_THEME_STRENGTH, MAX_THEME_STRENGTH = 4.5, 6.0  # nats added to a theme character's score (README: themes)
 RANKINGS = ("score", "total", "free")
 MAX_ALTERNATIVES = SHAPE_LIMITS["vocab_size"]  # characters listed for one cell: at most every character a model can have

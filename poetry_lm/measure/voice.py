@@ -17,9 +17,12 @@ from poetry_lm.compose.generate import PoemGenerator
 from poetry_lm.compose.settings import DEFAULT_STYLE_STRENGTH, Settings
 from poetry_lm.files import write_atomic
 from poetry_lm.measure.meaning import heads_of, mean_log_prob
+from poetry_lm.measure.realism import lexical_discriminator
 from poetry_lm.text.catalogue import load_catalogue
+from poetry_lm.text.corpus import split_lines
 
 OTHERS_SAMPLE = 8000  # other poets' training poems the classifier sees
+REALISM_FOLDS = 3  # the poet's held-out poems are few: three folds
 
 
 def train_attribution(corpus_dir: Path, poet: str, seed: int = 0):
@@ -43,10 +46,11 @@ def attributed(classifier, poems: list[str]) -> float:
 
 
 def voice_report(conditions: dict[str, tuple[PoemGenerator, float]], corpus_dir: Path, poet: str, heads: int = 20,
-                 candidates: int = 4, seed: int = 0) -> dict:
+                 candidates: int = 4, seed: int = 0, realism: bool = False) -> dict:
     """The poet's attribution share for their held-out poems and for poems written under each condition
     ({name: (generator, 风格强度)}: the base model, the fine-tuned one at several strengths) for the heads of
-    `heads` of those poems, with the same seeds."""
+    `heads` of those poems, with the same seeds; `realism`: also how well a lexical discriminator tells each
+    condition's poems from the poet's own (the realism report's, `measure.realism.lexical_discriminator`)."""
     started = time.perf_counter()
     classifier = train_attribution(corpus_dir, poet, seed)
     table = load_catalogue(Path(corpus_dir))
@@ -59,17 +63,23 @@ def voice_report(conditions: dict[str, tuple[PoemGenerator, float]], corpus_dir:
             written += generator.generate(Settings(hidden, line_length, candidates, seed=seed + k, style_strength=strength))
         result[name] = {"poems": len(written), "attributed": attributed(classifier, [p.text for p in written]),
                         "log_prob_per_char": mean_log_prob(written), "example": written[0].text if written else ""}
+        if realism and written:
+            # How well a lexical discriminator tells these poems from the poet's own held-out ones (AUC 0.5: not at all).
+            real = [split_lines(poem) for poem in held_out.poem]
+            found = lexical_discriminator(real, [p.lines for p in written], seed=seed, folds=REALISM_FOLDS)
+            result[name]["discriminator_auc"] = found["auc"]  # classes are unequal: AUC, not accuracy
     result["seconds"] = round(time.perf_counter() - started, 1)
     return result
 
 
 def format_voice(poet: str, result: dict) -> str:
     """One Markdown row per condition: the share attributed to the poet and the log-probability per character."""
-    rows = [f"| {poet} | attributed to {poet} | log-prob per char |", "|---|---|---|",
-            f"| the poet's held-out poems ({result['held_out']['poems']}) | {result['held_out']['attributed']:.0%} | |"]
+    rows = [f"| {poet} | attributed to {poet} | told from the poet's own (AUC) | log-prob per char |", "|---|---|---|---|",
+            f"| the poet's held-out poems ({result['held_out']['poems']}) | {result['held_out']['attributed']:.0%} | | |"]
     for name, row in result.items():
         if isinstance(row, dict) and "log_prob_per_char" in row:
-            rows.append(f"| {name} | {row['attributed']:.0%} | {row['log_prob_per_char']:.2f} |")
+            told = f"{row['discriminator_auc']:.2f}" if "discriminator_auc" in row else ""
+            rows.append(f"| {name} | {row['attributed']:.0%} | {told} | {row['log_prob_per_char']:.2f} |")
     return "\n".join(rows)
 
 

@@ -87,3 +87,9 @@ def test_after_fine_tuning_on_one_poet_the_voice_check_is_written_beside_the_mod
     assert jobs.model_voice(tuned_dir) == record and (tuned_dir / VOICE_FILE).is_file()
     (tuned_dir / VOICE_FILE).write_text("{", encoding="utf-8")
     assert jobs.model_voice(tuned_dir) is None  # damaged: the panel shows no voice line, not an error
+    from poetry_lm.measure.voice import format_voice, voice_report
+
+    report = voice_report({"tuned": (PoemGenerator.load(tuned_dir), 1.0)}, corpus, "李白", heads=6, candidates=2,
+                          realism=True)
+    assert 0.0 <= report["tuned"]["discriminator_auc"] <= 1.0 and report["tuned"]["poems"] == 2 * min(6, report["held_out"]["poems"])
+    assert "| tuned |" in format_voice("李白", report)
