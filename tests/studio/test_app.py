@@ -613,7 +613,7 @@ def test_favourites_export_as_text_and_cards_and_edits_can_be_undone(models):
 
     from PIL import Image
 
-    from studio.write import favourites_text, favourites_zip
+    from studio.cards import favourites_text, favourites_zip
 
     at = write(start_app(), "春山", form="五言", num_candidates=2, seed=3)
     before = poem_texts(at)
