@@ -131,15 +131,15 @@ def no_word_bias(vocab_size: int) -> WordBias:
 
 
 def word_bias(pairs: dict[tuple[int, int], float], vocab_size: int, lift: np.ndarray | None = None) -> WordBias:
-    """`pairs` {(first id, second id): bias} as a WordBias (a ban, -inf, wins over a boost of the same pair);
-    `lift` [V] the per-character steering (finite values only count; none by default)."""
+    """`pairs` {(first id, second id): bias, -inf for a ban} as a WordBias; `lift` [V] the per-character steering
+    (finite values only count; none by default)."""
     firsts = sorted({first for first, _ in pairs})
     slot = np.zeros(vocab_size, np.int32)
     rows = np.zeros((len(firsts) + 1, vocab_size), np.float32)
     for k, first in enumerate(firsts, 1):
         slot[first] = k
     for (first, second), value in pairs.items():
-        rows[slot[first], second] = min(rows[slot[first], second], value) if value < 0 else value
+        rows[slot[first], second] = value
     lift = np.zeros(vocab_size, np.float32) if lift is None else np.where(np.isfinite(lift), lift, 0).astype(np.float32)
     return WordBias(rows, slot, lift)
 
@@ -212,15 +212,16 @@ def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, 
         following = following_ids[t + 1]
         after = tf.gather(word_rows, tf.gather(word_slot, token))  # [B, V]: what follows the token just written
         word_bans = after == -np.inf
+        word_boost = tf.where(word_bans, tf.zeros_like(after), after)  # the bans go with the other bans
         bans = cell_bans(written, following, rhyme_used, rhyme_cells[t], no_double) | word_bans
-        bias = tf.gather(bias_rows, bias_index[:, t]) + tf.where(word_bans, tf.zeros_like(after), after)
+        bias = tf.gather(bias_rows, bias_index[:, t]) + word_boost
         sampled = sample_next(logits, bias, penalty, sampling, step_seed, bans)
         free = forced_ids[t] < 0
         token = tf.where(free, sampled, tf.fill([batch_size], forced_ids[t]))
         cell = log_prob_of(logits, token)
         scores = scores.write(t, cell)
         out = out.write(t, token)
-        earned = tf.gather(lift, token) + tf.gather(tf.where(word_bans, tf.zeros_like(after), after), token, batch_dims=1)
+        earned = tf.gather(lift, token) + tf.gather(word_boost, token, batch_dims=1)
         paid = tf.gather(specific_bonus, token) - tf.gather(penalty, token, batch_dims=1) + earned
         fit += cell + tf.where(free, paid, tf.zeros_like(paid))
         written = tf.one_hot(token, vocab_size, on_value=True, off_value=False)
@@ -389,16 +390,24 @@ class Decoder:
     def initial_states(self, batch_size) -> list:
         return [(tf.zeros([batch_size, u]), tf.zeros([batch_size, u])) for u in self.units]
 
-    def _decode_graph(self, forced_ids, rhyme_cells, bias_rows, bias_index, sampling, word_rows, word_slot, lift):
+    def _zero_states(self, batch_size) -> list:
+        """The loop's initial (h, c) per layer, column-major: [units, B]."""
+        return [(tf.zeros([u, batch_size]), tf.zeros([u, batch_size])) for u in self.units]
+
+    def _loop_step(self, batch_size, sampling):
+        """(step, initial states) for the compiled loop: the model's next-token logits on column-major weights."""
         columns = self.column_weights.read()
-        batch_size = tf.shape(bias_index)[0]
-        states = [(tf.zeros([u, batch_size]), tf.zeros([u, batch_size])) for u in self.units]
 
         def step(token_ids, states):
             return self._column_step(token_ids, states, columns)
 
-        def reorder(states, rows):
-            return [(tf.gather(h, rows, axis=1), tf.gather(c, rows, axis=1)) for h, c in states]
+        return step, self._zero_states(batch_size)
+
+    def _decode_graph(self, forced_ids, rhyme_cells, bias_rows, bias_index, sampling, word_rows, word_slot, lift):
+        step, states = self._loop_step(tf.shape(bias_index)[0], sampling)
+
+        def reorder(states, rows):  # every state tensor is [units, B]: gather its batch columns
+            return tf.nest.map_structure(lambda state: tf.gather(state, rows, axis=1), states)
 
         return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab, reorder,
                            rhyme_cells, self.tables, WordBias(word_rows, word_slot, lift))
@@ -441,22 +450,17 @@ class ContrastDecoder(Decoder):
         self.base_known = tf.constant([k >= 0 for k in in_base])
         self.base_ids = tf.constant([base_vocab.unk_id if k < 0 else k for k in in_base], tf.int32)
 
-    def _decode_graph(self, forced_ids, rhyme_cells, bias_rows, bias_index, sampling, word_rows, word_slot, lift):
-        columns, base_columns = self.column_weights.read(), self.base.column_weights.read()
-        batch_size = tf.shape(bias_index)[0]
-        states = ([(tf.zeros([u, batch_size]), tf.zeros([u, batch_size])) for u in self.units],
-                  [(tf.zeros([u, batch_size]), tf.zeros([u, batch_size])) for u in self.base.units])
+    def _loop_step(self, batch_size, sampling):
+        """Both models step together; the loop sees the mixed log-probabilities and carries both states."""
+        (tuned_step, tuned_states), (base_step, base_states) = (
+            Decoder._loop_step(self, batch_size, sampling), self.base._loop_step(batch_size, sampling))
         alpha = sampling["style_strength"]
 
         def step(token_ids, states):
-            tuned, tuned_states = self._column_step(token_ids, states[0], columns)
-            base, base_states = self.base._column_step(tf.gather(self.base_ids, token_ids), states[1], base_columns)
+            tuned, tuned_next = tuned_step(token_ids, states[0])
+            base, base_next = base_step(tf.gather(self.base_ids, token_ids), states[1])
             tuned = tf.nn.log_softmax(tuned)
             base = tf.where(self.base_known[None, :], tf.nn.log_softmax(tf.gather(base, self.base_ids, axis=1)), tuned)
-            return tuned + alpha * (tuned - base), (tuned_states, base_states)
+            return tuned + alpha * (tuned - base), (tuned_next, base_next)
 
-        def reorder(states, rows):
-            return tuple([(tf.gather(h, rows, axis=1), tf.gather(c, rows, axis=1)) for h, c in part] for part in states)
-
-        return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab, reorder,
-                           rhyme_cells, self.tables, WordBias(word_rows, word_slot, lift))
+        return step, (tuned_states, base_states)
