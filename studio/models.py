@@ -124,12 +124,10 @@ def model_summary(path: Path) -> tuple[str, str | None]:
     plain = f"认识 {shape.vocab_size:,} 个字的逐字写诗网络"
     details = (f"结构：{shape.layers} 层 LSTM（一种能记住前文的循环神经网络），每层 {shape.units} 个单元，"
                f"词表 {shape.vocab_size} 字。")
-    try:
-        loss = read_json_file(path / "metrics.json", "metrics.json")["best_val_loss"]
+    loss = jobs.model_metrics(path).get("best_val_loss")
+    if isinstance(loss, int | float) and not isinstance(loss, bool):  # older or interrupted runs may lack it
         details += (f"\n\n最佳验证损失 {loss:.3f}：在训练时没见过的诗上，模型猜下一个字的平均“意外程度”"
                     f"（越低越好；相当于每一步在约 {math.exp(loss):,.0f} 个字里犹豫）。")
-    except (PoetryError, KeyError, TypeError, ValueError):
-        pass  # older or interrupted runs may lack metrics
     return plain, details
 
 

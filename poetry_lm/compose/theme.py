@@ -108,10 +108,7 @@ def build_related(corpus_dir: Path, out_file: Path = RELATED_FILE) -> dict:
         for k, char in enumerate(top)
     }
     summary = {"poems": len(poems), "characters": len(top), "related_per_char": RELATED_PER_CHAR}
-    tmp = Path(out_file).with_suffix(".tmp")
-    tmp.write_text(json.dumps({"summary": summary, "related": related}, ensure_ascii=False, indent=0) + "\n",
-                   encoding="utf-8")
-    tmp.replace(out_file)
+    write_atomic(out_file, json.dumps({"summary": summary, "related": related}, ensure_ascii=False, indent=0) + "\n")
     related_table.cache_clear()
     return summary
 
@@ -184,7 +181,7 @@ def build_theme_lexicons(corpus_dir: Path, out_file: Path = LEXICON_FILE) -> dic
         lexicons[name] = [[word, z] for word, z in over_represented(inside, outside)[:LEXICON_WORDS]]
         summary[name] = {"poems": int((themes == name).sum()), "words": len(lexicons[name])}
     record = {"summary": summary, "keywords": NAMED_THEMES, "lexicons": lexicons}
-    write_atomic(out_file, (json.dumps(record, ensure_ascii=False, indent=0) + "\n").encode("utf-8"))
+    write_atomic(out_file, json.dumps(record, ensure_ascii=False, indent=0) + "\n")
     theme_lexicons.cache_clear()
     return summary
 

@@ -53,23 +53,28 @@ def without_name_chars(text: str) -> str:
     return "".join(char for char in text if char not in NAME_CHARS)
 
 
-def train_theme_classifier(corpus_dir: Path, seed: int = 0, name_blind: bool = False):
-    """Character 1–2-gram TF-IDF + logistic regression over the named themes and 其他, on the train split only;
-    `name_blind`: the themes' name characters removed from every poem, in training and when reading."""
+def poem_classifier(texts: list[str], labels: list, preprocessor=None):
+    """A reader that never sees a generated poem: character 1–2-gram TF-IDF + logistic regression with balanced
+    classes, fitted on `texts` (the theme and the poet-attribution measures both use it)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
+    pipeline = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 2), min_df=2, sublinear_tf=True,
+                                             preprocessor=preprocessor),
+                             LogisticRegression(max_iter=3000, class_weight="balanced"))
+    return pipeline.fit(texts, labels)
+
+
+def train_theme_classifier(corpus_dir: Path, seed: int = 0, name_blind: bool = False):
+    """`poem_classifier` over the named themes and 其他, on the train split only; `name_blind`: the themes' name
+    characters removed from every poem, in training and when reading."""
     table = labelled(corpus_dir, "train")
     themed = table[table.theme.notna()]
     other = table[table.theme.isna()].sample(n=min(OTHER_SAMPLE, int(table.theme.isna().sum())), random_state=seed)
     texts = list(themed.poem) + list(other.poem)
     labels = list(themed.theme) + [OTHER] * len(other)
-    preprocess = without_name_chars if name_blind else None
-    pipeline = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 2), min_df=2, sublinear_tf=True,
-                                             preprocessor=preprocess),
-                             LogisticRegression(max_iter=3000, class_weight="balanced"))
-    return pipeline.fit(texts, labels)
+    return poem_classifier(texts, labels, without_name_chars if name_blind else None)
 
 
 def heads_of(poem: str) -> tuple[str, int]:

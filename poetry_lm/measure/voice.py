@@ -16,7 +16,7 @@ from pathlib import Path
 from poetry_lm.compose.generate import PoemGenerator
 from poetry_lm.compose.settings import DEFAULT_STYLE_STRENGTH, Settings
 from poetry_lm.files import write_atomic
-from poetry_lm.measure.meaning import heads_of, mean_log_prob
+from poetry_lm.measure.meaning import heads_of, mean_log_prob, poem_classifier
 from poetry_lm.measure.realism import lexical_discriminator
 from poetry_lm.text.catalogue import load_catalogue
 from poetry_lm.text.corpus import split_lines
@@ -26,19 +26,13 @@ REALISM_FOLDS = 3  # the poet's held-out poems are few: three folds
 
 
 def train_attribution(corpus_dir: Path, poet: str, seed: int = 0):
-    """Poet vs the rest, on the train split only."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
+    """`poem_classifier`: the poet vs the rest, on the train split only."""
     table = load_catalogue(Path(corpus_dir))
     train = table[table.split == "train"]
     own = train[train.author == poet]
     others = train[train.author != poet]
     others = others.sample(n=min(OTHERS_SAMPLE, len(others)), random_state=seed)
-    pipeline = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 2), min_df=2, sublinear_tf=True),
-                             LogisticRegression(max_iter=3000, class_weight="balanced"))
-    return pipeline.fit(list(own.poem) + list(others.poem), [1] * len(own) + [0] * len(others))
+    return poem_classifier(list(own.poem) + list(others.poem), [1] * len(own) + [0] * len(others))
 
 
 def attributed(classifier, poems: list[str]) -> float:

@@ -348,3 +348,17 @@ def test_init_from_a_config_beyond_the_bounds_is_refused_and_leaves_no_run(tiny_
                                     "--init-from", str(source), "--epochs", "1"], capsys)
     assert code == 2 and len(err) == 1 and "配置文件中的 units 应为 1 到 8,192 的整数，收到 1000000" in err[0]
     assert not (models / ".runs" / "ft").exists() and not (models / "ft").exists()
+
+
+def test_every_prosody_data_command_names_a_builder_that_exists():
+    """The corpus-based data builds are one table in the CLI: each command reaches a real function (nothing is run)."""
+    import importlib
+
+    from poetry_lm.cli import build_parser
+
+    for command, builder in [("build-rhymes", "build_rhyme_table"), ("build-related", "build_related"),
+                             ("build-themes", "build_theme_lexicons"), ("build-stock-words", "build_stock_words")]:
+        args = build_parser().parse_args(["prosody", command, "--corpus", "somewhere"])
+        module, function = args.run.args[0].split(":")
+        assert function == builder and callable(getattr(importlib.import_module(module), function))
+        assert args.corpus == "somewhere"

@@ -9,6 +9,7 @@ its console must stay free of native TensorFlow lines and network look-ups.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -55,72 +56,83 @@ def app_url(tmp_path):
         stop_studio(process)
 
 
-def test_write_acrostic_in_chromium(app_url, tmp_path):
+@contextlib.contextmanager
+def studio_page(url: str, clipboard: bool = False, **context_args):
+    """A headless Chromium page on the studio at `url` with its heads box drawn (desktop size unless
+    `context_args` say otherwise; `clipboard`: reading and writing it allowed); the browser is always closed."""
     from playwright.sync_api import expect, sync_playwright
 
-    url, log = app_url
-    screenshot = tmp_path / "screenshot.png"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            context = browser.new_context(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
-            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
+            context = browser.new_context(**{"viewport": {"width": 1280, "height": 1000}, **context_args})
+            if clipboard:
+                context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url.rstrip("/"))
             page = context.new_page()
             page.goto(url, wait_until="domcontentloaded")
-            heads = page.get_by_label("藏头字", exact=False)
-            expect(heads).to_be_visible(timeout=120_000)  # first load compiles the decoder
-            expect(page.get_by_text("七言", exact=True)).to_be_visible()
-            # The page draws before TensorFlow and the model are loaded; 写诗 is enabled once they are.
-            expect(page.get_by_role("button", name="写诗")).to_be_enabled(timeout=120_000)
-            heads.fill(HEADS)
-            heads.press("Enter")
-            page.wait_for_timeout(1000)
-            page.get_by_role("button", name="写诗").click()
-
-            first_card = page.locator(".poem").first
-            expect(first_card).to_be_visible(timeout=60_000)
-            marked = first_card.locator(".poem-head").all_inner_texts()
-            assert marked == list(HEADS)
-            lines = first_card.locator(".poem-line").all_inner_texts()
-            assert [line[0] for line in lines] == list(HEADS)
-            assert all(len(line) == 8 for line in lines), lines  # 七言 plus punctuation
-            # Cards are drawn one after another: wait for the second instead of counting at once (a race on a busy machine).
-            expect(page.locator(".poem").nth(1)).to_be_visible(timeout=30_000)
-            assert page.get_by_text("Traceback").count() == 0
-
-            # 保存图片: the browser downloads a PNG card with the heads drawn in the mark colour.
-            with page.expect_download(timeout=60_000) as download:
-                page.get_by_role("button", name="保存图片").first.click()
-            card_path = tmp_path / "card.png"
-            download.value.save_as(card_path)
-            card = Image.open(card_path).convert("RGB")
-            red = (np.abs(np.asarray(card).astype(int) - np.asarray(CardStyle().mark)).sum(axis=-1) < 60)
-            assert card.width > 300 and red.sum() > 100 * len(HEADS)
-            with page.expect_download(timeout=60_000) as download:
-                page.get_by_role("button", name="手机大图").first.click()
-            download.value.save_as(tmp_path / "large.png")
-            assert Image.open(tmp_path / "large.png").width >= 1080
-
-            # 复制 sits beside 下载文本 at the same height and size.
-            frame = page.locator('iframe[srcdoc*="allow-scripts"]').first
-            copy_box = (page.frame_locator('iframe[srcdoc*="allow-scripts"]').first
-                        .frame_locator('iframe[title="复制"]').get_by_role("button", name="复制").bounding_box())
-            download_box = page.get_by_role("button", name="下载文本").first.bounding_box()
-            assert frame.bounding_box()["y"] == pytest.approx(download_box["y"], abs=2)
-            assert (copy_box["y"], copy_box["height"], copy_box["width"]) == pytest.approx(
-                (download_box["y"], download_box["height"], download_box["width"]), abs=2)
-
-            # 复制: the first card's poem reaches the clipboard through the scripts-only inner frame.
-            copy = (page.frame_locator('iframe[srcdoc*="allow-scripts"]').first
-                    .frame_locator('iframe[title="复制"]').get_by_role("button", name="复制"))
-            copy.click()
-            expect(copy).to_have_text("已复制", timeout=5_000)
-            assert page.evaluate("navigator.clipboard.readText()") == "\n".join(lines)
-
-            page.wait_for_timeout(2000)  # the 已复制 label goes back before the screenshot
-            page.screenshot(path=str(screenshot))
+            # The page draws before TensorFlow and the model are loaded (the first load compiles the decoder).
+            expect(page.get_by_label("藏头字", exact=False)).to_be_visible(timeout=120_000)
+            yield page
         finally:
             browser.close()
+
+
+def test_write_acrostic_in_chromium(app_url, tmp_path):
+    from playwright.sync_api import expect
+
+    url, log = app_url
+    screenshot = tmp_path / "screenshot.png"
+    with studio_page(url, clipboard=True, device_scale_factor=1) as page:
+        heads = page.get_by_label("藏头字", exact=False)
+        expect(page.get_by_text("七言", exact=True)).to_be_visible()
+        # The page draws before TensorFlow and the model are loaded; 写诗 is enabled once they are.
+        expect(page.get_by_role("button", name="写诗")).to_be_enabled(timeout=120_000)
+        heads.fill(HEADS)
+        heads.press("Enter")
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="写诗").click()
+
+        first_card = page.locator(".poem").first
+        expect(first_card).to_be_visible(timeout=60_000)
+        marked = first_card.locator(".poem-head").all_inner_texts()
+        assert marked == list(HEADS)
+        lines = first_card.locator(".poem-line").all_inner_texts()
+        assert [line[0] for line in lines] == list(HEADS)
+        assert all(len(line) == 8 for line in lines), lines  # 七言 plus punctuation
+        # Cards are drawn one after another: wait for the second instead of counting at once (a race on a busy machine).
+        expect(page.locator(".poem").nth(1)).to_be_visible(timeout=30_000)
+        assert page.get_by_text("Traceback").count() == 0
+
+        # 保存图片: the browser downloads a PNG card with the heads drawn in the mark colour.
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="保存图片").first.click()
+        card_path = tmp_path / "card.png"
+        download.value.save_as(card_path)
+        card = Image.open(card_path).convert("RGB")
+        red = (np.abs(np.asarray(card).astype(int) - np.asarray(CardStyle().mark)).sum(axis=-1) < 60)
+        assert card.width > 300 and red.sum() > 100 * len(HEADS)
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="手机大图").first.click()
+        download.value.save_as(tmp_path / "large.png")
+        assert Image.open(tmp_path / "large.png").width >= 1080
+
+        # 复制 sits beside 下载文本 at the same height and size.
+        frame = page.locator('iframe[srcdoc*="allow-scripts"]').first
+        copy = (page.frame_locator('iframe[srcdoc*="allow-scripts"]').first
+                .frame_locator('iframe[title="复制"]').get_by_role("button", name="复制"))
+        copy_box = copy.bounding_box()
+        download_box = page.get_by_role("button", name="下载文本").first.bounding_box()
+        assert frame.bounding_box()["y"] == pytest.approx(download_box["y"], abs=2)
+        assert (copy_box["y"], copy_box["height"], copy_box["width"]) == pytest.approx(
+            (download_box["y"], download_box["height"], download_box["width"]), abs=2)
+
+        # 复制: the first card's poem reaches the clipboard through the scripts-only inner frame.
+        copy.click()
+        expect(copy).to_have_text("已复制", timeout=5_000)
+        assert page.evaluate("navigator.clipboard.readText()") == "\n".join(lines)
+
+        page.wait_for_timeout(2000)  # the 已复制 label goes back before the screenshot
+        page.screenshot(path=str(screenshot))
     assert screenshot.stat().st_size > 10_000
     if os.environ.get("UPDATE_SCREENSHOT") == "1":
         shutil.copy(screenshot, README_SCREENSHOT)
@@ -132,24 +144,17 @@ def test_write_acrostic_in_chromium(app_url, tmp_path):
 
 def test_an_open_page_picks_up_a_job_started_elsewhere(app_url, tmp_path, job_from_another_tab):
     """A page drawn while nothing trains notices a job that another tab (or the CLI) starts later."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, _ = app_url
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(url, wait_until="domcontentloaded")
-            expect(page.get_by_label("藏头字", exact=False)).to_be_visible(timeout=120_000)
-            expect(page.get_by_role("button", name="写诗")).to_be_enabled(timeout=120_000)
-            assert page.get_by_text("训练任务「别处」").count() == 0
-            job_from_another_tab(tmp_path / "models", "别处")
-            expect(page.get_by_text("训练任务「别处」", exact=False).first).to_be_visible(timeout=30_000)
-            # The form folds away while a job runs; unfolded, its start button is disabled.
-            page.get_by_text("训练 / 微调模型").click()
-            expect(page.get_by_role("button", name="开始训练").first).to_be_disabled(timeout=30_000)
-        finally:
-            browser.close()
+    with studio_page(url) as page:
+        expect(page.get_by_role("button", name="写诗")).to_be_enabled(timeout=120_000)
+        assert page.get_by_text("训练任务「别处」").count() == 0
+        job_from_another_tab(tmp_path / "models", "别处")
+        expect(page.get_by_text("训练任务「别处」", exact=False).first).to_be_visible(timeout=30_000)
+        # The form folds away while a job runs; unfolded, its start button is disabled.
+        page.get_by_text("训练 / 微调模型").click()
+        expect(page.get_by_role("button", name="开始训练").first).to_be_disabled(timeout=30_000)
 
 
 # The text a reader sees: text nodes drawn at a non-zero size, plus what CSS draws over hidden ones.
@@ -172,56 +177,44 @@ ENGLISH_LEAKS = ("Upload", "per file", "No results", "matches", "Browse files", 
 def test_the_page_speaks_chinese(app_url):
     """Streamlit's own English words (upload box, empty search, select-all) are drawn in Chinese, and the
     bundled model has a Chinese name."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, _ = app_url
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.goto(url, wait_until="domcontentloaded")
-            expect(page.get_by_role("button", name="写诗")).to_be_enabled(timeout=120_000)
-            sidebar = page.get_by_test_id("stSidebar")
-            sidebar.get_by_label("诗人（可多选，可输入名字搜索）").click()
-            page.keyboard.type("李")  # matches: the select-all entry would say "Select N matches"
-            page.wait_for_timeout(1000)
-            shown = page.evaluate(VISIBLE_TEXT_JS)
-            assert "（唐，" in shown  # poets matching 李 are listed
-            page.keyboard.type("zzz")  # no poet matches
-            expect(page.locator('[role="listbox"][data-empty="true"]')).to_have_count(1, timeout=5_000)
-            shown += page.evaluate(VISIBLE_TEXT_JS)
-            assert "没有匹配的选项" in shown
-            page.keyboard.press("Escape")
-            sidebar.get_by_text("上传文本文件").click()
-            expect(page.get_by_test_id("stFileUploaderDropzone")).to_be_visible(timeout=30_000)
-            shown += page.evaluate(VISIBLE_TEXT_JS)
-            assert "选择文件" in shown and "也可以拖到这里" in shown
-            assert "唐宋诗（内置模型）" in shown
-            leaks = [word for word in ENGLISH_LEAKS if word in shown]
-            assert not leaks, (leaks, shown)
-        finally:
-            browser.close()
+    with studio_page(url) as page:
+        expect(page.get_by_role("button", name="写诗")).to_be_enabled(timeout=120_000)
+        sidebar = page.get_by_test_id("stSidebar")
+        sidebar.get_by_label("诗人（可多选，可输入名字搜索）").click()
+        page.keyboard.type("李")  # matches: the select-all entry would say "Select N matches"
+        page.wait_for_timeout(1000)
+        shown = page.evaluate(VISIBLE_TEXT_JS)
+        assert "（唐，" in shown  # poets matching 李 are listed
+        page.keyboard.type("zzz")  # no poet matches
+        expect(page.locator('[role="listbox"][data-empty="true"]')).to_have_count(1, timeout=5_000)
+        shown += page.evaluate(VISIBLE_TEXT_JS)
+        assert "没有匹配的选项" in shown
+        page.keyboard.press("Escape")
+        sidebar.get_by_text("上传文本文件").click()
+        expect(page.get_by_test_id("stFileUploaderDropzone")).to_be_visible(timeout=30_000)
+        shown += page.evaluate(VISIBLE_TEXT_JS)
+        assert "选择文件" in shown and "也可以拖到这里" in shown
+        assert "唐宋诗（内置模型）" in shown
+        leaks = [word for word in ENGLISH_LEAKS if word in shown]
+        assert not leaks, (leaks, shown)
 
 
 def test_on_a_phone_the_results_come_into_view_after_writing(app_url):
     """On a narrow screen the results sit below a dozen controls: 写诗 scrolls the page to them."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, _ = app_url
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-            page.goto(url, wait_until="domcontentloaded")
-            write = page.get_by_role("button", name="写诗")
-            expect(write).to_be_enabled(timeout=120_000)
-            page.get_by_label("藏头字", exact=False).fill(HEADS)
-            page.keyboard.press("Enter")
-            write.click()
-            first = page.locator(".poem").first
-            expect(first).to_be_visible(timeout=60_000)
-            page.wait_for_timeout(1500)  # the smooth scroll
-            box = first.bounding_box()
-            assert 0 <= box["y"] < 844 - box["height"], box  # the first poem is on screen, whole
-        finally:
-            browser.close()
+    with studio_page(url, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True) as page:
+        write = page.get_by_role("button", name="写诗")
+        expect(write).to_be_enabled(timeout=120_000)
+        page.get_by_label("藏头字", exact=False).fill(HEADS)
+        page.keyboard.press("Enter")
+        write.click()
+        first = page.locator(".poem").first
+        expect(first).to_be_visible(timeout=60_000)
+        page.wait_for_timeout(1500)  # the smooth scroll
+        box = first.bounding_box()
+        assert 0 <= box["y"] < 844 - box["height"], box  # the first poem is on screen, whole
