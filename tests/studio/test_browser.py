@@ -215,6 +215,12 @@ def test_on_a_phone_the_results_come_into_view_after_writing(app_url):
         write.click()
         first = page.locator(".poem").first
         expect(first).to_be_visible(timeout=60_000)
-        page.wait_for_timeout(1500)  # the smooth scroll
-        box = first.bounding_box()
-        assert 0 <= box["y"] < 844 - box["height"], box  # the first poem is on screen, whole
+        def on_screen(box) -> bool:  # the first poem is on screen, whole
+            return 0 <= box["y"] < 844 - box["height"]
+
+        for _ in range(40):  # the scroll is smooth and starts after the frame loads: slower on a busy machine
+            box = first.bounding_box()
+            if on_screen(box):
+                break
+            page.wait_for_timeout(250)
+        assert on_screen(box), box
