@@ -1,7 +1,7 @@
 """藏头诗工坊: the Streamlit studio over `poetry_lm` (write poems, train models, look at the corpus).
 
 This file is the entry: page setup, the model choice and the tabs. Each tab lives in `studio/`
-(write, analyse, corpus; the training sidebar in `studio/training.py`), and only UI lives there:
+(write, couplet, analyse, corpus; the training sidebar in `studio/training.py`), and only UI lives there:
 every action calls `poetry_lm` and shows its PoetryError messages, already Chinese.
 Run: `streamlit run app.py` (models from `$POETRY_MODELS_DIR`, default `models/`).
 """
@@ -13,6 +13,7 @@ import streamlit as st
 from poetry_lm import jobs
 from studio.analyse import analysis_tab
 from studio.corpus import corpus_tab
+from studio.couplet import couplet_tab
 from studio.models import model_selector, start_loading, wait_for_model
 from studio.training import training_sidebar
 from studio.widgets import CSS, no_traceback
@@ -34,8 +35,9 @@ def main() -> None:
                "可控温度、押韵与平仄；侧栏可以把模型微调成某位诗人或你自己语料的风格。它模仿用字与格式，并不懂诗意。")
     # Only the open tab runs (a click on another reruns the page): a fresh page computes no corpus statistics,
     # and a click in one tab does not redo the others' work.
-    write, analysis, corpus = st.tabs(["写诗", "诗词分析", "语料"], key="page", on_change="rerun")
-    for tab, name, draw in [(write, "写诗", lambda: write_tab(models, model_name)), (analysis, "诗词分析", analysis_tab),
+    write, couplet, analysis, corpus = st.tabs(["写诗", "对联", "诗词分析", "语料"], key="page", on_change="rerun")
+    for tab, name, draw in [(write, "写诗", lambda: write_tab(models, model_name)),
+                            (couplet, "对联", lambda: couplet_tab(models)), (analysis, "诗词分析", analysis_tab),
                             (corpus, "语料", lambda: corpus_tab(models))]:
         if tab.open:
             with tab, no_traceback(name):

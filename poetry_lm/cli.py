@@ -57,7 +57,8 @@ def _cmd_train(args) -> None:
 
     model_config = {
         key: value
-        for key, value in {"units": args.units, "layers": args.layers, "embedding_dim": args.embedding_dim, "dropout": args.dropout}.items()
+        for key, value in {"units": args.units, "layers": args.layers, "embedding_dim": args.embedding_dim,
+                           "dropout": args.dropout, "kind": args.kind}.items()
         if value is not None
     }
     train_config = train_config_from_args(
@@ -127,6 +128,45 @@ def _cmd_generate(args) -> None:
         paths = write_cards(poems, Path(args.image), vertical=args.card == "vertical", title=args.title,
                             min_width=SHARE_WIDTH if args.large else 0)
         print(f"已保存 {len(paths)} 张诗卡到 {Path(args.image)}", file=sys.stderr)
+
+
+def _couplet_settings(args):
+    """The couplet request, checked before any model loads."""
+    from poetry_lm.compose.couplet import CoupletSettings, check_couplet_settings
+
+    if (args.first is None) == (args.heads is None):
+        raise PoetryError("请给出 --first（上联，对下联）或 --heads（两个藏字，写整副对联）之一")
+    return check_couplet_settings(CoupletSettings(
+        first=args.first or "", hidden=args.heads or "", position=args.position, length=args.chars,
+        num_candidates=args.num, temperature=args.temperature, search=args.search, strict_tones=args.strict_tones,
+        banner=args.banner, seed=args.seed,
+    ))
+
+
+def _cmd_couplet(args) -> None:
+    settings = _couplet_settings(args)
+    if args.image:
+        from poetry_lm.compose.card import check_card_dir
+
+        check_card_dir(Path(args.image))
+    from poetry_lm.compose.couplet import CoupletWriter
+
+    writer = CoupletWriter.load(args.model, args.couplet_model)
+    couplets = writer.write(settings)
+    for couplet in couplets:
+        if args.format == "jsonl":
+            print(json.dumps(couplet.as_dict(), ensure_ascii=False))
+        else:
+            banner = f"【{couplet.banner}】  " if couplet.banner else ""
+            print(f"{banner}{couplet.first}，{couplet.second}。  [对仗 {couplet.report.parallel_share:.0%}, "
+                  f"每字 log_prob {couplet.log_prob:.2f}]")
+    for note in couplets[0].notes if couplets else []:
+        print(f"注意：{note}", file=sys.stderr)
+    if args.image:
+        from poetry_lm.compose.card import write_couplet_cards
+
+        paths = write_couplet_cards(couplets, Path(args.image))
+        print(f"已保存 {len(paths)} 张春联图到 {Path(args.image)}", file=sys.stderr)
 
 
 def _cmd_alternatives(args) -> None:
@@ -230,6 +270,18 @@ def _cmd_evaluate(args) -> None:
         print(format_meaning(result["themes"], result["occasions"], result["names"]))
         _write_json(result, args.json)
         return
+    if args.couplet is not None:
+        from poetry_lm.compose.couplet import CoupletWriter
+        from poetry_lm.measure.couplet import calibrate_weight, couplet_report
+
+        if args.couplet < 20:
+            raise PoetryError(f"--couplet 至少 20 副（交叉验证要每类 5 副以上），收到 {args.couplet}")
+        writer = CoupletWriter.load(args.model, args.couplet_model)
+        result = {"calibration": calibrate_weight(writer, Path(args.corpus), seed=args.seed)} if args.calibrate else {}
+        result.update(couplet_report(writer, Path(args.corpus), args.couplet, args.seed))
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+        _write_json(result, args.json)
+        return
     if args.generated is not None:
         from poetry_lm.measure.quality import evaluate_generated
 
@@ -281,7 +333,7 @@ def _cmd_bench(args) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="python -m poetry_lm", description="藏头诗 character-level LSTM studio")
     commands = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_corpus, _add_train, _add_generate, _add_evaluate, _add_alternatives, _add_analyse,
+    for add in (_add_corpus, _add_train, _add_generate, _add_couplet, _add_evaluate, _add_alternatives, _add_analyse,
                 _add_prosody, _add_bench):
         add(commands)
     return parser
@@ -320,6 +372,9 @@ def _add_train(commands) -> None:
         train.add_argument(name, type=kind)
     train.add_argument("--init-from", metavar="MODEL_DIR",
                        help="warm start: begin from this model's weights (its size; new characters get fresh rows)")
+    train.add_argument("--kind", choices=["poem", "couplet"],
+                       help="poem: the language model (default); couplet: the aligned 上联 → 下联 model, on the "
+                            "颔联 and 颈联 of the corpus's 律诗")
     train.add_argument("--poets", help="train only on these poets' poems of the corpus, e.g. 李白,杜甫")
     train.add_argument("--dynasty", help="only these dynasties: 唐 and/or 宋")
     train.add_argument("--form", help="only these forms: 五言绝句,七言绝句,五言律诗,七言律诗")
@@ -409,6 +464,12 @@ def _add_evaluate(commands) -> None:
     ev.add_argument("--voice", metavar="MODEL",
                     help="instead: a model fine-tuned on one poet; a poet-attribution classifier reads poems written "
                          "for the poet's held-out heads by the base model and by this one at 风格强度 0, 1 and 2")
+    ev.add_argument("--couplet", type=int, metavar="N",
+                    help="instead: N test 上联 answered; rules, 对仗, BLEU-2 and realism beside the real 下联 and the "
+                         "non-parallel 首联/尾联; log-probability of the real 下联 by each model and their product")
+    ev.add_argument("--calibrate", action="store_true",
+                    help="--couplet: first choose the product's weight on valid couplets and save it with the model")
+    ev.add_argument("--couplet-model", help="--couplet: the aligned couplet model (default models/couplet)")
     ev.add_argument("--split", choices=["valid", "test"], default="test", help="held-out poems for --realism")
     ev.add_argument("--settings", help="comma-separated settings for --realism (default: all; see measure/realism.py)")
     ev.add_argument("--neural", action=argparse.BooleanOptionalAction, default=True,
@@ -416,6 +477,26 @@ def _add_evaluate(commands) -> None:
     ev.add_argument("--json", help="also write the JSON result to this file")
     ev.add_argument("--seed", type=int, default=0, help="seed for --generated/--realism heads and sampling")
     ev.set_defaults(run=_cmd_evaluate)
+
+
+def _add_couplet(commands) -> None:
+    couplet = commands.add_parser("couplet", help="对联: answer a 上联, or write a couplet hiding two characters")
+    couplet.add_argument("--first", help="a 上联 of 5 or 7 characters: ranked 下联 candidates")
+    couplet.add_argument("--heads", help="two characters: a whole couplet whose lines begin (or end) with them")
+    couplet.add_argument("--position", choices=["head", "tail"], default="head", help="--heads: 藏头 or 藏尾")
+    couplet.add_argument("--chars", type=int, default=7, help="--heads: 5 or 7 characters a line")
+    couplet.add_argument("--num", type=int, default=8, help="candidates")
+    couplet.add_argument("--temperature", type=float, default=0.8)
+    couplet.add_argument("--search", type=int, default=4, help="samples per candidate; the best is kept")
+    couplet.add_argument("--strict-tones", action="store_true",
+                         help="平仄 opposed at every even position as a rule (default: strongly preferred)")
+    couplet.add_argument("--banner", action="store_true", help="add a 横批 of four characters")
+    couplet.add_argument("--seed", type=int)
+    couplet.add_argument("--format", choices=["text", "jsonl"], default="text")
+    couplet.add_argument("--image", metavar="DIR", help="also save each couplet as a red 春联 picture (PNG)")
+    couplet.add_argument("--model", help="the poem model (default models/default)")
+    couplet.add_argument("--couplet-model", help="the aligned couplet model (default models/couplet)")
+    couplet.set_defaults(run=_cmd_couplet)
 
 
 def _add_alternatives(commands) -> None:

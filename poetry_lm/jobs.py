@@ -99,13 +99,24 @@ def models_dir() -> Path:
     return Path(os.environ.get(MODELS_ENV) or REPO_ROOT / "models")
 
 
-def list_models(models: Path) -> list[str]:
-    """Names of the model directories that hold a model file, the bundled model first."""
+def list_models(models: Path, kind: str = "poem") -> list[str]:
+    """Names of the model directories of `kind` that hold a model file, the bundled model first (the couplet
+    model is not a poem model to write with)."""
     models = Path(models)
     if not models.is_dir():
         return []
-    names = sorted(p.name for p in models.iterdir() if not p.name.startswith(".") and (p / MODEL_FILE).is_file())
+    names = sorted(p.name for p in models.iterdir() if not p.name.startswith(".") and (p / MODEL_FILE).is_file()
+                   and model_kind(p) == kind)
     return sorted(names, key=lambda name: name != BUNDLED_MODEL)
+
+
+def model_kind(path: Path) -> str:
+    """The kind its config.json declares ("poem" when it does not say, or cannot be read: the model list
+    then shows why that folder does not load)."""
+    try:
+        return RunInfo.from_json(Path(path) / CONFIG_FILE).model.kind
+    except (PoetryError, OSError):
+        return "poem"
 
 
 def model_problem(path: Path) -> str | None:

@@ -11,3 +11,4 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = PACKAGE_DIR / "data"  # tone and rhyme tables, variant forms, the card font
 REPO_ROOT = PACKAGE_DIR.parent
 DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+DEFAULT_COUPLET_MODEL_DIR = REPO_ROOT / "models" / "couplet"  # the aligned 上联 → 下联 model (compose.couplet)

@@ -9,7 +9,10 @@ import streamlit as st
 
 from poetry_lm.errors import PoetryError
 from poetry_lm.prosody.analysis import MAX_POEM_CHARS, Analysis, analyse, verdict_line
+from poetry_lm.prosody.couplet import CoupletReport, check_couplet, even_positions, tone_mark
 from poetry_lm.prosody.rhyme import SYSTEMS
+from poetry_lm.text.charforms import to_simplified
+from poetry_lm.text.couplets import split_couplet
 
 if TYPE_CHECKING:  # the generator module imports TensorFlow: the page draws without it
     from poetry_lm.compose.generate import Poem
@@ -64,23 +67,63 @@ def cached_analysis(text: str, system: str) -> Analysis:
     return analyse(text, system)
 
 
+def couplet_check_html(report: CoupletReport) -> str:
+    """A pasted couplet position by position: each character's 平仄 and word class, ✓/✗ where the even
+    positions oppose and where the word classes match (对仗)."""
+    evens = set(even_positions(len(report.first)))
+    opposed = dict(zip(sorted(evens), report.opposed, strict=True))
+    rows = []
+    for label, line, classes in (("上联", report.first, report.classes[0]), ("下联", report.second, report.classes[1])):
+        cells = "".join(f"<td>{html.escape(char)}<br><small>{tone_mark(char)} · {cls}</small></td>"
+                        for char, cls in zip(line, classes, strict=True))
+        rows.append(f"<tr><th>{label}</th>{cells}</tr>")
+    marks = {True: "✓", False: "✗", None: "—"}
+    tone_row = "".join(f"<td>{marks[opposed[j]] if j in evens else ''}</td>" for j in range(len(report.first)))
+    class_row = "".join(f"<td>{marks[ok]}</td>" for ok in report.matched_classes)
+    rows += [f"<tr><th>平仄相对</th>{tone_row}</tr>", f"<tr><th>对仗</th>{class_row}</tr>"]
+    return f'<table class="couplet-table">{"".join(rows)}</table>'
+
+
+def couplet_section(text: str) -> bool:
+    """When the pasted text is two equally long lines, check it as a couplet too (True: it was one)."""
+    try:
+        first, second = split_couplet(to_simplified(text))
+    except PoetryError:
+        return False
+    report = check_couplet(first, second)
+    st.subheader("对联检查")
+    left, middle, right = st.columns(3)
+    left.metric("末字（上仄下平）", "合律" if report.end_tones_ok else "不合")
+    fixed = [ok for ok in report.opposed if ok is not None]
+    middle.metric("偶数位平仄相对", f"{sum(fixed)}/{len(fixed)}" if fixed else "—")
+    right.metric("对仗（词性相同）", f"{report.parallel_share:.0%}")
+    st.markdown(couplet_check_html(report), unsafe_allow_html=True)
+    notes = []
+    if report.reused:
+        notes.append(f"下联重用了上联的字：{'、'.join(report.reused)}（叠字对叠字除外）")
+    st.caption("；".join(notes) + ("。" if notes else "") + "词性由 jieba 分词标注，古汉语里只作参考；“两”为平仄两读。")
+    return True
+
+
 def analysis_tab() -> None:
     """诗词分析: 平仄 of each character, rhyme, the matching pattern and every broken rule."""
     poems: list[Poem] = st.session_state.get("result", {}).get("poems", [])
     sources = [PASTE_LABEL] + [f"候选 {i + 1}：{p.display_lines()[0]}…" for i, p in enumerate(poems)]
     source = st.selectbox("分析哪首诗", sources, key="analyse_source")
     if source == PASTE_LABEL:
-        text = st.text_area("粘贴一首五言或七言诗（句间用标点或换行分开）", EXAMPLE_POEM, key="analyse_text", height=130,
+        text = st.text_area("粘贴一首五言或七言诗，或一副对联（句间用标点或换行分开）", EXAMPLE_POEM, key="analyse_text", height=130,
                             max_chars=MAX_POEM_CHARS)
     else:
         text = poems[sources.index(source) - 1].text
         st.text("\n".join(poems[sources.index(source) - 1].display_lines()))
     system = st.radio("按哪部韵书判韵", list(SYSTEMS), format_func=ANALYSIS_SYSTEM_LABELS.get, key="analyse_system",
                       horizontal=True, help="古诗按它那个时代的韵书（平水韵）判；选了中华新韵时也看今音")
+    is_couplet = couplet_section(text)
     try:
         analysis = cached_analysis(text, system)
     except PoetryError as err:
-        st.warning(str(err))
+        if not is_couplet:  # a couplet of another length was checked above; there is no poem to analyse
+            st.warning(str(err))
         return
     if analysis.kind != "近体":
         st.info(analysis.pattern)

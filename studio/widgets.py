@@ -28,6 +28,12 @@ CSS = """
 .poem { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", "Songti SC", serif; font-size: 1.35rem;
         line-height: 1.9; letter-spacing: 0.06em; padding: 0.2rem 0; white-space: nowrap; overflow-x: auto; }
 .poem-head { color: #b3261e; font-weight: 700; background: #fbe9e7; border-radius: 0.2em; padding: 0 0.08em; }
+.couplet { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", "Songti SC", serif; font-size: 1.35rem;
+           line-height: 1.8; letter-spacing: 0.06em; }
+.couplet-banner { font-weight: 700; color: #b3261e; letter-spacing: 0.3em; }
+.couplet-table td { text-align: center; padding: 0.2rem 0.45rem; font-size: 1.2rem; }
+.couplet-table td small { font-size: 0.7rem; color: #7a6e64; }
+.couplet-checks { font-family: sans-serif; font-size: 0.85rem; color: #7a6e64; letter-spacing: 0; }
 .poem-vertical { writing-mode: vertical-rl; text-orientation: upright; height: 10.5em; margin-left: auto;
                  overflow-x: auto; max-width: 100%; }
 .poem-vertical .poem-line { margin-left: 0.4em; }

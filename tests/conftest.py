@@ -63,6 +63,17 @@ def tiny_model_dir(tiny_corpus, tmp_path_factory) -> Path:
     return train(tiny_corpus, out, TINY_MODEL, TrainConfig(epochs=2, batch_size=32, log_every_batches=2))
 
 
+@pytest.fixture(scope="session")
+def tiny_couplet_dir(tiny_corpus, tiny_model_dir) -> Path:
+    """An aligned couplet model trained for one epoch on the tiny corpus's 律诗, started from the tiny poem model's
+    embedding (so it shares its vocabulary)."""
+    from poetry_lm.training.trainer import train
+
+    out = tiny_model_dir.parent / "couplet"
+    config = TrainConfig(epochs=1, batch_size=32, log_every_batches=2, init_from=str(tiny_model_dir))
+    return train(tiny_corpus, out, {"kind": "couplet", "units": 16, "layers": 1, "dropout": 0.0}, config)
+
+
 @pytest.fixture
 def job_from_another_tab():
     """Start a stand-in training job in a models dir, as another tab or a CLI would: a live

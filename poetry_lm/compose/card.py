@@ -191,3 +191,97 @@ def write_cards(
             raise PoetryError(f"无法写入诗卡 {path}（{err.strerror or type(err).__name__}）") from None
         paths.append(path)
     return paths
+
+
+@dataclass(frozen=True)
+class SpringStyle:
+    """Colours (RGB) and sizes in pixels of a 春联 picture."""
+
+    wall: tuple[int, int, int] = (250, 246, 238)
+    red: tuple[int, int, int] = (196, 30, 36)
+    edge: tuple[int, int, int] = (150, 18, 24)
+    gold: tuple[int, int, int] = (246, 204, 96)
+    black: tuple[int, int, int] = (24, 18, 14)
+    cell: int = 88  # one character
+    pad: int = 22  # red around the characters
+    door: int = 220  # between the two strips
+    margin: int = 48
+    note_size: int = 20
+
+
+def render_spring_couplet(first: str, second: str, banner: str = "", hidden: set[tuple[int, int]] | None = None,
+                          ink: str = "gold", style: SpringStyle = SpringStyle(), min_width: int = 0) -> Image.Image:
+    """Two vertical red strips, the 上联 on the right and the 下联 on the left as on a door, the 横批 across the
+    top reading right to left (the traditional order that goes with the 上联 on the right). `ink` is "gold"
+    or "black"; `hidden` holds the (line, character) cells of hidden characters, drawn larger. A picture
+    narrower than `min_width` is drawn larger, whole."""
+    if not first or len(first) != len(second):
+        raise PoetryError("春联需要两句一样长的对联")
+    if ink not in ("gold", "black"):
+        raise PoetryError(f"春联的字色为 gold 或 black，收到 {ink!r}")
+    width = _spring_size(len(first), bool(banner), style)[0]
+    if width < min_width:
+        factor = min_width / width
+        style = dataclasses.replace(style, **{name: math.ceil(getattr(style, name) * factor)
+                                              for name in ("cell", "pad", "door", "margin", "note_size")})
+    size = _spring_size(len(first), bool(banner), style)
+    image = Image.new("RGB", size, style.wall)
+    draw = ImageDraw.Draw(image)
+    colour = style.gold if ink == "gold" else style.black
+    strip_w, cell, pad, margin = style.cell + 2 * style.pad, style.cell, style.pad, style.margin
+    top = margin + (cell + 2 * pad + pad if banner else 0)
+    covered = covered_chars()
+
+    def strip(box: tuple[int, int, int, int]) -> None:
+        draw.rectangle(box, fill=style.red, outline=style.edge, width=3)
+
+    def character(char: str, centre: tuple[float, float], big: bool) -> None:
+        shown, fill = (char, colour) if char in covered else (MISSING_GLYPH, style.edge)
+        draw.text(centre, shown, font=_font(cell - (4 if big else 16)), fill=fill, anchor="mm")
+
+    hidden = hidden or set()
+    right_x, left_x = size[0] - margin - strip_w, margin
+    for line, (x, text) in enumerate(((right_x, first), (left_x, second))):
+        strip((x, top, x + strip_w, top + len(text) * cell + 2 * pad))
+        for j, char in enumerate(text):
+            character(char, (x + strip_w / 2, top + pad + j * cell + cell / 2), (line, j) in hidden)
+    if banner:
+        banner_w = len(banner) * cell + 2 * pad
+        x0 = (size[0] - banner_w) // 2
+        strip((x0, margin, x0 + banner_w, margin + cell + 2 * pad))
+        for k, char in enumerate(banner):  # right to left
+            character(char, (x0 + banner_w - pad - k * cell - cell / 2, margin + pad + cell / 2), False)
+    draw.text((margin, size[1] - margin // 2 - style.note_size // 2), BRAND, font=_font(style.note_size),
+              fill=style.edge, anchor="lm")
+    return image
+
+
+def _spring_size(length: int, banner: bool, style: SpringStyle) -> tuple[int, int]:
+    strip_w, strip_h = style.cell + 2 * style.pad, length * style.cell + 2 * style.pad
+    banner_h = style.cell + 3 * style.pad if banner else 0
+    return 2 * style.margin + 2 * strip_w + style.door, 2 * style.margin + banner_h + strip_h + style.note_size
+
+
+def couplet_hidden_cells(couplet) -> set[tuple[int, int]]:
+    """The cells of a couplet's hidden characters: the first (藏头) or last (藏尾) of each line."""
+    if not couplet.hidden:
+        return set()
+    j = 0 if couplet.position == "head" else len(couplet.first) - 1
+    return {(0, j), (1, j)}
+
+
+def write_couplet_cards(couplets, out_dir: Path, ink: str = "gold", min_width: int = 0) -> list[Path]:
+    """One 春联 PNG per couplet in `out_dir`, named by its 上联 and rank; returns the paths."""
+    out_dir = Path(out_dir)
+    check_card_dir(out_dir)
+    paths = []
+    for rank, couplet in enumerate(couplets, 1):
+        path = out_dir / f"{couplet.hidden or couplet.first}-{rank}.png"
+        image = render_spring_couplet(couplet.first, couplet.second, couplet.banner, couplet_hidden_cells(couplet),
+                                      ink=ink, min_width=min_width)
+        try:
+            write_atomic(path, card_png(image))
+        except OSError as err:
+            raise PoetryError(f"无法写入春联图 {path}（{err.strerror or type(err).__name__}）") from None
+        paths.append(path)
+    return paths

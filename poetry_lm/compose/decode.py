@@ -158,7 +158,8 @@ def plain_tables(vocab_size: int) -> CharTables:
 
 
 def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, vocab: Vocabulary, reorder=None,
-                rhyme_cells=None, tables: CharTables | None = None, words: WordBias | None = None):
+                rhyme_cells=None, tables: CharTables | None = None, words: WordBias | None = None, copy_from=None,
+                word_cells=None):
     """(token ids [B, T], log-probability [B], search score [B], per-cell log-probabilities [B, T]) of B
     candidates sampled cell by cell.
 
@@ -181,6 +182,9 @@ def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, 
     back through the recorded parents at the end, as in beam search. Without `rhyme_cells` no cell
     is a rhyme cell; without `tables`, no bonus and no double is banned (`plain_tables`). `words` adds each
     free cell's bias given the character before it (`WordBias`); its bans join the other bans.
+    `word_cells` [T] (None: every cell) limits `words` to the cells it marks (a 横批's second and fourth
+    characters complete the words begun by the first and third). `copy_from` [B, T] (−1: none) makes a cell repeat the token its row wrote at an earlier cell: a 下联 answers
+    the 上联's 叠字 with its own (上联 花开花落, 下联 月缺月圆).
     """
     batch_size, steps, vocab_size = tf.shape(bias_index)[0], tf.shape(forced_ids)[0], len(vocab)
     rhyme_cells = tf.zeros_like(forced_ids, tf.bool) if rhyme_cells is None else rhyme_cells
@@ -206,11 +210,14 @@ def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, 
     out = tf.TensorArray(tf.int32, size=steps)
     scores = tf.TensorArray(tf.float32, size=steps)
     parents = tf.TensorArray(tf.int32, size=steps)
+    history = tf.zeros([batch_size, steps], tf.int32)  # each row's tokens so far, by cell (for `copy_from`)
     for t in tf.range(steps):
         logits, state = step(token, state)
         step_seed = tf.stack([sampling["seed"][0], sampling["seed"][1] + t])
         following = following_ids[t + 1]
         after = tf.gather(word_rows, tf.gather(word_slot, token))  # [B, V]: what follows the token just written
+        if word_cells is not None:
+            after = tf.where(word_cells[t], after, tf.zeros_like(after))
         word_bans = after == -np.inf
         word_boost = tf.where(word_bans, tf.zeros_like(after), after)  # the bans go with the other bans
         bans = cell_bans(written, following, rhyme_used, rhyme_cells[t], no_double) | word_bans
@@ -218,6 +225,11 @@ def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, 
         sampled = sample_next(logits, bias, penalty, sampling, step_seed, bans)
         free = forced_ids[t] < 0
         token = tf.where(free, sampled, tf.fill([batch_size], forced_ids[t]))
+        if copy_from is not None:
+            source_cell = copy_from[:, t]
+            copied = tf.gather(history, tf.maximum(source_cell, 0), batch_dims=1)
+            token = tf.where(source_cell >= 0, copied, token)
+            history += tf.one_hot(t, steps, dtype=tf.int32)[None, :] * token[:, None]
         cell = log_prob_of(logits, token)
         scores = scores.write(t, cell)
         out = out.write(t, token)
@@ -236,6 +248,7 @@ def decode_loop(step, state, forced_ids, bias_rows, bias_index, sampling: dict, 
             parent = tf.where((forced_ids[t] >= 0) & (following < 0), chosen, rows)
             state, penalty = reorder(state, parent), tf.gather(penalty, parent)
             rhyme_used, total, fit = tf.gather(rhyme_used, parent), tf.gather(total, parent), tf.gather(fit, parent)
+            history = tf.gather(history, parent)
             parents = parents.write(t, parent)
     logits, _ = step(token, state)
     end = log_prob_of(logits, tf.fill([batch_size], vocab.eos_id))
@@ -322,6 +335,11 @@ class ColumnWeights:
         return [column.read_value() for column in self.columns]
 
 
+def reorder_columns(states, rows):
+    """The loop's state gathered by row: every state tensor is [units, B] (its batch in the columns)."""
+    return tf.nest.map_structure(lambda state: tf.gather(state, rows, axis=1), states)
+
+
 class Decoder:
     """Samples candidates for a template in one compiled call: `decoder(forced_ids, bias, ...)`."""
 
@@ -405,11 +423,7 @@ class Decoder:
 
     def _decode_graph(self, forced_ids, rhyme_cells, bias_rows, bias_index, sampling, word_rows, word_slot, lift):
         step, states = self._loop_step(tf.shape(bias_index)[0], sampling)
-
-        def reorder(states, rows):  # every state tensor is [units, B]: gather its batch columns
-            return tf.nest.map_structure(lambda state: tf.gather(state, rows, axis=1), states)
-
-        return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab, reorder,
+        return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab, reorder_columns,
                            rhyme_cells, self.tables, WordBias(word_rows, word_slot, lift))
 
     def __call__(
@@ -464,3 +478,74 @@ class ContrastDecoder(Decoder):
             return tuned + alpha * (tuned - base), (tuned_next, base_next)
 
         return step, (tuned_states, base_states)
+
+
+class ExpertDecoder(Decoder):
+    """The poem model's decoder with a second expert beside it: at cell t of row b the loop reads
+    log softmax(poem model) + weight × expert[expert_of_row[b], t] (a product of experts, renormalised by the
+    loop's log-probability). The couplet writer's expert is the aligned model's log-probability of each 下联
+    character given the whole 上联, zero on the cells it does not answer.
+
+    Rows may answer different 上联 (`expert_of_row`); a row's cell counter travels in the loop's state.
+    """
+
+    def __init__(self, model, vocab: Vocabulary, tables: CharTables | None = None):
+        super().__init__(model, vocab, tables)
+        self._decode_with_expert = tf.function(
+            self._expert_graph,
+            input_signature=[
+                tf.TensorSpec([None], tf.int32, name="forced_ids"),
+                tf.TensorSpec([None], tf.bool, name="distinct_cells"),
+                tf.TensorSpec([None, len(vocab)], tf.float32, name="bias_rows"),
+                tf.TensorSpec([None, None], tf.int32, name="bias_index"),
+                SAMPLING_SIGNATURE,
+                tf.TensorSpec([None, None, len(vocab)], tf.float32, name="expert"),
+                tf.TensorSpec([None], tf.int32, name="expert_of_row"),
+                tf.TensorSpec([], tf.float32, name="weight"),
+                tf.TensorSpec([None, None], tf.int32, name="copy_from"),
+                tf.TensorSpec([None, len(vocab)], tf.float32, name="word_rows"),
+                tf.TensorSpec([len(vocab)], tf.int32, name="word_slot"),
+                tf.TensorSpec([None], tf.bool, name="word_cells"),
+            ],
+        )
+
+    @property
+    def traces(self) -> int:
+        return super().traces + self._decode_with_expert.experimental_get_tracing_count()
+
+    def _expert_graph(self, forced_ids, distinct_cells, bias_rows, bias_index, sampling, expert, expert_of_row, weight,
+                      copy_from, word_rows, word_slot, word_cells):
+        batch_size = tf.shape(bias_index)[0]
+        poem_step, poem_states = self._loop_step(batch_size, sampling)
+
+        def step(token_ids, states):
+            model_states, cell = states  # cell [1, B]: the cell each row predicts next
+            logits, model_states = poem_step(token_ids, model_states)
+            advice = tf.gather_nd(expert, tf.stack([expert_of_row, cell[0]], axis=1))
+            return tf.nn.log_softmax(logits) + weight * advice, (model_states, cell + 1)
+
+        states = (poem_states, tf.zeros([1, batch_size], tf.int32))
+        words = WordBias(word_rows, word_slot, tf.zeros([len(self.vocab)]))
+        return decode_loop(step, states, forced_ids, bias_rows, bias_index, sampling, self.vocab, reorder_columns,
+                           distinct_cells, self.tables, words, copy_from, word_cells)
+
+    def with_expert(self, forced_ids: np.ndarray, bias_rows: np.ndarray, bias_index: np.ndarray, sampling: Sampling,
+                    expert: np.ndarray, expert_of_row: np.ndarray, weight: float,
+                    distinct_cells: np.ndarray | None = None, copy_from: np.ndarray | None = None,
+                    words: WordBias | None = None, word_cells: np.ndarray | None = None) -> Decoded:
+        """B = bias_index.shape[0] rows for the template `forced_ids`, each advised by `expert[expert_of_row[b]]`
+        ([E, T + 1, V]: one row per cell and one for the end). `distinct_cells` [T]: no character twice among
+        them; `copy_from` [B, T], `words` and `word_cells` [T]: see `decode_loop`."""
+        steps = len(forced_ids)
+        distinct_cells = np.zeros(steps, bool) if distinct_cells is None else distinct_cells
+        copy_from = np.full(bias_index.shape, -1, np.int32) if copy_from is None else copy_from
+        words = words or no_word_bias(len(self.vocab))
+        word_cells = np.zeros(steps, bool) if word_cells is None else word_cells
+        tokens, log_prob, score, cell_log_probs = self._decode_with_expert(
+            tf.constant(forced_ids, tf.int32), tf.constant(distinct_cells, tf.bool),
+            tf.constant(bias_rows, tf.float32), tf.constant(bias_index, tf.int32), sampling_tensors(sampling),
+            tf.constant(expert, tf.float32), tf.constant(expert_of_row, tf.int32), tf.constant(weight, tf.float32),
+            tf.constant(copy_from, tf.int32), tf.constant(words.rows, tf.float32), tf.constant(words.slot, tf.int32),
+            tf.constant(word_cells, tf.bool),
+        )
+        return Decoded(tokens.numpy(), log_prob.numpy(), score.numpy(), cell_log_probs.numpy())

@@ -120,6 +120,8 @@ class PoemGenerator:
         """`tables`: the decoder's per-token facts; the bundled character statistics by default
         (`decode.plain_tables` switches the specificity bonus and the double bans off). `base`: the model this
         one was fine-tuned from, for 风格强度 (`Settings.style_strength`, a `ContrastDecoder`)."""
+        if model_dir.info.model.kind != "poem":
+            raise PoetryError(f"{model_dir.path} 是对联模型，不能用来写诗（对联用 couplet 命令或「对联」页）")
         self.model_dir = model_dir
         self.vocab = model_dir.vocab
         self.base_dir = base

@@ -38,6 +38,7 @@ class DeclaredShape:
     recurrent_units: list[int] = field(default_factory=list)
     dense_units: list[int] = field(default_factory=list)
     layer_count: int = 0
+    bidirectional: int = 0  # wrappers holding two recurrent layers (a forward and a backward one) each
 
     def parameters(self) -> int:
         """Parameters these layers hold at least (LSTM-sized recurrent layers, as this tool builds)."""
@@ -120,6 +121,8 @@ def declared_shape(config) -> DeclaredShape:
                 shape.embeddings.append((_size(settings, "input_dim"), _size(settings, "output_dim")))
             elif layer in RECURRENT_LAYERS:
                 shape.recurrent_units.append(_size(settings, "units"))
+            elif layer == "Bidirectional":
+                shape.bidirectional += 1
             elif layer == "Dense":
                 shape.dense_units.append(_size(settings, "units"))
         stack.extend(node.values())
@@ -138,7 +141,7 @@ def _check_bounds(shape: DeclaredShape, path: Path) -> None:
     sizes += [("embedding_dim", width) for _, width in shape.embeddings]
     sizes += [("units", units) for units in shape.recurrent_units]
     sizes += [("vocab_size", units) for units in shape.dense_units]
-    sizes += [("layers", len(shape.recurrent_units))]
+    sizes += [("layers", len(shape.recurrent_units) - shape.bidirectional)]
     for name, value in sizes:
         if value > SHAPE_LIMITS[name]:
             raise PoetryError(f"模型文件声明的 {name} = {value:,} 超出上限 {SHAPE_LIMITS[name]:,}：{path}")
@@ -152,7 +155,7 @@ def _check_matches(shape: DeclaredShape, expected: ModelConfig, path: Path) -> N
         "vocab_size": sorted({rows for rows, _ in shape.embeddings} | set(shape.dense_units)),
         "embedding_dim": sorted({width for _, width in shape.embeddings}),
         "units": sorted(set(shape.recurrent_units)),
-        "layers": [len(shape.recurrent_units)] if shape.recurrent_units else [],
+        "layers": [len(shape.recurrent_units) - shape.bidirectional] if shape.recurrent_units else [],
     }
     for name, values in declared.items():
         wanted = getattr(expected, name)

@@ -17,17 +17,22 @@ MODEL_FILE, VOCAB_FILE, CONFIG_FILE = "model.keras", "vocab.json", "config.json"
 # Upper bounds of a network's sizes, far above any sensible model: a config or archive beyond them is
 # refused before anything is built (the trainer uses the same bounds for its settings).
 SHAPE_LIMITS = {"vocab_size": 2**17, "embedding_dim": 8_192, "units": 8_192, "layers": 16}
+# What a network does: "poem" predicts the next character of a poem (the language model); "couplet" reads a
+# 上联 and predicts the 下联 character at each position (an aligned bidirectional model).
+MODEL_KINDS = ("poem", "couplet")
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Shape of the network: Embedding → `layers` × LSTM(`units`) → TimeDistributed(Dense)."""
+    """Shape of the network: Embedding → `layers` × LSTM(`units`) → TimeDistributed(Dense); for the
+    "couplet" kind each LSTM is bidirectional (`MODEL_KINDS`)."""
 
     vocab_size: int
     embedding_dim: int = 128
     units: int = 256
     layers: int = 2
     dropout: float = 0.2
+    kind: str = "poem"
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,8 @@ def check_model_config(model: ModelConfig, path: Path) -> None:
         value = getattr(model, name)
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= limit:
             raise PoetryError(f"配置文件中的 {name} 应为 1 到 {limit:,} 的整数，收到 {repr(value)[:20]}：{path}")
+    if model.kind not in MODEL_KINDS:
+        raise PoetryError(f"配置文件中的 kind 应为 {' / '.join(MODEL_KINDS)} 之一，收到 {repr(model.kind)[:20]}：{path}")
     if not isinstance(model.dropout, int | float) or isinstance(model.dropout, bool) or not 0 <= model.dropout < 1:
         raise PoetryError(f"配置文件中的 dropout 应在 0 到 1 之间，收到 {repr(model.dropout)[:20]}：{path}")
 

@@ -17,6 +17,12 @@ def encode_poems(poems: list[str], vocab: Vocabulary) -> list[np.ndarray]:
     return [np.asarray(vocab.encode(poem, add_bounds=True), dtype=np.int32) for poem in poems]
 
 
+def encode_couplets(pairs: list[tuple[str, str]], vocab: Vocabulary) -> list[np.ndarray]:
+    """上联 ids then 下联 ids as one int32 array per couplet (no bounds: the aligned model reads the 上联
+    whole and answers each position); `make_dataset(..., aligned=True)` splits it in halves again."""
+    return [np.asarray(vocab.encode(first + second), dtype=np.int32) for first, second in pairs]
+
+
 def group_by_length(sequences: list[np.ndarray]) -> dict[int, np.ndarray]:
     """Sequences stacked per length: regulated verse has four lengths, so no padding is needed."""
     lengths = sorted({len(seq) for seq in sequences})
@@ -44,7 +50,7 @@ def batches_per_epoch(sequences: list[np.ndarray], batch_size: int, drop_remaind
 
 def make_dataset(
     sequences: list[np.ndarray], batch_size: int, shuffle: bool, seed: int = 0, drop_remainder: bool = False,
-    by_length: bool = True,
+    by_length: bool = True, aligned: bool = False,
 ):
     """(inputs, targets) batches of poems of one length each, the lengths interleaved at random.
 
@@ -54,13 +60,14 @@ def make_dataset(
     tf.data when TensorFlow is installed; on a JAX-only machine (a GPU box) a PyDataset.
     `drop_remainder` (tf.distribute runs) keeps only full batches, so every replica gets rows.
     `by_length=False` pads every poem to the longest instead (the old way; `bench` compares the two).
+    `aligned` (couplets from `encode_couplets`): the inputs are each row's first half, the targets its second.
     """
     groups = group_by_length(sequences) if by_length else {0: pad_to_longest(sequences)}
     patch_time_distributed()  # whoever feeds these batches to a model needs the dynamic-time-axis fix
     try:
         import tensorflow as tf
     except ImportError:
-        return _NumpyBatches(groups, batch_size, shuffle, seed, drop_remainder)
+        return _NumpyBatches(groups, batch_size, shuffle, seed, drop_remainder, aligned)
     per_length, order = [], []
     for i, rows in enumerate(groups.values()):
         dataset = tf.data.Dataset.from_tensor_slices(rows)
@@ -74,16 +81,23 @@ def make_dataset(
     return (
         tf.data.Dataset.choose_from_datasets(per_length, choices)
         .apply(tf.data.experimental.assert_cardinality(len(order)))  # Keras then knows the epoch's length
-        .map(lambda seq: (seq[:, :-1], seq[:, 1:]), num_parallel_calls=tf.data.AUTOTUNE)
+        .map(lambda seq: inputs_and_targets(seq, aligned, tf.shape(seq)[1] // 2), num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def inputs_and_targets(batch, aligned: bool, half):
+    """(inputs, targets) of a batch: a poem predicts its next characters, a couplet its 下联 from its 上联."""
+    return (batch[:, :half], batch[:, half:]) if aligned else (batch[:, :-1], batch[:, 1:])
 
 
 class _NumpyBatches(keras.utils.PyDataset):
     """The same length-grouped batches as `make_dataset`, without TensorFlow."""
 
-    def __init__(self, groups: dict[int, np.ndarray], batch_size: int, shuffle: bool, seed: int, drop_remainder: bool):
+    def __init__(self, groups: dict[int, np.ndarray], batch_size: int, shuffle: bool, seed: int, drop_remainder: bool,
+                 aligned: bool = False):
         super().__init__()
+        self.aligned = aligned
         self.groups, self.batch_size, self.shuffle = list(groups.values()), batch_size, shuffle
         self.drop_remainder = drop_remainder
         self.rng = np.random.default_rng(seed)
@@ -104,4 +118,4 @@ class _NumpyBatches(keras.utils.PyDataset):
     def __getitem__(self, index):
         group, rows = self.batches[index]
         batch = self.groups[group][rows]
-        return batch[:, :-1], batch[:, 1:]
+        return inputs_and_targets(batch, self.aligned, batch.shape[1] // 2)

@@ -19,17 +19,20 @@ def build_model(config: ModelConfig) -> keras.Model:
 
     Pad id 0 is masked, so the loss only counts real tokens. The LSTMs keep the defaults
     (tanh/sigmoid, no recurrent_dropout) that make them eligible for the fused cuDNN kernel.
+    The "couplet" kind reads a whole 上联, so each LSTM is bidirectional: the 下联 character at a position
+    answers the 上联 around it, before and after.
     """
     inputs = keras.Input(shape=(None,), dtype="int32", name="token_ids")
     x = keras.layers.Embedding(config.vocab_size, config.embedding_dim, mask_zero=True, name="embedding")(inputs)
     for i in range(config.layers):
-        x = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")(x)
+        lstm = keras.layers.LSTM(config.units, return_sequences=True, name=f"lstm_{i}")
+        x = (keras.layers.Bidirectional(lstm, name=f"bilstm_{i}") if config.kind == "couplet" else lstm)(x)
         if config.dropout:
             x = keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
     # float32 softmax even under a mixed-precision policy, for a stable loss.
     dense = keras.layers.Dense(config.vocab_size, activation="softmax", dtype="float32", name="next_char")
     outputs = keras.layers.TimeDistributed(dense, name="next_char_dist")(x)
-    return keras.Model(inputs, outputs, name="poetry_lstm")
+    return keras.Model(inputs, outputs, name="couplet_bilstm" if config.kind == "couplet" else "poetry_lstm")
 
 
 def save_model_atomic(model: keras.Model, path: Path) -> None:
@@ -40,8 +43,9 @@ def save_model_atomic(model: keras.Model, path: Path) -> None:
         model.save(tmp)
 
 
-def check_architecture(model: keras.Model, vocab: Vocabulary, path: Path) -> None:
-    """The decoder needs Embedding → LSTMs → TimeDistributed(Dense) over this vocabulary; say so if not."""
+def check_architecture(model: keras.Model, vocab: Vocabulary, path: Path, kind: str = "poem") -> None:
+    """The decoder needs Embedding → LSTMs → TimeDistributed(Dense) over this vocabulary (bidirectional LSTMs
+    for the "couplet" kind); say so if not."""
     layers = {type(layer).__name__ for layer in model.layers}
     problems = []
     try:
@@ -53,7 +57,10 @@ def check_architecture(model: keras.Model, vocab: Vocabulary, path: Path) -> Non
             problems.append("输出层应为 TimeDistributed(Dense)")
     except ValueError as err:
         problems.append(str(err)[:80])
-    if "LSTM" not in layers or layers & {"GRU", "SimpleRNN", "Bidirectional"}:
+    wrapped = {type(layer.forward_layer).__name__ for layer in model.layers if isinstance(layer, keras.layers.Bidirectional)}
+    if kind == "couplet" and (wrapped != {"LSTM"} or "LSTM" in layers):
+        problems.append("循环层应为双向 LSTM（对联模型）")
+    elif kind == "poem" and ("LSTM" not in layers or layers & {"GRU", "SimpleRNN", "Bidirectional"}):
         problems.append("循环层应为 LSTM")
     missing = [mark for mark in PUNCTUATION if mark not in vocab]
     if missing:
@@ -101,7 +108,7 @@ def load_model_dir(path: Path) -> ModelDir:
             f"{path / VOCAB_FILE} 有 {len(vocab)} 个符号，但模型输出 {output_size} 类"
             f"（config.json 记为 {info.model.vocab_size}）：词表与模型不匹配"
         )
-    check_architecture(model, vocab, path)
+    check_architecture(model, vocab, path, info.model.kind)
     return ModelDir(path=path, model=model, vocab=vocab, info=info)
 
 

@@ -10,7 +10,7 @@ import math
 import keras
 import numpy as np
 
-from poetry_lm.model.dataset import encode_poems, make_dataset
+from poetry_lm.model.dataset import encode_couplets, encode_poems, make_dataset
 from poetry_lm.text.vocab import Vocabulary
 
 
@@ -51,3 +51,18 @@ def summarise_losses(losses: np.ndarray, han: np.ndarray, poems: int) -> dict:
 def evaluate_loss(model: keras.Model, vocab: Vocabulary, poems: list[str], batch_size: int = 128) -> dict:
     """Held-out loss of a model on `poems`, per token and per Han character."""
     return summarise_losses(*lstm_token_scores(model, vocab, poems, batch_size), poems=len(poems))
+
+
+def evaluate_aligned(model: keras.Model, vocab: Vocabulary, poems: list[str], batch_size: int = 256) -> dict:
+    """Held-out loss of an aligned couplet model on the parallel couplets of `poems`: −log p(下联 character |
+    上联) per position (every target is a Han character, so per token and per character agree)."""
+    from poetry_lm.text.couplets import parallel_couplets
+
+    pairs = parallel_couplets(poems)
+    losses = []
+    for inputs, targets in make_dataset(encode_couplets(pairs, vocab), batch_size, shuffle=False, aligned=True):
+        probs = np.asarray(model.predict_on_batch(inputs))
+        picked = np.take_along_axis(probs, np.asarray(targets)[..., None], axis=-1)[..., 0]
+        losses.append(-np.log(np.maximum(picked.astype(np.float64), 1e-12)).ravel())
+    losses = np.concatenate(losses or [np.zeros(0)])
+    return {**summarise_losses(losses, np.ones(losses.shape, bool), poems=len(poems)), "couplets": len(pairs)}

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import keras
+import numpy as np
 
 from poetry_lm.errors import PoetryError
 from poetry_lm.files import atomic_path, keep_copy, write_atomic
@@ -112,6 +113,26 @@ class SamplePoems(keras.callbacks.Callback):
             for i, heads in enumerate(self.info.train.sample_heads)
         ]
         self.log.write("samples", epoch=epoch + 1, poems=poems)
+
+
+class SampleCouplets(keras.callbacks.Callback):
+    """Answers a few fixed 上联 with the aligned model's most likely character per position, every epoch."""
+
+    FIRST_LINES = ("明月松间照", "风吹杨柳千条绿")
+
+    def __init__(self, log: ProgressLog, vocab: Vocabulary):
+        super().__init__()
+        self.log, self.vocab = log, vocab
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.model.stop_training:
+            return
+        answers = []
+        for first in self.FIRST_LINES:
+            probs = np.asarray(self.model.predict_on_batch(np.asarray([self.vocab.encode(first)], np.int32)))[0]
+            probs[:, : self.vocab.first_char_id] = 0  # a character at every position
+            answers.append(f"{first}，{self.vocab.decode(probs.argmax(axis=-1))}。")
+        self.log.write("samples", epoch=epoch + 1, poems=answers)
 
 
 class BestCheckpoint(keras.callbacks.Callback):

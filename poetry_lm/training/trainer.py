@@ -29,7 +29,7 @@ import numpy as np
 from poetry_lm.errors import PoetryError
 from poetry_lm.files import write_atomic
 from poetry_lm.model.config import SHAPE_LIMITS, ModelConfig, RunInfo, TrainConfig
-from poetry_lm.model.dataset import batches_per_epoch, encode_poems, make_dataset
+from poetry_lm.model.dataset import batches_per_epoch, encode_couplets, encode_poems, make_dataset
 from poetry_lm.model.hardware import cpu_has_fast_bfloat16
 from poetry_lm.model.network import (
     CONFIG_FILE,
@@ -41,11 +41,19 @@ from poetry_lm.model.network import (
     save_model_atomic,
     save_model_dir,
 )
-from poetry_lm.model.scoring import evaluate_loss
+from poetry_lm.model.scoring import evaluate_aligned, evaluate_loss
 from poetry_lm.text import corpus as corpus_lib
 from poetry_lm.text.catalogue import PoemFilter, write_subset
+from poetry_lm.text.couplets import parallel_couplets
 from poetry_lm.text.vocab import BOS, EOS, PAD, UNK, Vocabulary
-from poetry_lm.training.callbacks import BestCheckpoint, ProgressLog, ResumableBackup, SamplePoems, StopOnFile
+from poetry_lm.training.callbacks import (
+    BestCheckpoint,
+    ProgressLog,
+    ResumableBackup,
+    SampleCouplets,
+    SamplePoems,
+    StopOnFile,
+)
 from poetry_lm.training.multiworker_compat import build_from_one_replica, multiworker_strategy
 from poetry_lm.training.runs import (
     BEST_FILE,
@@ -60,7 +68,7 @@ from poetry_lm.training.runs import (
     run_dir,
     training_lock,
 )
-from poetry_lm.training.warm_start import copy_weights_by_token, warm_start_model_config
+from poetry_lm.training.warm_start import copy_embedding_by_token, copy_weights_by_token, warm_start_model_config
 
 SUBSET_DIR = "corpus"  # inside a run folder: the poems a filtered run reads
 TRAINED_FILE = "trained.keras"  # the weights fit() ended with, kept until the model folder is in place
@@ -200,6 +208,7 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
     source = load_model_dir(Path(train_config.init_from)) if train_config.init_from else None
     if source is not None:
         model_config = warm_start_model_config(source.info.model, model_config or {})
+    kind = (model_config or {}).get("kind", "poem")
     check_resume_matches(work, out_dir.name, model_config or {}, train_config, corpus_lib.corpus_hash(data_dir))
     vocab = _run_vocabulary(work, train_poems, source, train_config.min_count)
     info = RunInfo(
@@ -214,14 +223,15 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
 
     keras.utils.set_random_seed(train_config.seed)
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if train_config.mixed_precision else "float32")
-    train_seqs, valid_seqs = encode_poems(train_poems, vocab), encode_poems(valid_poems, vocab)
+    train_seqs, valid_seqs = training_sequences(kind, train_poems, vocab), training_sequences(kind, valid_poems, vocab)
+    if not train_seqs:  # poems were checked to be there: only a couplet run can find nothing to learn
+        raise PoetryError(f"{corpus_dir} 的训练集中没有律诗，取不出对联")
     scope, replicas = _distribution_scope(strategy)
-    train_data, valid_data, steps = _datasets(train_seqs, valid_seqs, train_config, replicas)
+    train_data, valid_data, steps = _datasets(train_seqs, valid_seqs, train_config, replicas, aligned=kind == "couplet")
     with scope:
         model = _compiled_model(info, train_config, strategy, source, vocab)
-    log = ProgressLog(
-        work / PROGRESS_FILE, train_config.epochs, steps, sum(len(s) - 1 for s in train_seqs), train_config.log_every_batches
-    )
+    targets = sum(len(s) // 2 if kind == "couplet" else len(s) - 1 for s in train_seqs)
+    log = ProgressLog(work / PROGRESS_FILE, train_config.epochs, steps, targets, train_config.log_every_batches)
     remove_partial_saves(work)  # temp files of saves a kill interrupted
     trained_path = work / TRAINED_FILE
     if trained_path.exists():  # an earlier attempt finished training and died while finishing
@@ -244,6 +254,12 @@ def _train_in(work, corpus_dir, out_dir, model_config, train_config, strategy) -
     info = replace(info, train_time_s=round(elapsed, 1))
     final_event = "stopped" if stopped else "done"
     return _finish(work, out_dir, model, vocab, info, test_poems, source, log, steps, final_event)
+
+
+def training_sequences(kind: str, poems: list[str], vocab: Vocabulary) -> list[np.ndarray]:
+    """What a model of `kind` learns from `poems`: whole poems (the language model), or the parallel couplets
+    of their 律诗 (the aligned couplet model)."""
+    return encode_couplets(parallel_couplets(poems), vocab) if kind == "couplet" else encode_poems(poems, vocab)
 
 
 def _read_splits(work: Path, corpus_dir: Path, train_config: TrainConfig) -> tuple[Path, tuple[list[str], ...]]:
@@ -289,7 +305,9 @@ def _compiled_model(info: RunInfo, train_config: TrainConfig, strategy, source: 
     model = build_model(info.model)
     if strategy == "multiworker":
         model._maybe_symbolic_build = functools.partial(build_from_one_replica, model)
-    if source is not None:  # a resumed run then restores its own newer weights over these
+    if source is not None and source.info.model.kind != info.model.kind:  # a couplet model from the poem model
+        copy_embedding_by_token(source.model, source.vocab, model, vocab)
+    elif source is not None:  # a resumed run then restores its own newer weights over these
         copy_weights_by_token(source.model, source.vocab, model, vocab)
     model.compile(
         optimizer=keras.optimizers.Adam(train_config.learning_rate, clipnorm=1.0),
@@ -302,7 +320,7 @@ def _callbacks(work: Path, log: ProgressLog, vocab: Vocabulary, info: RunInfo, t
     return [
         log,
         BestCheckpoint(work / BEST_FILE, best=_best_val_loss(work / PROGRESS_FILE)),
-        SamplePoems(log, vocab, info, work),
+        SampleCouplets(log, vocab) if info.model.kind == "couplet" else SamplePoems(log, vocab, info, work),
         StopOnFile(work / STOP_FILE, log),
         # Last, so its end-of-epoch save commits an epoch whose other records are written. It keeps
         # its backup when fit returns: the folder goes only once the model folder is in place.
@@ -343,7 +361,7 @@ def discard_interrupted_run(out_dir: Path) -> None:
         shutil.rmtree(work)
 
 
-def _datasets(train_seqs, valid_seqs, train_config: TrainConfig, replicas: int):
+def _datasets(train_seqs, valid_seqs, train_config: TrainConfig, replicas: int, aligned: bool = False):
     """(train, valid or None, steps per epoch) for one machine or `replicas` synchronised replicas.
 
     batch_size is the global batch: each replica gets batch_size / replicas rows. With more than
@@ -355,14 +373,16 @@ def _datasets(train_seqs, valid_seqs, train_config: TrainConfig, replicas: int):
         raise PoetryError(
             f"分布式训练的 batch_size（{batch_size}）须是副本数 {replicas} 的整数倍，且不大于训练诗数 {len(train_seqs)}"
         )
-    train_data = make_dataset(train_seqs, batch_size, shuffle=True, seed=train_config.seed, drop_remainder=distributed)
+    train_data = make_dataset(train_seqs, batch_size, shuffle=True, seed=train_config.seed, drop_remainder=distributed,
+                              aligned=aligned)
     steps = batches_per_epoch(train_seqs, batch_size, drop_remainder=distributed)
     # Validation batches shrink to what the validation split fills (a multiple of the replicas); with
     # only full batches kept, that is what its largest length group fills, or it would yield none.
     fillable = max(collections.Counter(map(len, valid_seqs)).values(), default=0) if distributed else len(valid_seqs)
     valid_batch = min(batch_size, fillable // replicas * replicas)
     valid_data = (
-        make_dataset(valid_seqs, valid_batch, shuffle=False, drop_remainder=distributed) if valid_batch else None
+        make_dataset(valid_seqs, valid_batch, shuffle=False, drop_remainder=distributed, aligned=aligned)
+        if valid_batch else None
     )
     return train_data, valid_data, steps
 
@@ -385,8 +405,9 @@ def _finish(work, out_dir, model, vocab, info, test_poems, base, log, steps, fin
     epochs = finished_epochs(read_events(work / PROGRESS_FILE))
     write_history(epochs, staging / HISTORY_FILE)
     log.write("finishing", step=f"在 {len(test_poems):,} 首测试诗上评估")
-    metrics = {"test": evaluate_loss(final_model, vocab, test_poems) if test_poems else None}
-    if base is not None and test_poems:  # what training changed, on the same held-out poems
+    evaluate = evaluate_aligned if info.model.kind == "couplet" else evaluate_loss
+    metrics = {"test": evaluate(final_model, vocab, test_poems) if test_poems else None}
+    if base is not None and test_poems and base.info.model.kind == info.model.kind:  # what training changed
         metrics["base_test"] = evaluate_loss(base.model, base.vocab, test_poems)
     metrics.update(
         epochs_run=len(epochs),

@@ -16,14 +16,17 @@ from poetry_lm.text.vocab import Vocabulary
 
 
 def warm_start_model_config(source: ModelConfig, requested: dict) -> dict:
-    """The shape of a warm-started model is the source model's; only dropout may change."""
+    """The shape of a warm-started model is the source model's; only dropout may change. A model of another
+    kind (a couplet model started from the poem model) takes only the source's embedding size."""
+    if requested.get("kind", source.kind) != source.kind:
+        return {**requested, "embedding_dim": source.embedding_dim}
     shape = {key: getattr(source, key) for key in ("units", "layers", "embedding_dim")}
     clashes = {key: value for key, value in requested.items() if key in shape and value != shape[key]}
     if clashes:
         raise PoetryError(
             f"从已有模型继续训练时模型结构由该模型决定（{shape}），不能改为 {clashes}"
         )
-    return {**shape, "dropout": requested.get("dropout", source.dropout)}
+    return {**shape, "dropout": requested.get("dropout", source.dropout), "kind": source.kind}
 
 
 def copy_weights_by_token(source: keras.Model, source_vocab: Vocabulary, target: keras.Model, vocab: Vocabulary) -> None:
@@ -53,3 +56,17 @@ def copy_weights_by_token(source: keras.Model, source_vocab: Vocabulary, target:
         else:
             new = old
         target_weight.assign(new)
+
+
+def copy_embedding_by_token(source: keras.Model, source_vocab: Vocabulary, target: keras.Model, vocab: Vocabulary) -> None:
+    """Start only `target`'s character embedding from `source`'s, row by token: a model of another kind (the
+    aligned couplet model) shares the characters' meaning with the poem model, not its other layers."""
+    rows = np.asarray([source_vocab.source_index(token) for token in vocab.tokens])
+    known = rows >= 0
+    old = keras.ops.convert_to_numpy(source.get_layer("embedding").embeddings)
+    embedding = target.get_layer("embedding").embeddings
+    if old.shape[1] != embedding.shape[1]:
+        raise PoetryError(f"无法从该模型继续训练：字向量维度 {old.shape[1]} 与 {embedding.shape[1]} 不符")
+    new = keras.ops.convert_to_numpy(embedding).copy()
+    new[known] = old[rows[known]]
+    embedding.assign(new)

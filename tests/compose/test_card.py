@@ -127,3 +127,56 @@ def test_cli_image_writes_one_card_per_candidate(tiny_model_dir, tmp_path, capsy
     a_file.write_bytes(b"x")
     assert cli.main([*argv, "--image", str(a_file)]) == 2
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: 图片目录须是一个目录")
+
+
+# ---- 春联 pictures -----------------------------------------------------------------------------------
+
+
+def _reds(image, box) -> float:
+    """Share of the pixels in `box` that are the strips' red."""
+    from poetry_lm.compose.card import SpringStyle
+
+    pixels = list(image.crop(box).getdata())
+    return sum(pixel == SpringStyle().red for pixel in pixels) / len(pixels)
+
+
+def test_a_spring_couplet_is_two_red_strips_under_a_red_banner():
+    from poetry_lm.compose.card import SpringStyle, render_spring_couplet
+
+    style = SpringStyle()
+    image = render_spring_couplet("张灯结彩迎新岁", "伟业宏图展远猷", "万象更新", {(0, 0), (1, 0)})
+    width, height = image.size
+    strip = style.cell + 2 * style.pad
+    assert height > width
+    top = style.margin + style.cell + 3 * style.pad
+    assert _reds(image, (width - style.margin - strip, top, width - style.margin, top + 200)) > 0.5  # 上联, right
+    assert _reds(image, (style.margin, top, style.margin + strip, top + 200)) > 0.5  # 下联, left
+    assert _reds(image, (width // 2 - 60, style.margin, width // 2 + 60, style.margin + style.cell)) > 0.3  # 横批
+    assert _reds(image, (style.margin + strip + 10, top, width - style.margin - strip - 10, top + 200)) == 0  # door
+
+
+def test_a_spring_couplet_without_banner_is_shorter_and_the_ink_changes_the_characters():
+    from poetry_lm.compose.card import SpringStyle, render_spring_couplet
+
+    with_banner = render_spring_couplet("明月松间照", "清泉石上流", "山水清音")
+    plain = render_spring_couplet("明月松间照", "清泉石上流")
+    assert plain.height < with_banner.height
+    gold = set(render_spring_couplet("明月松间照", "清泉石上流").getdata())
+    black = set(render_spring_couplet("明月松间照", "清泉石上流", ink="black").getdata())
+    assert SpringStyle().gold in gold and SpringStyle().gold not in black and SpringStyle().black in black
+
+
+def test_a_large_spring_couplet_is_at_least_the_share_width():
+    from poetry_lm.compose.card import SHARE_WIDTH, render_spring_couplet
+
+    assert render_spring_couplet("明月松间照", "清泉石上流", min_width=SHARE_WIDTH).width >= SHARE_WIDTH
+
+
+@pytest.mark.parametrize("first, second, ink, fragment", [
+    ("明月松间照", "清泉石上", "gold", "一样长"), ("", "", "gold", "一样长"), ("明月松间照", "清泉石上流", "blue", "字色"),
+])
+def test_bad_spring_couplets_say_why(first, second, ink, fragment):
+    from poetry_lm.compose.card import render_spring_couplet
+
+    with pytest.raises(PoetryError, match=fragment):
+        render_spring_couplet(first, second, ink=ink)

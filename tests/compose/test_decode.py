@@ -15,6 +15,7 @@ import tensorflow as tf
 from poetry_lm.compose.decode import (
     FREE,
     CharTables,
+    WordBias,
     decode_loop,
     free_cell_bias,
     plain_tables,
@@ -313,3 +314,47 @@ def test_repetition_penalty_and_top_k_and_seed():
     _, again, _ = run_loop(logits, [FREE] * 6, candidates=64, top_k=2, repetition_penalty=10.0, seed=1)
     _, other, _ = run_loop(logits, [FREE] * 6, candidates=64, top_k=2, repetition_penalty=10.0, seed=2)
     assert (again == penalised).all() and not (other == penalised).all()
+
+
+# ---- copies and word cells (the couplet writer's additions) ----------------------------------------
+
+
+def test_a_copy_cell_repeats_what_its_row_wrote_earlier_even_after_search_reorders_rows():
+    vocab = Vocabulary.build([CHARS + "，。"])
+    comma = vocab.punctuation_ids[0]
+    forced = np.array([FREE, FREE, comma, FREE, FREE], np.int32)
+    rows = 12
+    copy_from = np.full((rows, len(forced)), -1, np.int32)
+    copy_from[:, 3] = 0  # cell 3 repeats cell 0
+    copy_from[:, 4] = 3  # and cell 4 repeats that
+    tokens, *_ = decode_loop(
+        fixed_step(np.zeros(len(vocab), np.float32)), tf.constant(0), tf.constant(forced),
+        tf.constant(free_cell_bias(vocab)[None]), tf.constant(np.zeros((rows, len(forced)), np.int32)),
+        sampling_tensors(Sampling(seed=3, search=4)), vocab, reorder=lambda state, rows: state,
+        tables=plain_tables(len(vocab)), copy_from=tf.constant(copy_from),
+    )
+    tokens = tokens.numpy()
+    assert (tokens[:, 3] == tokens[:, 0]).all() and (tokens[:, 4] == tokens[:, 0]).all()
+    assert len(set(tokens[:, 0])) > 1  # the copied cell itself was drawn freely
+
+
+def test_word_rows_act_only_on_the_word_cells():
+    vocab = Vocabulary.build([CHARS + "，。"])
+    first, second = vocab.id_of("山"), vocab.id_of("水")
+    banned = np.zeros(len(vocab), np.float32)
+    banned[vocab.first_char_id :] = -np.inf
+    banned[second] = 0.0  # after 山 only 水
+    slot = np.zeros(len(vocab), np.int32)
+    slot[first] = 1
+    words = (np.stack([np.zeros(len(vocab), np.float32), banned]), slot, np.zeros(len(vocab), np.float32))
+    forced = np.array([first, FREE, first, FREE], np.int32)
+    word_cells = np.array([False, True, False, False])
+    tokens, *_ = decode_loop(
+        fixed_step(np.zeros(len(vocab), np.float32)), tf.constant(0), tf.constant(forced),
+        tf.constant(free_cell_bias(vocab)[None]), tf.constant(np.zeros((64, 4), np.int32)),
+        sampling_tensors(Sampling(seed=1)), vocab, tables=plain_tables(len(vocab)),
+        words=WordBias(*words), word_cells=tf.constant(word_cells),
+    )
+    tokens = tokens.numpy()
+    assert (tokens[:, 1] == second).all()  # a word cell: only the word's second character
+    assert len(set(tokens[:, 3])) > 3  # not a word cell: drawn freely

@@ -261,7 +261,7 @@ def test_bad_run_names_and_taken_names_are_refused(models):
 def test_corpus_tab_statistics(models):
     """The tab draws the package's statistics of the bundled corpus (computed in tests/test_corpus_stats.py)."""
     at = open_tab(start_app(), "语料")
-    corpus = at.tabs[2]  # tables in order: forms, poets, characters, words
+    corpus = at.tabs[3]  # tables in order: forms, poets, characters, words
     assert corpus.label == "语料" and len(corpus.dataframe) == 4
     kept = json.loads((REPO / "corpus" / "stats.json").read_text(encoding="utf-8"))["kept"]
     assert corpus.dataframe[0].value.loc["合计", "合计"] == kept == 227_287
@@ -313,7 +313,7 @@ def test_rhyme_and_tone_controls_reach_the_generator(models):
 
 def test_analysis_tab_on_a_famous_poem_and_a_candidate(models):
     at = open_tab(start_app(), "诗词分析")
-    tab = at.tabs[1]
+    tab = at.tabs[2]
     assert tab.label == "诗词分析"
     values = [m.value for m in tab.metric]
     # 登高: a strict 七律 that rhymes in 平水韵 and not in today's readings; each book's verdict is shown.
@@ -321,22 +321,22 @@ def test_analysis_tab_on_a_famous_poem_and_a_candidate(models):
     page = " ".join(m.value for m in tab.markdown)
     assert "**平水韵**：押灰韵" in page and "**中华新韵**：不押（韵脚分属" in page and "<small>āi</small>" in page
     at.text_area(key="analyse_text").input("床前明月光，疑是地上霜。举头望明月，低头思故乡。").run()
-    assert at.tabs[1].metric[0].value == "古绝" and at.tabs[1].metric[2].label == "平仄合律（对照）"
-    assert "第3句第2字“头”应仄而平（粘）" in " ".join(m.value for m in at.tabs[1].markdown)
+    assert at.tabs[2].metric[0].value == "古绝" and at.tabs[2].metric[2].label == "平仄合律（对照）"
+    assert "第3句第2字“头”应仄而平（粘）" in " ".join(m.value for m in at.tabs[2].markdown)
     at.radio(key="analyse_system").set_value("xinyun").run()
-    assert at.tabs[1].metric[1].value == "押唐韵（中华新韵）"
+    assert at.tabs[2].metric[1].value == "押唐韵（中华新韵）"
     at.text_area(key="analyse_text").input("春眠不觉晓，处处闻啼鸟。夜来风雨声。").run()
-    assert "不是绝句或律诗" in " ".join(i.value for i in at.tabs[1].info)
+    assert "不是绝句或律诗" in " ".join(i.value for i in at.tabs[2].info)
     at.text_area(key="analyse_text").input("床前明月光，hello")
     at.run()
-    assert "只能有汉字" in " ".join(w.value for w in at.tabs[1].warning)
+    assert "只能有汉字" in " ".join(w.value for w in at.tabs[2].warning)
     at = open_tab(write(at, "江山如画", form="五言", num_candidates=2, seed=5), "诗词分析")
     source = at.selectbox(key="analyse_source")
     assert len(source.options) == 3
     source.select_index(1)
     at.run()
     assert not at.exception
-    assert at.tabs[1].metric[0].value.startswith("五言绝句")
+    assert at.tabs[2].metric[0].value.startswith("五言绝句")
 
 
 def click_start(at: AppTest, name: str, epochs: int, batch_size: int) -> None:
