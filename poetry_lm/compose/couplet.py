@@ -217,7 +217,7 @@ class CoupletWriter:
             row[~self.reduplicable] = -np.inf
         return row
 
-    def _answer_plan(self, firsts: list[str], givens: list[dict[int, str]], settings: CoupletSettings):
+    def answer_plan(self, firsts: list[str], givens: list[dict[int, str]], settings: CoupletSettings):
         """(forced_ids [T], bias_rows, bias_index [E, T], distinct [T], copy_from [E, T]) answering each 上联."""
         n = len(firsts[0])
         comma, full_stop = self.vocab.punctuation_ids
@@ -251,7 +251,7 @@ class CoupletWriter:
     def answers(self, firsts: list[str], givens: list[dict[int, str]], settings: CoupletSettings, seed: int,
                 per_first: int) -> list[list[tuple[str, float]]]:
         """`per_first` 下联 for each 上联 (duplicates removed), best first, with log-probability per character."""
-        forced, bias_rows, index, distinct, copy_from = self._answer_plan(firsts, givens, settings)
+        forced, bias_rows, index, distinct, copy_from = self.answer_plan(firsts, givens, settings)
         rows_per_first = per_first * settings.search
         bias_index = np.repeat(index, rows_per_first, axis=0)
         decoded = self.decoder.with_expert(

@@ -414,3 +414,37 @@ def format_table(result: dict) -> str:
                                                          f"{log.get('median_epoch_s', 'n/a')} s, backend {log['backend']}"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def classic_answer(writer, first: str, settings, rng: np.random.Generator) -> str:
+    """One 下联 the classic way: the poem model's `predict` on the growing prefix for every character, its
+    log-probabilities plus the aligned model's times the weight, the same masks (end tone, no 上联 character)."""
+    vocab, n = writer.vocab, len(first)
+    aligned = writer.aligned_log_probs([first])[0]
+    window = np.zeros((1, 2 * n + 2), np.int32)
+    window[0, : n + 2] = [vocab.bos_id, *vocab.encode(first), vocab.punctuation_ids[0]]
+    _, bias_rows, index, _, _ = writer.answer_plan([first], [{}], settings)  # the writer's own masks
+    for j in range(n):
+        log_probs = _log_probs(writer.poem.model.predict(window, verbose=0)[0, n + 1 + j])
+        scores = (log_probs + writer.weight * aligned[j]) / settings.temperature + bias_rows[index[0, n + 1 + j]]
+        weights = np.exp(scores - scores.max())
+        window[0, n + 2 + j] = int(rng.choice(len(vocab), p=weights / weights.sum()))
+    return vocab.decode(window[0, n + 2 :])
+
+
+def couplet_bench(writer, first: str = "风吹杨柳千条绿", candidates: int = 8, repeats: int = 9) -> dict:
+    """8 下联 candidates for one 上联: the writer (both models in one compiled loop, checks included) against
+    the classic loop (`classic_answer`, once per candidate), side by side."""
+    from poetry_lm.compose.couplet import CoupletSettings
+
+    settings = CoupletSettings(first=first, num_candidates=candidates, seed=0)
+    rng = np.random.default_rng(0)
+    writer.write(settings)  # traced already by load(); once more so both start warm
+    seconds = side_by_side({
+        "writer": lambda: writer.write(settings),
+        "classic": lambda: [classic_answer(writer, first, settings, rng) for _ in range(candidates)],
+    }, repeats)
+    writer_ms, classic_ms = median_ms(seconds["writer"]), median_ms(seconds["classic"])
+    return {"first": first, "candidates": candidates, "search": settings.search, "writer_ms": round(writer_ms, 1),
+            "classic_ms": round(classic_ms, 1), "speedup": round(classic_ms / writer_ms, 1),
+            "repeats": repeats, "machine": machine()}

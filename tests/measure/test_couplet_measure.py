@@ -57,3 +57,24 @@ def test_calibration_saves_the_best_weight_on_valid_beside_the_aligned_model(wri
     scores = {float(w): v for w, v in record["valid_log_prob_per_char"].items()}
     assert record["weight"] == max(scores, key=scores.get) == local.weight
     assert json.loads((copy / WEIGHT_FILE).read_text(encoding="utf-8"))["weight"] == record["weight"]
+
+
+@pytest.mark.slow
+def test_the_couplet_bench_compares_the_writer_with_the_classic_loop(capsys, tiny_model_dir, tiny_couplet_dir):
+    from poetry_lm import cli
+
+    assert cli.main(["bench", "--couplet", "--quick", "--model", str(tiny_model_dir),
+                     "--couplet-model", str(tiny_couplet_dir)]) == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert result["candidates"] == 8 and result["writer_ms"] > 0 and result["classic_ms"] > 0
+    assert result["speedup"] == pytest.approx(result["classic_ms"] / result["writer_ms"], rel=0.01)
+
+
+def test_the_classic_answer_keeps_the_same_masks(writer):
+    import numpy as np
+
+    from poetry_lm.compose.couplet import CoupletSettings
+    from poetry_lm.measure.bench import classic_answer
+
+    second = classic_answer(writer, "明月松间照", CoupletSettings(first="明月松间照"), np.random.default_rng(0))
+    assert len(second) == 5 and not set(second) & set("明月松间照")

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from poetry_lm.compose.card import CardStyle
+from poetry_lm.compose.card import CardStyle, SpringStyle
 from poetry_lm.serve import start_studio, stop_studio
 from tests.conftest import REPO
 
@@ -46,7 +46,8 @@ def app_url(tmp_path):
     It gets the environment a user has (no TF_CPP_* settings), so its console shows what a user sees."""
     models = tmp_path / "models"
     models.mkdir()
-    (models / "default").symlink_to(REPO / "models" / "default")  # generation only reads it
+    for name in ("default", "couplet"):  # generation only reads them
+        (models / name).symlink_to(REPO / "models" / name)
     log = tmp_path / "streamlit.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
     process, url = start_studio(models, log, env=env, timeout=90)
@@ -140,6 +141,32 @@ def test_write_acrostic_in_chromium(app_url, tmp_path):
     assert "URL: http://localhost:" in console, console
     assert not [line for line in console.splitlines() if any(mark in line for mark in ALARMING)], console
     assert "deprecat" not in console.lower(), console  # e.g. st.components.v1.html, replaced by st.iframe
+
+
+def test_a_couplet_and_its_spring_picture_in_chromium(app_url, tmp_path):
+    from playwright.sync_api import expect
+
+    url, _ = app_url
+    with studio_page(url) as page:
+        page.get_by_role("tab", name="对联").click()
+        first = page.get_by_label("上联", exact=False)
+        first.fill("海内存知己")
+        first.press("Enter")
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="对下联").click()
+        couplet = page.locator(".couplet").first
+        expect(couplet).to_be_visible(timeout=120_000)  # the first use loads both models
+        text = couplet.inner_text()
+        assert "上联：海内存知己" in text and "下联：" in text and "对仗" in text
+        assert page.get_by_text("Traceback").count() == 0
+        with page.expect_download(timeout=60_000) as download:
+            page.get_by_role("button", name="保存春联图").first.click()
+        picture = tmp_path / "spring.png"
+        download.value.save_as(picture)
+        pixels = np.asarray(Image.open(picture).convert("RGB")).astype(int)
+        red = (np.abs(pixels - np.asarray(SpringStyle().red)).sum(axis=-1) < 30).mean()
+        gold = (np.abs(pixels - np.asarray(SpringStyle().gold)).sum(axis=-1) < 60).sum()
+        assert red > 0.2 and gold > 500  # red paper, gold characters
 
 
 def test_an_open_page_picks_up_a_job_started_elsewhere(app_url, tmp_path, job_from_another_tab):
