@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from poetry_lm.compose.decode import FREE, ExpertDecoder, WordBias, free_cell_bias
 from poetry_lm.compose.generate import char_tables
@@ -27,6 +28,7 @@ from poetry_lm.compose.occasion import INAUSPICIOUS_CHARS, INAUSPICIOUS_WORDS
 from poetry_lm.compose.settings import MAX_SEED, Sampling
 from poetry_lm.errors import PoetryError
 from poetry_lm.files import read_json_file, write_atomic
+from poetry_lm.model.keras_compat import patch_time_distributed
 from poetry_lm.model.network import ModelDir, load_model_dir
 from poetry_lm.paths import DEFAULT_COUPLET_MODEL_DIR, DEFAULT_MODEL_DIR, REPO_ROOT
 from poetry_lm.prosody.couplet import (
@@ -168,6 +170,11 @@ class CoupletWriter:
         self.fits = tones
         # The aligned model's columns in the poem model's vocabulary (a character it lacks reads its <unk>).
         self.aligned_columns = np.asarray([aligned.vocab.id_of(token) for token in self.vocab.tokens])
+        # Compiled once for any batch and length: called eagerly the bidirectional LSTMs took 270 ms a request
+        # (a dynamic time axis in a graph needs the TimeDistributed fix).
+        patch_time_distributed()
+        self._aligned_probs = tf.function(lambda ids: aligned.model(ids, training=False),
+                                          input_signature=[tf.TensorSpec([None, None], tf.int32)])
 
     @classmethod
     def load(cls, poem_path: Path | None = None, aligned_path: Path | None = None, warm_up: bool = True) -> CoupletWriter:
@@ -185,7 +192,7 @@ class CoupletWriter:
     def aligned_log_probs(self, firsts: list[str]) -> np.ndarray:
         """[E, n, V] log p_aligned(下联 character | 上联) per position, in the poem model's vocabulary."""
         ids = np.asarray([self.aligned.vocab.encode(first) for first in firsts], np.int32)
-        probs = np.asarray(self.aligned.model(ids, training=False), np.float64)
+        probs = self._aligned_probs(tf.constant(ids)).numpy().astype(np.float64)
         return np.log(np.maximum(probs[..., self.aligned_columns], 1e-30)).astype(np.float32)
 
     def _expert(self, firsts: list[str]) -> np.ndarray:
