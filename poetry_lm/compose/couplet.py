@@ -68,7 +68,10 @@ class CoupletSettings:
     temperature: float = 0.8
     search: int = 4  # samples per candidate; the best-scoring one is kept
     strict_tones: bool = False  # even-position opposition as a mask rather than a penalty
-    tone_penalty: float = 4.0  # logit penalty for a same tone at an even position (soft)
+    # Logit penalty for a same tone at an even position (soft), in sampling and in the ranking. Chosen on 200 valid
+    # couplets: 4 → 97.0% of answers opposed at every even position, 6 → 99.5%, 8 → 100%; log-probability per
+    # character −2.152, −2.169, −2.170.
+    tone_penalty: float = 6.0
     banner: bool = False  # add a 横批
     seed: int | None = None
 
@@ -256,8 +259,9 @@ class CoupletWriter:
     # Writing -------------------------------------------------------------------------------------------------
 
     def answers(self, firsts: list[str], givens: list[dict[int, str]], settings: CoupletSettings, seed: int,
-                per_first: int) -> list[list[tuple[str, float]]]:
-        """`per_first` 下联 for each 上联 (duplicates removed), best first, with log-probability per character."""
+                per_first: int) -> list[list[tuple[str, float, float]]]:
+        """`per_first` 下联 for each 上联 (duplicates removed), best first: (下联, its log-probability per character,
+        the same less the soft tone penalties it paid per character: what "best" means)."""
         forced, bias_rows, index, distinct, copy_from = self.answer_plan(firsts, givens, settings)
         rows_per_first = per_first * settings.search
         bias_index = np.repeat(index, rows_per_first, axis=0)
@@ -269,15 +273,20 @@ class CoupletWriter:
         n = len(firsts[0])
         answer_cells = slice(n + 1, 2 * n + 1)
         per_char = decoded.cell_log_probs[:, answer_cells].mean(axis=1)
+        # The soft tone penalties each row paid (a row's bias at the character it wrote): sampling felt them, and
+        # the choice among samples and candidates must too, or it picks the likelier sample that broke a tone.
+        paid = np.take_along_axis(bias_rows[bias_index[:, answer_cells]], decoded.tokens[:, answer_cells, None], 2)
+        rank = per_char + paid[..., 0].sum(axis=1) / n
         result = []
         for e in range(len(firsts)):
-            seen: dict[str, float] = {}
+            seen: dict[str, tuple[float, float]] = {}
             rows = range(e * rows_per_first, (e + 1) * rows_per_first)
-            for row in sorted(rows, key=lambda r: -decoded.score[r]):
+            for row in sorted(rows, key=lambda r: -rank[r]):
                 text = self.vocab.decode(decoded.tokens[row, answer_cells])
                 if len(text) == n:  # always so; a token without a character would show here
-                    seen.setdefault(text, float(per_char[row]))
-            result.append(sorted(seen.items(), key=lambda item: -item[1])[:per_first])
+                    seen.setdefault(text, (float(rank[row]), float(per_char[row])))
+            best = sorted(seen.items(), key=lambda item: -item[1][0])[:per_first]
+            result.append([(text, log_prob, rank) for text, (rank, log_prob) in best])
         return result
 
     def first_lines(self, settings: CoupletSettings, seed: int) -> list[str]:
@@ -357,12 +366,13 @@ class CoupletWriter:
             n, second_char = settings.length, settings.hidden[1]
             given = {0: second_char} if settings.position == "head" else {n - 1: second_char}
             answers = self.answers(firsts, [given] * len(firsts), settings, seed + 1, 1)
+        ranked = sorted(((rank, first, second, log_prob) for first, options in zip(firsts, answers, strict=True)
+                         for second, log_prob, rank in options), key=lambda item: -item[0])
         couplets = [
             Couplet(first, second, log_prob, check_couplet(first, second), hidden=settings.hidden,
                     position=settings.position if settings.hidden else "", notes=notes)
-            for first, options in zip(firsts, answers, strict=True) for second, log_prob in options
+            for _, first, second, log_prob in ranked
         ]
-        couplets.sort(key=lambda couplet: -couplet.log_prob)
         if settings.banner and couplets:
             for couplet, banner in zip(couplets, self.banners([(c.first, c.second) for c in couplets], seed + 2),
                                        strict=True):

@@ -48,8 +48,20 @@ def test_answers_keep_every_rule(writer, first):
 
 
 def test_the_answers_are_ranked_by_their_log_probability(writer):
-    couplets = writer.write(CoupletSettings(first="明月松间照", num_candidates=8, seed=1))
+    """With every tone a rule there are no soft penalties: the rank is the log-probability."""
+    couplets = writer.write(CoupletSettings(first="明月松间照", num_candidates=8, seed=1, strict_tones=True))
     assert [c.log_prob for c in couplets] == sorted((c.log_prob for c in couplets), reverse=True)
+
+
+def test_soft_tone_penalties_count_in_the_ranking(writer):
+    """By default a broken even-position tone is allowed but paid for: no candidate that breaks one ranks above
+    one that breaks none by less than the penalty's share per character."""
+    couplets = writer.write(CoupletSettings(first="风吹杨柳千条绿", num_candidates=8, seed=3))
+    broken = [sum(ok is False for ok in c.report.opposed) for c in couplets]
+    if 0 in broken and any(broken):
+        first_clean = broken.index(0)
+        assert all(c.log_prob > couplets[first_clean].log_prob for c, b in zip(couplets, broken, strict=True)
+                   if b and couplets.index(c) < first_clean)
 
 
 def test_the_same_seed_gives_the_same_answers(writer):
