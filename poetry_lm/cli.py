@@ -7,6 +7,7 @@ import functools
 import importlib
 import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from poetry_lm.compose.occasion import OCCASIONS
@@ -223,6 +224,12 @@ def _cmd_build_char_stats(args) -> None:
                       "reduplicable": len(reduplicable_chars(stats))}, ensure_ascii=False))
 
 
+def _cmd_build_ci(args) -> None:
+    from poetry_lm.text.ci import build_ci_corpus
+
+    print(json.dumps(asdict(build_ci_corpus(Path(args.source), Path(args.corpus))), ensure_ascii=False))
+
+
 def _cmd_build_word_counts(args) -> None:
     from poetry_lm.text.corpus_stats import WORD_COUNTS_FILE, build_word_counts
 
@@ -366,6 +373,10 @@ def _add_corpus(commands) -> None:
                                     help="jieba word counts of every poem → <corpus>/word_counts.json (corpus build does it too)")
     word_counts.add_argument("--corpus", default="corpus")
     word_counts.set_defaults(run=_cmd_build_word_counts)
+    ci = corpus.add_parser("build-ci", help="chinese-poetry's 宋词 → <corpus>/ci/ (词 with their tunes; 诗 untouched)")
+    ci.add_argument("--source", required=True, help="chinese-poetry-2.0.1.tgz or its unpacked folder")
+    ci.add_argument("--corpus", default="corpus")
+    ci.set_defaults(run=_cmd_build_ci)
 
 
 def _add_train(commands) -> None:
@@ -547,6 +558,8 @@ def _add_prosody(commands) -> None:
          "the words, by title", "poetry_lm.compose.theme:build_theme_lexicons"),
         ("build-stock-words", "the corpus → poetry_lm/data/stock_words.json (names in whole poems)",
          "the common words", "poetry_lm.compose.stock:build_stock_words"),
+        ("build-cipu", "the corpus's 词 → poetry_lm/data/cipu.json (each tune's 谱: form, tones, rhymes)",
+         "the 词 of each tune", "poetry_lm.prosody.cipu:build_cipu"),
     ]:
         build = prosody.add_parser(command, help=writes)
         build.add_argument("--corpus", default="corpus", help=f"corpus whose training poems give {gives}")

@@ -113,16 +113,21 @@ def derive_pattern(tune: str, poems: list[str]) -> Pattern | None:
     )
 
 
-def build_cipu(corpus_dir: Path, out_file: Path = CIPU_FILE) -> dict[str, Pattern]:
-    """Derive the 谱 of every tune with enough 词 in the train split and write them (`CIPU_FILE`)."""
+def derive_cipu(corpus_dir: Path) -> dict[str, Pattern]:
+    """The 谱 of every tune with enough 词 in the train split of `<corpus_dir>/ci/`, most written first."""
     by_tune = collections.defaultdict(list)
     for text, tune in load_ci_split(corpus_dir, "train"):
         by_tune[tune].append(text)
-    patterns = {tune: pattern for tune, poems in sorted(by_tune.items(), key=lambda item: -len(item[1]))
-                if (pattern := derive_pattern(tune, poems)) is not None}
+    return {tune: pattern for tune, poems in sorted(by_tune.items(), key=lambda item: (-len(item[1]), item[0]))
+            if (pattern := derive_pattern(tune, poems)) is not None}
+
+
+def build_cipu(corpus_dir: Path, out_file: Path = CIPU_FILE) -> dict:
+    """Derive the 谱 (`derive_cipu`) and write them to `out_file`; returns a summary."""
+    patterns = derive_cipu(corpus_dir)
     write_atomic(Path(out_file), json.dumps({tune: asdict(p) for tune, p in patterns.items()}, ensure_ascii=False,
                                             indent=1))
-    return patterns
+    return {"file": str(out_file), "tunes": len(patterns), "most_written": list(patterns)[:10]}
 
 
 def load_cipu(path: Path = CIPU_FILE) -> dict[str, Pattern]:

@@ -26,6 +26,7 @@ LOST_TUNE = "失调名"  # a 词 whose tune is lost: kept out (it has no 谱 to 
 ALIAS_MARKS = "・·"  # 木兰花・玉楼春: the tune, then another name for it
 CI_META_COLUMNS = ("author", "tune", "alias")
 _NOTE_RE = re.compile(r"[（(][^）)]*[）)]|[【\[][^】\]]*[】\]]")  # editors' notes and variant readings
+_QUOTES_RE = re.compile("[《》〈〉“”‘’「」『』]")
 _CLAUSE_RE = re.compile(f"([^{CLAUSE_MARKS}]+)([{CLAUSE_MARKS}])")
 
 
@@ -52,9 +53,10 @@ def tune_of(rhythmic: str) -> tuple[str, str]:
 
 
 def normalise_ci(paragraphs: list[str]) -> tuple[str | None, str]:
-    """(the 词 in standard forms with its clause marks, "kept"), or (None, why it is dropped)."""
+    """(the 词 in standard forms with its clause marks, "kept"), or (None, why it is dropped: a □ for a lost
+    character, like any other character that is not Han, drops the 词)."""
     text = re.sub(r"\s+", "", "".join(str(p) for p in paragraphs or []))
-    text = _NOTE_RE.sub("", text)
+    text = _QUOTES_RE.sub("", _NOTE_RE.sub("", text))  # 水殿按《凉州》: the title marks go, the words stay
     if not text:
         return None, "empty"
     text = standard_forms(to_simplified(text)).replace(",", "，").replace(".", "。")
@@ -115,7 +117,32 @@ def build_ci_corpus(source: Path, corpus_dir: Path) -> CiStats:
     stats.dropped, stats.per_split = dict(dropped), {split: len(rows) for split, rows in by_split.items()}
     stats.tunes = len({meta[1] for rows in by_split.values() for _, meta in rows})
     write_atomic(out / "stats.json", json.dumps(asdict(stats), ensure_ascii=False, indent=2))
+    write_atomic(out / "README.md", _readme(stats))
     return stats
+
+
+def _readme(stats: CiStats) -> str:
+    dropped = ", ".join(f"{reason} {count}" for reason, count in sorted(stats.dropped.items()))
+    splits = ", ".join(f"{split} {count}" for split, count in stats.per_split.items())
+    return f"""# 词 (ci) of the corpus
+
+The 宋词 of chinese-poetry 2.0.1 (`dist/songci/ci.song.*.json`, MIT, see ../LICENSE), built by
+`python -m poetry_lm corpus build-ci --source chinese-poetry-2.0.1.tgz` (`poetry_lm/text/ci.py`). The 诗 files one
+folder up are not touched by it.
+
+1. The paragraphs of a 词 are joined; editors' notes in brackets and title marks (《》“”) are removed.
+2. Traditional → simplified (OpenCC t2s), then variant → standard form, as for the poems.
+3. Kept: only Han characters and the clause marks {CLAUSE_MARKS}, ending on a mark, no empty clause (a □ for a lost
+   character drops the 词); a tune (`rhythmic`, 木兰花・玉楼春 → tune 木兰花, alias 玉楼春) other than {LOST_TUNE}.
+4. Exact duplicates dropped; split by `sha1(词) % 100` like the poems: < 90 train, < 95 valid, otherwise test.
+
+Read {stats.read}; kept {stats.kept} of {stats.tunes} tunes; duplicates {stats.duplicates}; dropped: {dropped}.
+Splits: {splits}.
+
+Format: `<split>.txt`, one 词 per line with its marks; `<split>.meta.tsv`, line for line after a header,
+`author	tune	alias`. The 谱 of each tune (`poetry_lm/data/cipu.json`) is derived from the train split
+(`python -m poetry_lm prosody build-cipu`).
+"""
 
 
 def load_ci_split(corpus_dir: Path, split: str) -> list[tuple[str, str]]:
