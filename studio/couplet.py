@@ -62,7 +62,8 @@ def couplet_tab(models: Path) -> None:
     left, middle, right = st.columns(3)
     temperature = left.slider("温度", 0.3, 1.5, 0.8, 0.05, key="couplet_temperature",
                               help="低：更稳妥常见；高：更出人意料")
-    banner = middle.checkbox("加横批（四字）", value=mode == "hidden", key="couplet_banner")
+    # One box per mode: a whole couplet gets its 横批 by default, an answer does not.
+    banner = middle.checkbox("加横批（四字）", value=mode == "hidden", key=f"couplet_banner_{mode}")
     strict = right.checkbox("偶数位平仄严格相对", key="couplet_strict",
                             help="默认尽量相对（极少数位置为了通顺会让步）；勾选后每个偶数位都必须相对")
     if st.button("对下联" if mode == "answer" else "写对联", type="primary", key="couplet_go"):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -48,20 +51,31 @@ def test_answers_keep_every_rule(writer, first):
 
 
 def test_the_answers_are_ranked_by_their_log_probability(writer):
-    """With every tone a rule there are no soft penalties: the rank is the log-probability."""
-    couplets = writer.write(CoupletSettings(first="明月松间照", num_candidates=8, seed=1, strict_tones=True))
+    """With every tone a rule and no 对仗 bonus the rank is the log-probability."""
+    couplets = writer.write(CoupletSettings(first="明月松间照", num_candidates=8, seed=1, strict_tones=True,
+                                            parallel_bonus=0.0))
     assert [c.log_prob for c in couplets] == sorted((c.log_prob for c in couplets), reverse=True)
 
 
+def test_the_parallel_bonus_prefers_the_more_parallel_candidates(writer):
+    settings = CoupletSettings(first="风吹杨柳千条绿", num_candidates=8, seed=2, strict_tones=True)
+    plain = writer.write(replace(settings, parallel_bonus=0.0))
+    strong = writer.write(replace(settings, parallel_bonus=100.0))
+    assert {c.second for c in plain} == {c.second for c in strong}  # the same candidates, ranked differently
+    shares = [c.report.parallel_share for c in strong]
+    assert shares == sorted(shares, reverse=True) and shares[0] >= plain[0].report.parallel_share
+
+
 def test_soft_tone_penalties_count_in_the_ranking(writer):
-    """By default a broken even-position tone is allowed but paid for: no candidate that breaks one ranks above
-    one that breaks none by less than the penalty's share per character."""
-    couplets = writer.write(CoupletSettings(first="风吹杨柳千条绿", num_candidates=8, seed=3))
-    broken = [sum(ok is False for ok in c.report.opposed) for c in couplets]
-    if 0 in broken and any(broken):
-        first_clean = broken.index(0)
-        assert all(c.log_prob > couplets[first_clean].log_prob for c, b in zip(couplets, broken, strict=True)
-                   if b and couplets.index(c) < first_clean)
+    """By default a broken even-position tone is allowed but paid for: among candidates of equal 对仗, one that
+    breaks a tone ranks above one that breaks none only if it is likelier by more than the penalty per character."""
+    settings = CoupletSettings(first="风吹杨柳千条绿", num_candidates=8, seed=3, parallel_bonus=0.0)
+    couplets = writer.write(settings)
+    penalty = settings.tone_penalty / len(settings.first)
+    for better, worse in itertools.pairwise(couplets):
+        broken_better = sum(ok is False for ok in better.report.opposed)
+        broken_worse = sum(ok is False for ok in worse.report.opposed)
+        assert better.log_prob - penalty * broken_better >= worse.log_prob - penalty * broken_worse - 1e-4
 
 
 def test_the_same_seed_gives_the_same_answers(writer):

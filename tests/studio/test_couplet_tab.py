@@ -51,7 +51,7 @@ def test_the_couplet_tab_answers_a_first_line(models):
     for first, second in pairs:
         assert first == "海内存知己" and len(second) == 5 and tone_fits(second[-1], "平")
         assert not set(second) & set(first)
-    assert any(image for image in at.get("imgs"))  # the first one is shown as a 春联 picture
+    assert len(at.get("image")) == 1  # the first one is shown as a 春联 picture
     labels = {button.label for button in at.get("download_button")}
     assert {"保存春联图", "手机大图"} <= labels
 
@@ -60,7 +60,7 @@ def test_the_couplet_tab_writes_a_hidden_couplet_with_a_banner(models):
     at = couplet_tab()
     at.radio(key="couplet_mode").set_value("hidden").run()
     at.text_input(key="couplet_hidden").input("春福")
-    assert at.checkbox(key="couplet_banner").value  # on by default for a whole couplet
+    assert at.checkbox(key="couplet_banner_hidden").value  # on by default for a whole couplet
     at.button(key="couplet_go").click().run()
     pairs = shown_couplets(at)
     assert pairs and all(first[0] == "春" and second[0] == "福" and len(first) == 7 for first, second in pairs)
