@@ -140,7 +140,7 @@ def _couplet_settings(args):
     return check_couplet_settings(CoupletSettings(
         first=args.first or "", hidden=args.heads or "", position=args.position, length=args.chars,
         num_candidates=args.num, temperature=args.temperature, search=args.search, strict_tones=args.strict_tones,
-        banner=args.banner, seed=args.seed,
+        banner=args.banner, seed=args.seed, occasion=args.occasion,
     ))
 
 
@@ -190,6 +190,29 @@ def _cmd_analyse(args) -> None:
 
     analysis = analyse(args.poem, args.system)
     print(json.dumps(analysis.to_dict(), ensure_ascii=False) if args.format == "json" else analysis.to_text())
+
+
+def _cmd_ci(args) -> None:
+    from poetry_lm.prosody.cipu import check_ci, find_pattern, load_cipu, recognise
+
+    if args.action == "list":
+        for pattern in load_cipu().values():
+            other = f"（又名 {'、'.join(pattern.aliases[:3])}）" if pattern.aliases else ""
+            print(f"{pattern.tune}{other}  {pattern.poems} 首，主体占 {pattern.share:.0%}  {pattern.shape()}")
+    elif args.action == "show":
+        pattern = find_pattern(args.tune)
+        print(f"{pattern.tune}  {pattern.shape()}  （{pattern.poems} 首，主体占 {pattern.share:.0%}）\n{pattern.chart()}")
+        print("○ 平  ● 仄  ◎ 可平可仄  （韵N）第 N 组韵脚，按词林正韵")
+    else:
+        matches = recognise(args.text)
+        if not matches:
+            raise PoetryError("这首词的句式不合任何已有词谱（ci list 列出所有词牌）")
+        check = check_ci(args.text, matches[0])
+        also = f"（句式也合：{'、'.join(p.tune for p in matches[1:])}）" if len(matches) > 1 else ""
+        print(f"词牌：{check.pattern.tune}{also}")
+        print(f"平仄：{check.tones_kept}/{check.tones_checked} 个定声之字合谱；押韵：{'合' if check.rhymes else '不合'}")
+        for violation in check.violations:
+            print(f"  ! {violation}")
 
 
 def _cmd_build_tones(args) -> None:
@@ -351,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="python -m poetry_lm", description="藏头诗 character-level LSTM studio")
     commands = parser.add_subparsers(dest="command", required=True)
     for add in (_add_corpus, _add_train, _add_generate, _add_couplet, _add_evaluate, _add_alternatives, _add_analyse,
-                _add_prosody, _add_bench):
+                _add_ci, _add_prosody, _add_bench):
         add(commands)
     return parser
 
@@ -512,6 +535,8 @@ def _add_couplet(commands) -> None:
     couplet.add_argument("--strict-tones", action="store_true",
                          help="平仄 opposed at every even position as a rule (default: strongly preferred)")
     couplet.add_argument("--banner", action="store_true", help="add a 横批 of four characters")
+    couplet.add_argument("--occasion", help="春节, 婚庆, 祝福, 生日, 乔迁/开业, 送别: the occasion's imagery, and for a "
+                                            "blessing no inauspicious characters or words")
     couplet.add_argument("--seed", type=int)
     couplet.add_argument("--format", choices=["text", "jsonl"], default="text")
     couplet.add_argument("--image", metavar="DIR", help="also save each couplet as a red 春联 picture (PNG)")
@@ -541,6 +566,18 @@ def _add_analyse(commands) -> None:
     analyse.add_argument("--system", choices=list(SYSTEMS), default=DEFAULT_PROSODY.rhyme_system,
                          help="rhyme system the rhymes are judged in (default both)")
     analyse.set_defaults(run=_cmd_analyse)
+
+
+def _add_ci(commands) -> None:
+    ci = commands.add_parser("ci", help="词谱: the tunes, one tune's 谱, or a 词 checked against its tune")
+    actions = ci.add_subparsers(dest="action", required=True)
+    actions.add_parser("list", help="every tune with a 谱, most written first").set_defaults(run=_cmd_ci)
+    show = actions.add_parser("show", help="one tune's 谱 as ○●◎ with its rhymes (an alias works: 忆江南)")
+    show.add_argument("tune")
+    show.set_defaults(run=_cmd_ci)
+    check = actions.add_parser("check", help="recognise a 词's tune from its 句式 and check its tones and rhymes")
+    check.add_argument("text")
+    check.set_defaults(run=_cmd_ci)
 
 
 def _add_prosody(commands) -> None:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody.analysis import MAX_POEM_CHARS, Analysis, analyse, verdict_line
+from poetry_lm.prosody.analysis import MAX_POEM_CHARS, Analysis, analyse, parse_poem, verdict_line
+from poetry_lm.prosody.cipu import MARKS, CiCheck, check_ci, recognise
 from poetry_lm.prosody.couplet import CoupletReport, check_couplet, even_positions, tone_mark
 from poetry_lm.prosody.rhyme import SYSTEMS
 from poetry_lm.text.charforms import to_simplified
@@ -105,19 +106,69 @@ def couplet_section(text: str) -> bool:
     return True
 
 
+def ci_check_html(check: CiCheck) -> str:
+    """A 词 clause by clause under its 谱: each character over its wanted tone (○●◎), red where it breaks it,
+    rhyme ends circled."""
+    rhyme_ends = {i for segment in check.pattern.segments for i in segment}
+    rows = []
+    for i, (line, tones, kept, mark) in enumerate(zip(check.clauses, check.pattern.tones, check.cell_ok,
+                                                       check.pattern.marks, strict=True)):
+        cells = []
+        for j, (char, tone, ok) in enumerate(zip(line, tones, kept, strict=True)):
+            style = ' class="tone-bad"' if ok is False else ' class="rhyme"' if j == len(line) - 1 and i in rhyme_ends else ""
+            cells.append(f"<td{style}>{html.escape(char)}<br><small>{MARKS[tone]}</small></td>")
+        rows.append(f"<tr>{''.join(cells)}<td>{html.escape(mark)}</td></tr>")
+    return f'<table class="couplet-table">{"".join(rows)}</table>'
+
+
+def ci_section(text: str) -> bool:
+    """When the pasted text has the clause lengths of a tune's 谱, check it as a 词 (True: it was one)."""
+    try:
+        matches = recognise(text)
+    except PoetryError:
+        return False
+    if not matches:
+        return False
+    check = check_ci(text, matches[0])
+    also = f"（句式也合 {'、'.join(p.tune for p in matches[1:])}）" if len(matches) > 1 else ""
+    st.subheader(f"词：{check.pattern.tune}{also}")
+    left, middle, right = st.columns(3)
+    left.metric("句式", check.pattern.shape())
+    middle.metric("平仄合谱", f"{check.tones_kept}/{check.tones_checked}")
+    right.metric("押韵（词林正韵）", "合" if check.rhymes else "不合")
+    st.markdown(ci_check_html(check), unsafe_allow_html=True)
+    if check.violations:
+        st.markdown("\n".join(f"- {violation}" for violation in check.violations))
+    else:
+        st.success("平仄、押韵都合谱")
+    st.caption(f"谱由语料中 {check.pattern.poems} 首《{check.pattern.tune}》统计而来（主体占 {check.pattern.share:.0%}）："
+               "○ 平，● 仄，◎ 可平可仄；圈出的是韵脚。")
+    return True
+
+
+def regulated_shape(text: str) -> bool:
+    """Whether the text has the shape of a 绝句 or 律诗 (4 or 8 lines of 5 or 7): read as a poem, not a 词."""
+    try:
+        return len(parse_poem(text)) in (4, 8)
+    except PoetryError:
+        return False
+
+
 def analysis_tab() -> None:
     """诗词分析: 平仄 of each character, rhyme, the matching pattern and every broken rule."""
     poems: list[Poem] = st.session_state.get("result", {}).get("poems", [])
     sources = [PASTE_LABEL] + [f"候选 {i + 1}：{p.display_lines()[0]}…" for i, p in enumerate(poems)]
     source = st.selectbox("分析哪首诗", sources, key="analyse_source")
     if source == PASTE_LABEL:
-        text = st.text_area("粘贴一首五言或七言诗，或一副对联（句间用标点或换行分开）", EXAMPLE_POEM, key="analyse_text", height=130,
+        text = st.text_area("粘贴一首五言或七言诗、一副对联或一首词（句间用标点或换行分开）", EXAMPLE_POEM, key="analyse_text", height=130,
                             max_chars=MAX_POEM_CHARS)
     else:
         text = poems[sources.index(source) - 1].text
         st.text("\n".join(poems[sources.index(source) - 1].display_lines()))
     system = st.radio("按哪部韵书判韵", list(SYSTEMS), format_func=ANALYSIS_SYSTEM_LABELS.get, key="analyse_system",
                       horizontal=True, help="古诗按它那个时代的韵书（平水韵）判；选了中华新韵时也看今音")
+    if not regulated_shape(text) and ci_section(text):
+        return
     is_couplet = couplet_section(text)
     try:
         analysis = cached_analysis(text, system)

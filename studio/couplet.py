@@ -15,6 +15,7 @@ import streamlit as st
 
 from poetry_lm import jobs
 from poetry_lm.compose.card import SHARE_WIDTH, card_png, couplet_hidden_cells, render_spring_couplet
+from poetry_lm.compose.occasion import OCCASIONS
 from poetry_lm.errors import PoetryError
 from poetry_lm.model.config import MODEL_FILE
 from poetry_lm.prosody.couplet import even_positions
@@ -59,6 +60,9 @@ def couplet_tab(models: Path) -> None:
                                 key="couplet_position", horizontal=True)
         length = right.radio("每句", [7, 5], format_func=lambda n: f"{n} 字", key="couplet_length", horizontal=True)
         request = {"hidden": hidden, "position": position, "length": length}
+    occasion = st.selectbox("场合", list(OCCASIONS), key="couplet_occasion",
+                            format_func=lambda name: f"{name}：{OCCASIONS[name].description}",
+                            help="春联选「春节」、喜联选「婚庆」：多用应景的词，吉庆场合不出现死、泪、愁一类的字词")
     left, middle, right = st.columns(3)
     temperature = left.slider("温度", 0.3, 1.5, 0.8, 0.05, key="couplet_temperature",
                               help="低：更稳妥常见；高：更出人意料")
@@ -71,7 +75,8 @@ def couplet_tab(models: Path) -> None:
 
         try:
             settings = check_couplet_settings(CoupletSettings(
-                **request, temperature=temperature, banner=banner, strict_tones=strict, num_candidates=6))
+                **request, temperature=temperature, banner=banner, strict_tones=strict, num_candidates=6,
+                occasion=occasion))
         except PoetryError as err:
             st.error(str(err))
             return

@@ -33,6 +33,8 @@ CSS = """
 .couplet-banner { font-weight: 700; color: #b3261e; letter-spacing: 0.3em; }
 .couplet-table td { text-align: center; padding: 0.2rem 0.45rem; font-size: 1.2rem; }
 .couplet-table td small { font-size: 0.7rem; color: #7a6e64; }
+.couplet-table td.tone-bad { background: #fdecea; color: #b3261e; }
+.couplet-table td.rhyme { box-shadow: 0 0 0 2px #1e6fb3 inset; border-radius: 0.3rem; }
 .couplet-checks { font-family: sans-serif; font-size: 0.85rem; color: #7a6e64; letter-spacing: 0; }
 .poem-vertical { writing-mode: vertical-rl; text-orientation: upright; height: 10.5em; margin-left: auto;
                  overflow-x: auto; max-width: 100%; }

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from poetry_lm.compose.decode import FREE, ExpertDecoder, WordBias, free_cell_bias
+from poetry_lm.compose.decode import FREE, ExpertDecoder, WordBias, free_cell_bias, word_bias
 from poetry_lm.compose.generate import char_tables
-from poetry_lm.compose.occasion import INAUSPICIOUS_CHARS, INAUSPICIOUS_WORDS
+from poetry_lm.compose.occasion import INAUSPICIOUS_CHARS, INAUSPICIOUS_WORDS, occasion_named
 from poetry_lm.compose.settings import MAX_SEED, Sampling
+from poetry_lm.compose.steer import occasion_bias
 from poetry_lm.errors import PoetryError
 from poetry_lm.files import read_json_file, write_atomic
 from poetry_lm.model.keras_compat import patch_time_distributed
@@ -77,6 +78,7 @@ class CoupletSettings:
     # log-probability per character −2.169, −2.177, −2.199, −2.302.
     parallel_bonus: float = 1.0
     banner: bool = False  # add a 横批
+    occasion: str | None = None  # 春节, 婚庆, 祝福 …: its imagery lifted, and for a blessing the inauspicious banned
     seed: int | None = None
 
     def sampling(self, seed: int) -> Sampling:
@@ -93,6 +95,7 @@ def check_couplet_settings(settings: CoupletSettings) -> CoupletSettings:
         raise PoetryError(f"温度应在 0.05 到 3 之间，收到 {settings.temperature}")
     if not 1 <= settings.search <= 16:
         raise PoetryError(f"search 应在 1 到 16 之间，收到 {settings.search}")
+    occasion_named(settings.occasion)  # an unknown occasion says which there are
     if settings.position not in POSITIONS:
         raise PoetryError(f"藏字位置应为 {' / '.join(POSITIONS)}，收到 {settings.position!r}")
     if settings.first:
@@ -218,12 +221,12 @@ class CoupletWriter:
         return row
 
     def _answer_row(self, first: str, wanted: str | None, strict: bool, given: str | None, doubled: bool,
-                    settings: CoupletSettings) -> np.ndarray:
+                    settings: CoupletSettings, steer: np.ndarray) -> np.ndarray:
         """A 下联 cell's bias: a free character not in the 上联, of the wanted tone (a mask when `strict`, else a
-        penalty), doubled where the 上联 doubles."""
+        penalty), doubled where the 上联 doubles, steered by the occasion (`steer`)."""
         if given is not None:
             return self._only(given)
-        row = self.free_bias.copy()
+        row = self.free_bias + steer
         row[[self.vocab.id_of(char) for char in set(first) if char in self.vocab]] = -np.inf
         if wanted is not None:
             row[~self.fits[wanted]] = -np.inf if strict else row[~self.fits[wanted]] - settings.tone_penalty
@@ -239,6 +242,7 @@ class CoupletWriter:
         rows = BiasRows(len(self.vocab))
         index = np.zeros((len(firsts), len(forced)), np.int32)
         copy_from = np.full(index.shape, -1, np.int32)
+        steer = self.occasion_steering(settings.occasion)[0]
         for e, (first, given) in enumerate(zip(firsts, givens, strict=True)):
             wanted, sources = wanted_tones(first), repeat_sources(first)
             # The end tone is a rule, never a preference; the others are, unless strict.
@@ -255,7 +259,7 @@ class CoupletWriter:
                 doubled = j + 1 < n and sources[j + 1] == j
                 key = ("answer", first, wanted[j], strict[j], given.get(j), doubled)
                 index[e, n + 1 + j] = rows.add(
-                    key, self._answer_row, first, wanted[j], strict[j], given.get(j), doubled, settings)
+                    key, self._answer_row, first, wanted[j], strict[j], given.get(j), doubled, settings, steer)
         distinct = np.zeros(len(forced), bool)
         distinct[n + 1 : 2 * n + 1] = True  # no character twice in the 下联, save the copies
         return forced, rows.stacked(), index, distinct, copy_from
@@ -272,7 +276,8 @@ class CoupletWriter:
         decoded = self.decoder.with_expert(
             forced, bias_rows, bias_index, settings.sampling(seed), self._expert(firsts),
             np.repeat(np.arange(len(firsts), dtype=np.int32), rows_per_first), self.weight, distinct,
-            np.repeat(copy_from, rows_per_first, axis=0),
+            np.repeat(copy_from, rows_per_first, axis=0), self.occasion_steering(settings.occasion)[1],
+            distinct,  # the occasion's words act in the 下联's cells
         )
         n = len(firsts[0])
         answer_cells = slice(n + 1, 2 * n + 1)
@@ -299,7 +304,8 @@ class CoupletWriter:
         comma, _ = self.vocab.punctuation_ids
         given = {0: head} if settings.position == "head" else {n - 1: head}
         forced = np.asarray([self.vocab.id_of(given[j]) if j in given else FREE for j in range(n)] + [comma], np.int32)
-        free = self.free_bias.copy()
+        steer, words = self.occasion_steering(settings.occasion)
+        free = self.free_bias + steer
         free[[self.vocab.id_of(char) for char in settings.hidden if char in self.vocab]] = -np.inf  # the 下联's own
         end = free.copy()
         end[~self.fits[FIRST_END]] = -np.inf
@@ -310,7 +316,7 @@ class CoupletWriter:
         no_expert = np.zeros((1, len(forced) + 1, len(self.vocab)), np.float32)
         decoded = self.decoder.with_expert(
             forced, bias_rows, np.repeat(cells, rows, axis=0), settings.sampling(seed), no_expert,
-            np.zeros(rows, np.int32), 0.0)
+            np.zeros(rows, np.int32), 0.0, words=words, word_cells=forced == FREE)
         order = np.argsort(-decoded.score)
         lines = dict.fromkeys(self.vocab.decode(decoded.tokens[row, :n]) for row in order)
         return [line for line in lines if len(line) == n][: settings.num_candidates]
@@ -336,9 +342,22 @@ class CoupletWriter:
             forced, rows.stacked(), np.repeat(index, samples, axis=0), Sampling(temperature=0.8, seed=seed),
             np.zeros((1, len(forced) + 1, len(self.vocab)), np.float32), np.zeros(len(couplets) * samples, np.int32),
             0.0, distinct, words=words, word_cells=word_cells)
-        fit = decoded.cell_log_probs[:, prefix_length:].sum(axis=1).reshape(len(couplets), samples)
-        best = fit.argmax(axis=1) + np.arange(len(couplets)) * samples
-        return [self.vocab.decode(decoded.tokens[row, prefix_length:]) for row in best]
+        fit = decoded.cell_log_probs[:, prefix_length:].sum(axis=1)
+        allowed = set(banner_word_list())
+        banners = []
+        for e in range(len(couplets)):
+            rows = sorted(range(e * samples, (e + 1) * samples), key=lambda row: -fit[row])
+            texts = [self.vocab.decode(decoded.tokens[row, prefix_length:]) for row in rows]
+            # Two banner words by construction, unless every completion of a word was already used (a sampler
+            # keeps a fully banned row rather than fail): such a sample is passed over.
+            banners.append(next((text for text in texts if text[:2] in allowed and text[2:] in allowed), ""))
+        return banners
+
+    @functools.lru_cache(maxsize=8)  # noqa: B019 (one writer per process; a few occasions)
+    def occasion_steering(self, occasion: str | None) -> tuple[np.ndarray, WordBias]:
+        """An occasion's [V] bias for free cells and its word bias (`steer.occasion_bias`); none for None."""
+        bias, pairs = occasion_bias(occasion, self.vocab)
+        return bias, word_bias(pairs, len(self.vocab))
 
     @functools.cached_property
     def banner_words(self) -> tuple[WordBias, np.ndarray]:
@@ -409,7 +428,7 @@ def banner_word_list(corpus_dir: Path = REPO_ROOT / "corpus") -> tuple[str, ...]
     tags = dictionary_tags()
     return tuple(
         word for word, _ in top
-        if len(word) == 2 and tags.get(word, "x")[0] in BANNER_WORD_CLASSES
+        if len(word) == 2 and word[0] != word[1] and tags.get(word, "x")[0] in BANNER_WORD_CLASSES
         and not set(word) & set(BANNER_EXCLUDED_CHARS) and word not in BANNER_EXCLUDED_WORDS
     )
 

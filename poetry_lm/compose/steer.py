@@ -40,17 +40,11 @@ def steering(settings: Settings, vocab: Vocabulary, avoid_stock: str = "") -> St
         theme = theme.replace(named, "").strip() or None  # the rest (边塞秋风 → 秋风) lifts its characters
     char_boost, chars = theme_boost(theme, settings.theme_strength, vocab)
     bias = np.maximum(bias, char_boost)
-    occasion = occasion_named(settings.occasion)
-    lifted, occasion_pairs = lexicon_bias(occasion.words, OCCASION_STRENGTH, vocab)
-    bias = np.maximum(bias, lifted)
+    occasion_lift, occasion_pairs = occasion_bias(settings.occasion, vocab)
+    bias = np.maximum(bias, occasion_lift)  # a blessing's bans (-inf) stay bans: the theme lifts only finite cells
+    bias[np.isneginf(occasion_lift)] = -np.inf
     for pair, value in occasion_pairs.items():
-        pairs[pair] = max(pairs.get(pair, 0.0), value)
-    if occasion.blessing:
-        bias[[vocab.id_of(char) for char in INAUSPICIOUS_CHARS if char in vocab]] = -np.inf
-        for word in INAUSPICIOUS_WORDS:
-            if all(char in vocab for char in word):
-                for a, b in zip(word, word[1:], strict=False):
-                    pairs[vocab.id_of(a), vocab.id_of(b)] = -np.inf
+        pairs[pair] = value if value == -np.inf else max(pairs.get(pair, 0.0), value)
     if avoid_stock:
         stock = stock_words()
         for char in dict.fromkeys(avoid_stock):
@@ -59,6 +53,20 @@ def steering(settings: Settings, vocab: Vocabulary, avoid_stock: str = "") -> St
                     pair = vocab.id_of(char), vocab.id_of(second)
                     pairs[pair] = min(pairs.get(pair, 0.0), STOCK_PENALTY)
     return Steering(bias, word_bias(pairs, len(vocab), bias), chars)
+
+
+def occasion_bias(name: str | None, vocab: Vocabulary) -> tuple[np.ndarray, dict[tuple[int, int], float]]:
+    """An occasion's [V] bias (its imagery lifted; for a blessing, inauspicious characters -inf) and its word pairs
+    (each next character of its words lifted after the one before; a blessing's inauspicious words banned)."""
+    occasion = occasion_named(name)
+    bias, pairs = lexicon_bias(occasion.words, OCCASION_STRENGTH, vocab)
+    if occasion.blessing:
+        bias[[vocab.id_of(char) for char in INAUSPICIOUS_CHARS if char in vocab]] = -np.inf
+        for word in INAUSPICIOUS_WORDS:
+            if all(char in vocab for char in word):
+                for a, b in zip(word, word[1:], strict=False):
+                    pairs[vocab.id_of(a), vocab.id_of(b)] = -np.inf
+    return bias, pairs
 
 
 def stock_avoided(settings: Settings, plan: CellPlan) -> str:

@@ -11,16 +11,19 @@ rhymes (published 词谱 datasets are GPL/AGPL or scraped; this one is counted f
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from poetry_lm.errors import PoetryError
 from poetry_lm.files import write_atomic
 from poetry_lm.paths import DATA_DIR
-from poetry_lm.prosody.cilin import cilin_parts
-from poetry_lm.prosody.tones import PING, ZE, tone_of
-from poetry_lm.text.ci import clauses, load_ci_split
+from poetry_lm.prosody.cilin import cilin_parts, shared_part
+from poetry_lm.prosody.rhyme import rhyme_groups_of
+from poetry_lm.prosody.tones import PING, ZE, tone_fits, tone_of
+from poetry_lm.text.ci import clauses, load_ci_records
 
 CIPU_FILE = DATA_DIR / "cipu.json"
 MIN_POEMS = 30  # a tune needs this many 词 of its main 体 for a 谱
@@ -41,6 +44,7 @@ class Pattern:
     segments: list[list[int]]  # clause numbers (0-based) whose ends rhyme together, in order
     poems: int  # 词 of the tune in the train split
     share: float  # of them, the share that follow this 体
+    aliases: list[str]  # other names of the tune in the corpus (酹江月 for 念奴娇), most used first
 
     @property
     def rhyme_clauses(self) -> list[int]:
@@ -99,7 +103,7 @@ def rhyme_segments(poems: list[str]) -> list[list[int]]:
     return sorted((sorted(group) for group in groups), key=lambda group: group[0])
 
 
-def derive_pattern(tune: str, poems: list[str]) -> Pattern | None:
+def derive_pattern(tune: str, poems: list[str], aliases: list[str] | None = None) -> Pattern | None:
     """The tune's 谱 from its 词, or None when fewer than MIN_POEMS follow its main 体."""
     forms = collections.Counter(form_key(poem) for poem in poems)
     (main, count), = forms.most_common(1) or [((), 0)]
@@ -109,17 +113,28 @@ def derive_pattern(tune: str, poems: list[str]) -> Pattern | None:
     return Pattern(
         tune=tune, lengths=[n for n, _ in main], marks="".join(mark for _, mark in main),
         tones=cell_tones(followers), segments=rhyme_segments(followers), poems=len(poems),
-        share=round(count / len(poems), 3),
+        share=round(count / len(poems), 3), aliases=aliases or [],
     )
+
+
+def tunes_by_name(rows: list[tuple[str, str, str]]) -> tuple[dict[str, list[str]], dict[str, collections.Counter]]:
+    """(词 by tune, other names by tune). A 词 filed under one name with another beside it (酹江月・念奴娇) goes to
+    whichever of the two more 词 are filed under: the corpus's two names of one tune become one."""
+    filed = collections.Counter(tune for _, tune, _ in rows)
+    by_tune, names = collections.defaultdict(list), collections.defaultdict(collections.Counter)
+    for text, tune, alias in rows:
+        canonical, other = (alias, tune) if alias and filed[alias] > filed[tune] else (tune, alias)
+        by_tune[canonical].append(text)
+        if other:
+            names[canonical][other] += 1
+    return by_tune, names
 
 
 def derive_cipu(corpus_dir: Path) -> dict[str, Pattern]:
     """The 谱 of every tune with enough 词 in the train split of `<corpus_dir>/ci/`, most written first."""
-    by_tune = collections.defaultdict(list)
-    for text, tune in load_ci_split(corpus_dir, "train"):
-        by_tune[tune].append(text)
+    by_tune, names = tunes_by_name(load_ci_records(corpus_dir, "train"))
     return {tune: pattern for tune, poems in sorted(by_tune.items(), key=lambda item: (-len(item[1]), item[0]))
-            if (pattern := derive_pattern(tune, poems)) is not None}
+            if (pattern := derive_pattern(tune, poems, [name for name, _ in names[tune].most_common()])) is not None}
 
 
 def build_cipu(corpus_dir: Path, out_file: Path = CIPU_FILE) -> dict:
@@ -130,7 +145,109 @@ def build_cipu(corpus_dir: Path, out_file: Path = CIPU_FILE) -> dict:
     return {"file": str(out_file), "tunes": len(patterns), "most_written": list(patterns)[:10]}
 
 
+@functools.cache
 def load_cipu(path: Path = CIPU_FILE) -> dict[str, Pattern]:
     """The committed 谱, by tune, most written first."""
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     return {tune: Pattern(**fields) for tune, fields in data.items()}
+
+
+def find_pattern(name: str) -> Pattern:
+    """The 谱 of a tune by its name or one of its other names (忆江南 finds 望江南); PoetryError naming close ones."""
+    name = "".join(str(name).split())
+    patterns = load_cipu()
+    if name in patterns:
+        return patterns[name]
+    for pattern in patterns.values():
+        if name in pattern.aliases:
+            return pattern
+    close = [tune for tune in patterns if set(tune) & set(name)][:5]
+    hint = f"；相近的有：{'、'.join(close)}" if close else ""
+    raise PoetryError(f"没有「{name}」的词谱（语料中写得够多的 {len(patterns)} 个词牌才有谱{hint}）")
+
+
+@dataclass
+class CiCheck:
+    """A 词 read against a tune's 谱: the tone of every fixed cell and the rhyme of every segment."""
+
+    pattern: Pattern
+    clauses: list[str]
+    cell_ok: list[list[bool | None]]  # per clause and cell: the wanted tone kept (None: either tone is fine)
+    segment_parts: list[int | None]  # per rhyme segment: the 词林正韵 部 its ends share (None: they do not)
+    violations: list[str]
+
+    @property
+    def tones_checked(self) -> int:
+        return sum(ok is not None for clause in self.cell_ok for ok in clause)
+
+    @property
+    def tones_kept(self) -> int:
+        return sum(ok is True for clause in self.cell_ok for ok in clause)
+
+    @property
+    def rhymes(self) -> bool:
+        return all(part is not None for part in self.segment_parts)
+
+
+def segment_part(ends: str) -> int | None:
+    """The 部 a rhyme segment's end characters share; a segment that rhymes in one 平水韵 group across a 部 boundary
+    (杯 台 回 来, 灰 split between 部 3 and 5: 宋 poets rhymed them together) counts, as the first end's 部."""
+    part = shared_part(ends)
+    if part is None and set.intersection(*(set(rhyme_groups_of(char, "pingshui")) for char in ends)):
+        return min(cilin_parts(ends[0]), default=None)
+    return part
+
+
+def clean_ci(text: str) -> str:
+    """A pasted 词 in standard forms, marks as the corpus writes them, ending on a mark."""
+    from poetry_lm.text.charforms import standard_forms, to_simplified
+
+    text = standard_forms(to_simplified("".join(str(text or "").split())))
+    text = text.translate(str.maketrans({",": "，", ".": "。", "?": "？", "!": "！", ";": "；", ":": "：", "\n": "。"}))
+    return text if text and text[-1] in "，。、？！；：" else text + "。"
+
+
+def first_stanza(pattern: Pattern) -> Pattern | None:
+    """The one-stanza form of a tune whose two stanzas are alike (忆江南 is 望江南's first half), or None."""
+    half = len(pattern.lengths) // 2
+    if len(pattern.lengths) % 2 or pattern.lengths[:half] != pattern.lengths[half:]:
+        return None
+    segments = [[i for i in segment if i < half] for segment in pattern.segments]
+    return Pattern(f"{pattern.tune}（单调）", pattern.lengths[:half], pattern.marks[:half], pattern.tones[:half],
+                   [segment for segment in segments if len(segment) > 1], pattern.poems, pattern.share,
+                   pattern.aliases)
+
+
+def recognise(text: str) -> list[Pattern]:
+    """The tunes whose main 体 (or its first stanza, for a tune of two like stanzas) has this 词's clause lengths,
+    the best fit (rhymes, then tones kept) first."""
+    text = clean_ci(text)
+    lengths = [len(clause) for clause, _ in clauses(text)]
+    forms = [*load_cipu().values(), *filter(None, map(first_stanza, load_cipu().values()))]
+    matching = [pattern for pattern in forms if pattern.lengths == lengths]
+    return sorted(matching, key=lambda p: (-check_ci(text, p).rhymes, -check_ci(text, p).tones_kept))
+
+
+def check_ci(text: str, pattern: Pattern) -> CiCheck:
+    """Every fixed-tone cell and every rhyme segment of a 词 of `pattern`'s clause lengths."""
+    lines = [clause for clause, _ in clauses(clean_ci(text))]
+    cell_ok, violations = [], []
+    for i, (line, tones) in enumerate(zip(lines, pattern.tones, strict=True), 1):
+        row = []
+        for j, (char, tone) in enumerate(zip(line, tones, strict=True), 1):
+            if tone == EITHER:
+                row.append(None)
+                continue
+            kept = tone_fits(char, tone)
+            row.append(kept)
+            if not kept:
+                violations.append(f"第{i}句第{j}字“{char}”应{tone}")
+        cell_ok.append(row)
+    parts = []
+    for segment in pattern.segments:
+        part = segment_part("".join(lines[i][-1] for i in segment))
+        parts.append(part)
+        if part is None:
+            ends = "、".join(f"第{i + 1}句“{lines[i][-1]}”" for i in segment)
+            violations.append(f"{ends}应同押一部（词林正韵），这里不同")
+    return CiCheck(pattern, lines, cell_ok, parts, violations)

@@ -145,8 +145,8 @@ Format: `<split>.txt`, one 词 per line with its marks; `<split>.meta.tsv`, line
 """
 
 
-def load_ci_split(corpus_dir: Path, split: str) -> list[tuple[str, str]]:
-    """(词, tune) of one split of `<corpus_dir>/ci/`."""
+def load_ci_records(corpus_dir: Path, split: str) -> list[tuple[str, str, str]]:
+    """(词, tune, alias) of one split of `<corpus_dir>/ci/`."""
     folder = Path(corpus_dir) / CI_DIR
     try:
         texts = (folder / f"{split}.txt").read_text(encoding="utf-8").splitlines()
@@ -155,4 +155,13 @@ def load_ci_split(corpus_dir: Path, split: str) -> list[tuple[str, str]]:
         raise PoetryError(f"词的语料文件无法读取：{folder}（{err.strerror or type(err).__name__}）") from None
     if len(texts) != len(metas):
         raise PoetryError(f"{folder} 的 {split}.txt 与 {split}.meta.tsv 行数不同")
-    return [(text, meta.split("\t")[1]) for text, meta in zip(texts, metas, strict=True)]
+    rows = []
+    for text, meta in zip(texts, metas, strict=True):
+        _, tune, alias = (meta.split("\t") + ["", ""])[:3]
+        rows.append((text, tune, alias))
+    return rows
+
+
+def load_ci_split(corpus_dir: Path, split: str) -> list[tuple[str, str]]:
+    """(词, tune) of one split of `<corpus_dir>/ci/`."""
+    return [(text, tune) for text, tune, _ in load_ci_records(corpus_dir, split)]

@@ -152,3 +152,26 @@ def test_the_writer_refuses_models_of_the_wrong_kind(tiny_model_dir, tiny_couple
         CoupletWriter(poem, poem)
     with pytest.raises(PoetryError, match="语言模型"):
         CoupletWriter(aligned, aligned)
+
+
+def test_a_blessing_couplet_has_no_inauspicious_character_or_word(writer):
+    from poetry_lm.compose.occasion import inauspicious_words
+
+    for seed in range(3):
+        for couplet in writer.write(CoupletSettings(hidden="春福", seed=seed, num_candidates=4, occasion="春节",
+                                                    banner=True)):
+            assert not inauspicious_words(couplet.first + couplet.second + couplet.banner), couplet
+        answer = writer.write(CoupletSettings(first="明月松间照", seed=seed, num_candidates=4, occasion="婚庆"))
+        assert all(not inauspicious_words(c.second) for c in answer)
+
+
+def test_an_unknown_occasion_lists_the_choices():
+    with pytest.raises(PoetryError, match="未知场合"):
+        check_couplet_settings(CoupletSettings(first="明月松间照", occasion="中秋赏月"))
+
+
+def test_banners_are_always_two_banner_words_or_none(writer):
+    words = set(banner_word_list())
+    for seed in range(3):
+        for banner in writer.banners([("风吹杨柳千条绿", "雨润桃花万点红"), ("两个黄鹂鸣翠柳", "一行白鹭上青天")], seed):
+            assert banner == "" or (banner[:2] in words and banner[2:] in words)

@@ -109,3 +109,20 @@ def test_the_analyser_checks_a_pasted_couplet(models):
     # A couplet of another length is still checked as a couplet, without a poem warning.
     at.text_area(key="analyse_text").input("一元复始，万象更新").run()
     assert "对联检查" in " ".join(h.value for h in at.tabs[2].subheader) and not at.tabs[2].warning
+
+
+def test_the_analyser_recognises_a_ci_and_checks_it_against_its_pattern(models):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at = open_tab(at, "诗词分析")
+    at.text_area(key="analyse_text").input(
+        "小山重叠金明灭，鬓云欲度香腮雪。懒起画蛾眉，弄妆梳洗迟。照花前后镜，花面交相映。新帖绣罗襦，双双金鹧鸪。").run()
+    tab = at.tabs[2]
+    assert any(h.value.startswith("词：菩萨蛮") for h in tab.subheader)
+    metrics = {m.label: m.value for m in tab.metric}
+    assert metrics["押韵（词林正韵）"] == "合" and metrics["平仄合谱"] == "32/32"
+    assert not tab.warning  # no "not a poem" warning for a 词
+    # A broken rhyme is named.
+    at.text_area(key="analyse_text").input(
+        "小山重叠金明灭，鬓云欲度香腮雪。懒起画蛾眉，弄妆梳洗早。照花前后镜，花面交相映。新帖绣罗襦，双双金鹧鸪。").run()
+    assert "应同押一部" in " ".join(m.value for m in at.tabs[2].markdown)
