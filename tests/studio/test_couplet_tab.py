@@ -126,3 +126,19 @@ def test_the_analyser_recognises_a_ci_and_checks_it_against_its_pattern(models):
     at.text_area(key="analyse_text").input(
         "小山重叠金明灭，鬓云欲度香腮雪。懒起画蛾眉，弄妆梳洗早。照花前后镜，花面交相映。新帖绣罗襦，双双金鹧鸪。").run()
     assert "应同押一部" in " ".join(m.value for m in at.tabs[2].markdown)
+
+
+def test_a_damaged_couplet_model_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    import shutil
+
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / "default").symlink_to(REPO / "models" / "default")
+    shutil.copytree(REPO / "models" / "couplet", models / "couplet",
+                    ignore=shutil.ignore_patterns("model.keras", "train_log.jsonl"))
+    (models / "couplet" / "model.keras").write_bytes(b"PK\x03\x04 not really a keras file")
+    monkeypatch.setenv(jobs.MODELS_ENV, str(models))
+    at = couplet_tab()
+    at.button(key="couplet_go").click().run()
+    assert not at.exception
+    assert "模型文件" in " ".join(e.value for e in at.error)
