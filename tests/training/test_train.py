@@ -50,7 +50,9 @@ def test_existing_model_is_never_overwritten(tiny_corpus, tiny_model_dir):
 
 
 @pytest.mark.slow
-def test_resume_after_interruption(tmp_path, tiny_corpus, monkeypatch):
+@pytest.mark.parametrize("model", [TINY_MODEL, {**TINY_MODEL, "kind": "couplet"}], ids=["poem", "couplet"])
+def test_resume_after_interruption(tmp_path, tiny_corpus, monkeypatch, model):
+    """The same guarantees for the aligned couplet model as for the poem model."""
     out = tmp_path / "models" / "resumed"
     config = TrainConfig(epochs=3, batch_size=32, backup_every_batches=2, log_every_batches=1)
     original = callbacks.ProgressLog.on_train_batch_end
@@ -62,12 +64,12 @@ def test_resume_after_interruption(tmp_path, tiny_corpus, monkeypatch):
 
     monkeypatch.setattr(callbacks.ProgressLog, "on_train_batch_end", interrupt_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
-        train(tiny_corpus, out, TINY_MODEL, config)
+        train(tiny_corpus, out, model, config)
     assert not out.exists()  # no half-written model directory
     assert (run_dir(out) / "backup").is_dir()
 
     monkeypatch.setattr(callbacks.ProgressLog, "on_train_batch_end", original)
-    train(tiny_corpus, out, TINY_MODEL, config)
+    train(tiny_corpus, out, model, config)
     log = read_events(out / "train_log.jsonl")
     starts = [i for i, e in enumerate(log) if e["event"] == "start"]
     assert len(starts) == 2
