@@ -66,7 +66,7 @@ def _cmd_train(args) -> None:
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, min_count=args.min_count,
         seed=args.seed, max_poems=args.max_poems, mixed_precision=args.mixed_precision,
         backup_every_batches=args.backup_every, log_every_batches=args.log_every, init_from=args.init_from,
-        poets=_names(args.poets), dynasties=_names(args.dynasty), forms=_names(args.form),
+        poets=_names(args.poets), dynasties=_names(args.dynasty), forms=_names(args.form), with_ci=args.with_ci,
     )
     out = train(Path(args.corpus), Path(args.out), model_config, train_config, strategy=args.strategy, fresh=args.fresh)
     print(json.dumps(json.loads((out / "metrics.json").read_text(encoding="utf-8")), ensure_ascii=False))
@@ -419,6 +419,8 @@ def _add_train(commands) -> None:
     train.add_argument("--kind", choices=["poem", "couplet"],
                        help="poem: the language model (default); couplet: the aligned 上联 → 下联 model, on the "
                             "颔联 and 颈联 of the corpus's 律诗")
+    train.add_argument("--with-ci", action="store_true", default=None,
+                       help="also learn the corpus's 词 (corpus/ci/), each written after its tune: 浣溪沙。一曲新词……")
     train.add_argument("--poets", help="train only on these poets' poems of the corpus, e.g. 李白,杜甫")
     train.add_argument("--dynasty", help="only these dynasties: 唐 and/or 宋")
     train.add_argument("--form", help="only these forms: 五言绝句,七言绝句,五言律诗,七言律诗")

@@ -54,6 +54,8 @@ class TrainConfig:
     poets: tuple[str, ...] = ()
     dynasties: tuple[str, ...] = ()
     forms: tuple[str, ...] = ()
+    # Also learn the corpus's 词 (`<corpus>/ci/`), each as its tune, 。, then the 词 (text.ci.lm_text).
+    with_ci: bool = False
 
 
 @dataclass

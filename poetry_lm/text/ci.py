@@ -145,6 +145,21 @@ Format: `<split>.txt`, one 词 per line with its marks; `<split>.meta.tsv`, line
 """
 
 
+# The language model knows two marks: a clause ending a sentence (。？！；) reads 。, any other (，、：) reads ，.
+LM_MARKS = str.maketrans({"、": "，", "：": "，", "？": "。", "！": "。", "；": "。"})
+
+
+def lm_text(text: str, tune: str) -> str:
+    """A 词 as the language model reads it: its tune as a first clause (so the diction can follow the tune), then
+    the 词 with its marks as ，/。 (浣溪沙。一曲新词酒一杯，去年天气旧亭台。……)."""
+    return f"{tune}。{text.translate(LM_MARKS)}"
+
+
+def load_lm_texts(corpus_dir: Path, split: str) -> list[str]:
+    """Every 词 of one split as `lm_text`."""
+    return [lm_text(text, tune) for text, tune, _ in load_ci_records(corpus_dir, split)]
+
+
 def load_ci_records(corpus_dir: Path, split: str) -> list[tuple[str, str, str]]:
     """(词, tune, alias) of one split of `<corpus_dir>/ci/`."""
     folder = Path(corpus_dir) / CI_DIR

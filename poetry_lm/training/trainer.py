@@ -44,6 +44,7 @@ from poetry_lm.model.network import (
 from poetry_lm.model.scoring import evaluate_aligned, evaluate_loss
 from poetry_lm.text import corpus as corpus_lib
 from poetry_lm.text.catalogue import PoemFilter, write_subset
+from poetry_lm.text.ci import load_lm_texts
 from poetry_lm.text.couplets import parallel_couplets
 from poetry_lm.text.vocab import BOS, EOS, PAD, UNK, Vocabulary
 from poetry_lm.training.callbacks import (
@@ -274,6 +275,9 @@ def _read_splits(work: Path, corpus_dir: Path, train_config: TrainConfig) -> tup
         write_subset(corpus_dir, data_dir, poem_filter)
     train_poems, valid_poems, test_poems = (corpus_lib.load_split(data_dir, split) for split in corpus_lib.SPLITS)
     train_poems = train_poems[: train_config.max_poems]
+    if train_config.with_ci:  # every 词 (max_poems caps the 诗 only); the test split's 词 are scored apart
+        train_poems = train_poems + load_lm_texts(corpus_dir, "train")
+        valid_poems = valid_poems + load_lm_texts(corpus_dir, "valid")
     if not train_poems:
         raise PoetryError(f"{corpus_dir} 的训练集是空的")
     return data_dir, (train_poems, valid_poems, test_poems)
@@ -407,6 +411,11 @@ def _finish(work, out_dir, model, vocab, info, test_poems, base, log, steps, fin
     log.write("finishing", step=f"在 {len(test_poems):,} 首测试诗上评估")
     evaluate = evaluate_aligned if info.model.kind == "couplet" else evaluate_loss
     metrics = {"test": evaluate(final_model, vocab, test_poems) if test_poems else None}
+    if info.train.with_ci:  # the held-out 词, and what the starting model made of them
+        ci_test = load_lm_texts(Path(info.corpus_dir), "test")
+        metrics["ci_test"] = evaluate_loss(final_model, vocab, ci_test)
+        if base is not None:
+            metrics["base_ci_test"] = evaluate_loss(base.model, base.vocab, ci_test)
     if base is not None and test_poems and base.info.model.kind == info.model.kind:  # what training changed
         metrics["base_test"] = evaluate_loss(base.model, base.vocab, test_poems)
     metrics.update(

@@ -312,3 +312,29 @@ def test_a_failed_run_leaves_the_callers_precision_policy(tmp_path, tiny_corpus,
     with pytest.raises(RuntimeError):
         train(tiny_corpus, tmp_path / "m" / "p", TINY_MODEL, TrainConfig(epochs=1, mixed_precision=True))
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_a_run_with_ci_learns_the_tune_prefixed_ci_and_scores_the_held_out_ones(tmp_path, tiny_corpus, tiny_model_dir):
+    """`--with-ci`: the corpus's 词 join the poems (each after its tune), and metrics.json scores the test 词 with
+    the new model and with the one it started from."""
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus, corpus)
+    (corpus / "ci").mkdir()
+    for split, count in [("train", 60), ("valid", 10), ("test", 10)]:
+        for suffix, header in [(".txt", 0), (".meta.tsv", 1)]:
+            lines = (REPO / "corpus" / "ci" / f"{split}{suffix}").read_text(encoding="utf-8").splitlines()
+            (corpus / "ci" / f"{split}{suffix}").write_text("\n".join(lines[: count + header]) + "\n", encoding="utf-8")
+    out = train(corpus, tmp_path / "models" / "shici", None,
+                TrainConfig(epochs=1, batch_size=32, init_from=str(tiny_model_dir), with_ci=True, max_poems=100))
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["ci_test"]["poems"] == 10 and metrics["base_ci_test"]["poems"] == 10
+    assert 0 < metrics["ci_test"]["loss_per_han"] < 20 and metrics["test"]["poems"] > 0  # the 诗 test as before
+    first_tune = (corpus / "ci" / "train.meta.tsv").read_text(encoding="utf-8").splitlines()[1].split("\t")[1]
+    assert set(first_tune) <= set(Vocabulary.from_json(out / "vocab.json").tokens)  # the tunes were read
+
+
+def test_a_run_with_ci_needs_the_ci_folder(tmp_path, tiny_corpus):
+    with pytest.raises(PoetryError, match="词的语料文件无法读取"):
+        train(tiny_corpus, tmp_path / "models" / "x", TINY_MODEL, TrainConfig(epochs=1, with_ci=True))
