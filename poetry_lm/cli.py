@@ -300,6 +300,18 @@ def _cmd_evaluate(args) -> None:
         print(format_meaning(result["themes"], result["occasions"], result["names"]))
         _write_json(result, args.json)
         return
+    if args.ci:
+        from poetry_lm.measure.heldout import ci_benchmark
+        from poetry_lm.model.network import load_model_dir
+
+        check_baseline_order(args.max_order)
+        models = {"bundled": load_model_dir(DEFAULT_MODEL_DIR)}
+        if args.model and Path(args.model).resolve() != DEFAULT_MODEL_DIR.resolve():
+            models[Path(args.model).name] = load_model_dir(Path(args.model))
+        result = ci_benchmark(models, Path(args.corpus), args.max_order)
+        print(json.dumps(result, ensure_ascii=False, indent=1))
+        _write_json(result, args.json)
+        return
     if args.couplet is not None:
         from poetry_lm.compose.couplet import CoupletWriter
         from poetry_lm.measure.couplet import calibrate_weight, couplet_report
@@ -510,6 +522,9 @@ def _add_evaluate(commands) -> None:
     ev.add_argument("--voice", metavar="MODEL",
                     help="instead: a model fine-tuned on one poet; a poet-attribution classifier reads poems written "
                          "for the poet's held-out heads by the base model and by this one at 风格强度 0, 1 and 2")
+    ev.add_argument("--ci", action="store_true",
+                    help="instead: the held-out 词 (each after its tune) and the fixed Tang test set, per Han character, "
+                         "by the bundled model, --model, and a Kneser-Ney n-gram on the train split's 诗 and 词")
     ev.add_argument("--couplet", type=int, metavar="N",
                     help="instead: N test 上联 answered; rules, 对仗, BLEU-2 and realism beside the real 下联 and the "
                          "non-parallel 首联/尾联; log-probability of the real 下联 by each model and their product")

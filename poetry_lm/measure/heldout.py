@@ -67,3 +67,25 @@ def format_benchmark(result: dict) -> str:
             lines.append(f"| {name} | {label} | {m['loss']:.3f} | {m['perplexity']:.1f} | {m['loss_per_han']:.3f} "
                          f"| {m['perplexity_per_han']:.1f} | {m['han_chars']:,} |")
     return "\n".join(lines)
+
+
+def ci_benchmark(models: dict[str, ModelDir], corpus_dir: Path, max_order: int = 5) -> dict:
+    """The held-out 词 (`<corpus>/ci/` test, each after its tune) and the fixed Tang test set, per Han character, by
+    each model and by a Kneser-Ney n-gram fitted on the train split's 诗 and 词 (order chosen on the valid 词)."""
+    from poetry_lm.text.ci import load_lm_texts
+
+    check_baseline_order(max_order)
+    ci = {split: load_lm_texts(corpus_dir, split) for split in ("train", "valid", "test")}
+    vocab_size = max(len(model.vocab) for model in models.values())
+    ngram = KneserNey(load_split(corpus_dir, "train") + ci["train"], max_order, vocab_size)
+    valid_loss = {order: float(ngram_token_scores(ngram, order, ci["valid"])[0].mean())
+                  for order in range(2, max_order + 1)}
+    order = min(valid_loss, key=valid_loss.get)
+    sets = {"ci_test": ci["test"], "test_tang": benchmark_sets(corpus_dir)["test_tang"]}
+    result = {"ngram": {"order": order, "valid_loss_by_order": {k: round(v, 4) for k, v in valid_loss.items()}},
+              "sets": {}}
+    for name, texts in sets.items():
+        row = {label: evaluate_loss(model.model, model.vocab, texts) for label, model in models.items()}
+        row["ngram"] = summarise_losses(*ngram_token_scores(ngram, order, texts), poems=len(texts))
+        result["sets"][name] = row
+    return result
