@@ -39,3 +39,12 @@ python -m poetry_lm evaluate --model "$model" --realism 400 --split test --setti
 
 # Many sessions at once through one cached generator.
 python scripts/load_test.py engine --model "$model" | tail -1 > "$out/load_engine.json"
+
+# 对联: the product's weight chosen on valid couplets, then 200 test 上联 answered beside the real and the
+# non-parallel couplets; and the writer's speed against the classic loop.
+python -m poetry_lm evaluate --model "$model" --couplet 200 --calibrate --json "$out/couplet_test.json" > /dev/null
+python -m poetry_lm bench --model "$model" --couplet --json "$out/couplet_bench.json" > /dev/null
+
+# 词: the held-out 词 and the Tang set by the bundled model (and a 诗+词 model, when given as CI_MODEL) beside the
+# Kneser-Ney n-gram.
+python -m poetry_lm evaluate --ci ${CI_MODEL:+--model "$CI_MODEL"} --json "$out/ci_benchmark.json" > /dev/null
