@@ -63,6 +63,19 @@ def tiny_model_dir(tiny_corpus, tmp_path_factory) -> Path:
     return train(tiny_corpus, out, TINY_MODEL, TrainConfig(epochs=2, batch_size=32, log_every_batches=2))
 
 
+def corpus_with_ci(tiny_corpus: Path, out: Path, counts: dict[str, int]) -> Path:
+    """A copy of `tiny_corpus` at `out` with a `ci/` folder of the first `counts[split]` 词 of each committed split."""
+    import shutil
+
+    shutil.copytree(tiny_corpus, out)
+    (out / "ci").mkdir()
+    for split, count in counts.items():
+        for suffix, header in [(".txt", 0), (".meta.tsv", 1)]:
+            lines = (REPO / "corpus" / "ci" / f"{split}{suffix}").read_text(encoding="utf-8").splitlines()
+            (out / "ci" / f"{split}{suffix}").write_text("\n".join(lines[: count + header]) + "\n", encoding="utf-8")
+    return out
+
+
 @pytest.fixture(scope="session")
 def tiny_couplet_dir(tiny_corpus, tiny_model_dir) -> Path:
     """An aligned couplet model trained for one epoch on the tiny corpus's 律诗, started from the tiny poem model's

@@ -178,17 +178,25 @@ def write_cards(
     poems, out_dir: Path, vertical: bool = True, title: str | None = None, min_width: int = 0
 ) -> list[Path]:
     """One PNG per poem in `out_dir` (created if missing), named by heads and rank; returns the paths."""
+    def card(poem) -> Image.Image:
+        note = form_note(poem.lines, position_name(poem.position)) if poem.marked else None
+        return render_card(poem.lines, set(poem.marked), title=title, note=note, vertical=vertical, min_width=min_width)
+
+    return write_pngs(((f"{poem.heads}-{rank}", card, poem) for rank, poem in enumerate(poems, 1)), out_dir, "诗卡")
+
+
+def write_pngs(pictures, out_dir: Path, what: str) -> list[Path]:
+    """Write (name, draw, item) as `<out_dir>/<name>.png` = draw(item), each atomically, in a folder checked first;
+    PoetryError naming `what` and the file when one cannot be written. Returns the paths."""
     out_dir = Path(out_dir)
     check_card_dir(out_dir)
     paths = []
-    for rank, poem in enumerate(poems, 1):
-        path = out_dir / f"{poem.heads}-{rank}.png"
-        note = form_note(poem.lines, position_name(poem.position)) if poem.marked else None
-        image = render_card(poem.lines, set(poem.marked), title=title, note=note, vertical=vertical, min_width=min_width)
+    for name, draw, item in pictures:
+        path = out_dir / f"{name}.png"
         try:
-            write_atomic(path, card_png(image))
+            write_atomic(path, card_png(draw(item)))
         except OSError as err:
-            raise PoetryError(f"无法写入诗卡 {path}（{err.strerror or type(err).__name__}）") from None
+            raise PoetryError(f"无法写入{what} {path}（{err.strerror or type(err).__name__}）") from None
         paths.append(path)
     return paths
 
@@ -272,16 +280,9 @@ def couplet_hidden_cells(couplet) -> set[tuple[int, int]]:
 
 def write_couplet_cards(couplets, out_dir: Path, ink: str = "gold", min_width: int = 0) -> list[Path]:
     """One 春联 PNG per couplet in `out_dir`, named by its 上联 and rank; returns the paths."""
-    out_dir = Path(out_dir)
-    check_card_dir(out_dir)
-    paths = []
-    for rank, couplet in enumerate(couplets, 1):
-        path = out_dir / f"{couplet.hidden or couplet.first}-{rank}.png"
-        image = render_spring_couplet(couplet.first, couplet.second, couplet.banner, couplet_hidden_cells(couplet),
-                                      ink=ink, min_width=min_width)
-        try:
-            write_atomic(path, card_png(image))
-        except OSError as err:
-            raise PoetryError(f"无法写入春联图 {path}（{err.strerror or type(err).__name__}）") from None
-        paths.append(path)
-    return paths
+    def picture(couplet) -> Image.Image:
+        return render_spring_couplet(couplet.first, couplet.second, couplet.banner, couplet_hidden_cells(couplet),
+                                     ink=ink, min_width=min_width)
+
+    named = ((f"{couplet.hidden or couplet.first}-{rank}", picture, couplet) for rank, couplet in enumerate(couplets, 1))
+    return write_pngs(named, out_dir, "春联图")

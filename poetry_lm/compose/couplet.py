@@ -298,6 +298,13 @@ class CoupletWriter:
             result.append([(text, log_prob, rank) for text, (rank, log_prob) in best])
         return result
 
+    def _poem_model_alone(self, forced: np.ndarray, bias_rows: np.ndarray, bias_index: np.ndarray, sampling: Sampling,
+                          **options):
+        """The same compiled loop with no expert (weight 0): the 上联 and the 横批 are the poem model's alone."""
+        no_expert = np.zeros((1, len(forced) + 1, len(self.vocab)), np.float32)
+        return self.decoder.with_expert(forced, bias_rows, bias_index, sampling, no_expert,
+                                        np.zeros(len(bias_index), np.int32), 0.0, **options)
+
     def first_lines(self, settings: CoupletSettings, seed: int) -> list[str]:
         """Distinct 上联 that hide the first character, written by the poem model alone, ending 仄."""
         n, (head, _) = settings.length, settings.hidden
@@ -313,10 +320,8 @@ class CoupletWriter:
         cells = np.zeros((1, len(forced)), np.int32)  # row 0 everywhere, the 仄 ending at the last character
         cells[0, n - 1] = 1
         rows = 2 * settings.num_candidates * settings.search  # twice as many: some come out the same
-        no_expert = np.zeros((1, len(forced) + 1, len(self.vocab)), np.float32)
-        decoded = self.decoder.with_expert(
-            forced, bias_rows, np.repeat(cells, rows, axis=0), settings.sampling(seed), no_expert,
-            np.zeros(rows, np.int32), 0.0, words=words, word_cells=forced == FREE)
+        decoded = self._poem_model_alone(forced, bias_rows, np.repeat(cells, rows, axis=0), settings.sampling(seed),
+                                         words=words, word_cells=forced == FREE)
         order = np.argsort(-decoded.score)
         lines = dict.fromkeys(self.vocab.decode(decoded.tokens[row, :n]) for row in order)
         return [line for line in lines if len(line) == n][: settings.num_candidates]
@@ -338,10 +343,9 @@ class CoupletWriter:
         distinct, word_cells = np.zeros(len(forced), bool), np.zeros(len(forced), bool)
         distinct[prefix_length:] = True
         word_cells[[prefix_length + 1, prefix_length + 3]] = True  # the second character of each word
-        decoded = self.decoder.with_expert(
-            forced, rows.stacked(), np.repeat(index, samples, axis=0), Sampling(temperature=0.8, seed=seed),
-            np.zeros((1, len(forced) + 1, len(self.vocab)), np.float32), np.zeros(len(couplets) * samples, np.int32),
-            0.0, distinct, words=words, word_cells=word_cells)
+        decoded = self._poem_model_alone(forced, rows.stacked(), np.repeat(index, samples, axis=0),
+                                         Sampling(temperature=0.8, seed=seed), distinct_cells=distinct, words=words,
+                                         word_cells=word_cells)
         fit = decoded.cell_log_probs[:, prefix_length:].sum(axis=1)
         allowed = set(banner_word_list())
         banners = []

@@ -224,8 +224,8 @@ def recognise(text: str) -> list[Pattern]:
     text = clean_ci(text)
     lengths = [len(clause) for clause, _ in clauses(text)]
     forms = [*load_cipu().values(), *filter(None, map(first_stanza, load_cipu().values()))]
-    matching = [pattern for pattern in forms if pattern.lengths == lengths]
-    return sorted(matching, key=lambda p: (-check_ci(text, p).rhymes, -check_ci(text, p).tones_kept))
+    checks = [check_ci(text, pattern) for pattern in forms if pattern.lengths == lengths]
+    return [check.pattern for check in sorted(checks, key=lambda check: (-check.rhymes, -check.tones_kept))]
 
 
 def check_ci(text: str, pattern: Pattern) -> CiCheck:

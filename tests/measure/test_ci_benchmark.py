@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-
 from poetry_lm.measure.heldout import ci_benchmark
 from poetry_lm.model.network import load_model_dir
-from tests.conftest import REPO
+from tests.conftest import corpus_with_ci
 
 
 def test_the_ci_benchmark_scores_held_out_ci_and_tang_poems(tmp_path, tiny_corpus, tiny_model_dir):
-    corpus = tmp_path / "corpus"
-    shutil.copytree(tiny_corpus, corpus)
-    (corpus / "ci").mkdir()
-    for split, count in [("train", 80), ("valid", 10), ("test", 10)]:
-        for suffix, header in [(".txt", 0), (".meta.tsv", 1)]:
-            lines = (REPO / "corpus" / "ci" / f"{split}{suffix}").read_text(encoding="utf-8").splitlines()
-            (corpus / "ci" / f"{split}{suffix}").write_text("\n".join(lines[: count + header]) + "\n", encoding="utf-8")
+    corpus = corpus_with_ci(tiny_corpus, tmp_path / "corpus", {"train": 80, "valid": 10, "test": 10})
     (corpus / "test.meta.tsv").write_text(  # every test poem is 唐 here, so the Tang set is the test split
         "dynasty\tauthor\ttitle\n" + "".join("唐\t某\t题\n" for _ in (corpus / "test.txt").read_text().splitlines()),
         encoding="utf-8")

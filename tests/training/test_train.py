@@ -20,7 +20,7 @@ from poetry_lm.training import trainer as train_module
 from poetry_lm.training.runs import PROGRESS_FILE, attempts, read_events, run_dir
 from poetry_lm.training.trainer import train
 from poetry_lm.training.warm_start import copy_weights_by_token
-from tests.conftest import REPO, TINY_MODEL
+from tests.conftest import REPO, TINY_MODEL, corpus_with_ci
 
 
 def test_tiny_run_loss_falls_and_writes_model_dir(tiny_model_dir):
@@ -317,15 +317,7 @@ def test_a_failed_run_leaves_the_callers_precision_policy(tmp_path, tiny_corpus,
 def test_a_run_with_ci_learns_the_tune_prefixed_ci_and_scores_the_held_out_ones(tmp_path, tiny_corpus, tiny_model_dir):
     """`--with-ci`: the corpus's 词 join the poems (each after its tune), and metrics.json scores the test 词 with
     the new model and with the one it started from."""
-    import shutil
-
-    corpus = tmp_path / "corpus"
-    shutil.copytree(tiny_corpus, corpus)
-    (corpus / "ci").mkdir()
-    for split, count in [("train", 60), ("valid", 10), ("test", 10)]:
-        for suffix, header in [(".txt", 0), (".meta.tsv", 1)]:
-            lines = (REPO / "corpus" / "ci" / f"{split}{suffix}").read_text(encoding="utf-8").splitlines()
-            (corpus / "ci" / f"{split}{suffix}").write_text("\n".join(lines[: count + header]) + "\n", encoding="utf-8")
+    corpus = corpus_with_ci(tiny_corpus, tmp_path / "corpus", {"train": 60, "valid": 10, "test": 10})
     out = train(corpus, tmp_path / "models" / "shici", None,
                 TrainConfig(epochs=1, batch_size=32, init_from=str(tiny_model_dir), with_ci=True, max_poems=100))
     metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
