@@ -159,6 +159,13 @@ def test_a_couplet_and_its_spring_picture_in_chromium(app_url, tmp_path):
         text = couplet.inner_text()
         assert "上联：海内存知己" in text and "下联：" in text and "对仗" in text
         assert page.get_by_text("Traceback").count() == 0
+        # The cards are drawn one after another, the 春联 picture under the first: wait for the page to finish
+        # drawing (the last card and the picture) before clicking, or a busy machine's rerun swallows the click.
+        expect(page.locator('[data-testid="stImage"] img').first).to_be_visible(timeout=60_000)
+        drawn = -1
+        while drawn != page.locator(".couplet").count():  # no new card for a second: the page is drawn
+            drawn = page.locator(".couplet").count()
+            page.wait_for_timeout(1000)
         with page.expect_download(timeout=60_000) as download:
             page.get_by_role("button", name="保存春联图").first.click()
         picture = tmp_path / "spring.png"
