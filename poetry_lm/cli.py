@@ -27,10 +27,11 @@ from poetry_lm.compose.settings import (
     normalise_heads,
     style_knobs,
 )
-from poetry_lm.compose.template import PLACEMENTS
+from poetry_lm.compose.template import CI_PLACEMENTS, PLACEMENTS
 from poetry_lm.errors import PoetryError, one_line
 from poetry_lm.measure.ngram import MAX_NGRAM_ORDER, check_baseline_order
 from poetry_lm.paths import DEFAULT_MODEL_DIR
+from poetry_lm.prosody.cipu import ci_form
 from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES, ProsodyOptions
 from poetry_lm.prosody.rhyme import SYSTEMS
 from poetry_lm.quiet import native_stderr_silenced
@@ -93,7 +94,7 @@ def _generate_settings(args) -> Settings:
         position=args.position, placement=args.placement, template=args.template, theme=args.theme,
         theme_strength=args.theme_strength,
         occasion=args.occasion, style_strength=args.style_strength,
-        search=args.search, ranking=args.ranking,
+        search=args.search, ranking=args.ranking, tune=args.ci,
         prosody=ProsodyOptions(
             rhyme=args.rhyme, rhyme_scheme=args.rhyme_scheme, rhyme_group=args.rhyme_group, tones=args.tones,
             rhyme_system=args.rhyme_system,
@@ -119,7 +120,9 @@ def _cmd_generate(args) -> None:
         else:
             notes = f"  [log_prob {poem.log_prob:.1f}" + (f", 韵 {poem.rhyme}" if poem.rhyme else "") + "]"
             conflicts = "".join(f"\n  ! {note}" for note in poem.conflicts)
-            print("\n".join(poem.display_lines()) + notes + conflicts + "\n")
+            title = f"《{poem.tune}》\n" if poem.tune else ""
+            print(title + "\n\n".join("\n".join(poem.display_lines()[start:start + len(stanza)])
+                                       for start, stanza in _stanza_starts(poem)) + notes + conflicts + "\n")
     unknown = poems[0].unknown_heads if poems else []
     if unknown:
         print(f"注意：{'、'.join(unknown)} 不在模型词表中，按未知字处理（仍作为藏头）", file=sys.stderr)
@@ -129,6 +132,15 @@ def _cmd_generate(args) -> None:
         paths = write_cards(poems, Path(args.image), vertical=args.card == "vertical", title=args.title,
                             min_width=SHARE_WIDTH if args.large else 0)
         print(f"已保存 {len(paths)} 张诗卡到 {Path(args.image)}", file=sys.stderr)
+
+
+def _stanza_starts(poem) -> list[tuple[int, list[str]]]:
+    """(first line, lines) of each 阕 of a poem (a 诗: one)."""
+    starts, at = [], 0
+    for stanza in poem.stanzas():
+        starts.append((at, stanza))
+        at += len(stanza)
+    return starts
 
 
 def _couplet_settings(args):
@@ -174,11 +186,12 @@ def _cmd_alternatives(args) -> None:
     from poetry_lm.compose.generate import PoemGenerator, alternatives
     from poetry_lm.prosody.analysis import parse_poem
 
-    lines = parse_poem(args.poem)
+    form = None if args.ci is None else ci_form(args.ci)
+    lines = parse_poem(args.poem) if form is None else form.split(args.poem)
     check_alternatives_request(lines, args.line - 1, args.char - 1, args.top)  # before the model loads
     options = ProsodyOptions(rhyme=args.rhyme, tones=args.tones, rhyme_system=args.rhyme_system)
     generator = PoemGenerator.load(args.model, warm_up=False)
-    found = alternatives(generator, lines, args.line - 1, args.char - 1, options, args.top)
+    found = alternatives(generator, lines, args.line - 1, args.char - 1, options, args.top, form)
     if args.format == "json":
         print(json.dumps([{"char": char, "prob": prob} for char, prob in found], ensure_ascii=False))
     else:
@@ -310,6 +323,17 @@ def _cmd_evaluate(args) -> None:
             models[Path(args.model).name] = load_model_dir(Path(args.model))
         result = ci_benchmark(models, Path(args.corpus), args.max_order)
         print(json.dumps(result, ensure_ascii=False, indent=1))
+        _write_json(result, args.json)
+        return
+    if args.ci_writing is not None:
+        from poetry_lm.compose.generate import PoemGenerator
+        from poetry_lm.measure.ci_writing import ci_writing_report, format_ci_writing
+
+        if args.ci_writing < 20:
+            raise PoetryError(f"--ci-writing 至少 20 首（交叉验证要每类 5 首以上），收到 {args.ci_writing}")
+        result = ci_writing_report(PoemGenerator.load(args.model), Path(args.corpus), args.ci_writing, args.seed,
+                                   neural=args.neural)
+        print(format_ci_writing(result))
         _write_json(result, args.json)
         return
     if args.couplet is not None:
@@ -451,10 +475,14 @@ def _add_generate(commands) -> None:
     gen.add_argument("--position", default="head",
                      help="where each line hides its character: head (default), tail, a number N (1-based), "
                           "rising (line i at i) or falling (line i at L-i+1)")
-    gen.add_argument("--placement", choices=list(PLACEMENTS), default="whole",
+    gen.add_argument("--placement", choices=list(dict.fromkeys([*PLACEMENTS, *CI_PLACEMENTS])), default="whole",
                      help="which lines hide the characters: whole (default: a whole poem, on its first lines; 1-3 "
                           "characters give a 绝句, an odd count above 4 one more free line so the last line rhymes), "
-                          "spread (a whole poem, spread evenly: 张伟 on lines 1 and 3), lines (one line each)")
+                          "spread (a whole poem, spread evenly: 张伟 on lines 1 and 3), lines (one line each); "
+                          "for a 词: whole (its first clauses), spread (over all its clauses) or stanzas (shared "
+                          "between its 阕, each from its first clause)")
+    gen.add_argument("--ci", metavar="TUNE", help="write a 词 to this tune's 谱 (e.g. 浣溪沙; `ci list` names them): "
+                                                  "its clauses, 平仄 and 词林正韵 rhymes instead of --chars lines")
     gen.add_argument("--template", help="instead of --heads: keep these characters and write every ＿ or _ "
                                         "(e.g. 春风又绿江南岸，＿＿＿＿＿＿＿。)")
     gen.add_argument("--theme", help="a few words or a short phrase the poem leans toward (e.g. 明月)")
@@ -525,6 +553,10 @@ def _add_evaluate(commands) -> None:
     ev.add_argument("--ci", action="store_true",
                     help="instead: the held-out 词 (each after its tune) and the fixed Tang test set, per Han character, "
                          "by the bundled model, --model, and a Kneser-Ney n-gram on the train split's 诗 and 词")
+    ev.add_argument("--ci-writing", type=int, metavar="N",
+                    help="write 词 by tune for N held-out 词 (names hidden at the clause starts): format, heads, "
+                         "词林正韵 rhyme and tones (soft and strict) beside the real 词, the realism discriminators, "
+                         "and the time for 8 candidates of 浣溪沙")
     ev.add_argument("--couplet", type=int, metavar="N",
                     help="instead: N test 上联 answered; rules, 对仗, BLEU-2 and realism beside the real 下联 and the "
                          "non-parallel 首联/尾联; log-probability of the real 下联 by each model and their product")
@@ -572,6 +604,7 @@ def _add_alternatives(commands) -> None:
     alt.add_argument("--rhyme", action=argparse.BooleanOptionalAction, default=DEFAULT_PROSODY.rhyme)
     alt.add_argument("--rhyme-system", choices=list(SYSTEMS), default=DEFAULT_PROSODY.rhyme_system)
     alt.add_argument("--tones", choices=TONE_MODES, default=DEFAULT_PROSODY.tones)
+    alt.add_argument("--ci", metavar="TUNE", help="the poem is a 词 of this tune (its clauses, one per line)")
     alt.add_argument("--format", choices=["text", "json"], default="text")
     alt.set_defaults(run=_cmd_alternatives)
 

@@ -111,7 +111,7 @@ def ci_check_html(check: CiCheck) -> str:
     rhyme ends circled."""
     rhyme_ends = {i for segment in check.pattern.segments for i in segment}
     rows = []
-    for i, (line, tones, kept, mark) in enumerate(zip(check.clauses, check.pattern.tones, check.cell_ok,
+    for i, (line, tones, kept, mark) in enumerate(zip(check.lines, check.pattern.tones, check.cell_ok,
                                                        check.pattern.marks, strict=True)):
         cells = []
         for j, (char, tone, ok) in enumerate(zip(line, tones, kept, strict=True)):

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from poetry_lm.compose.card import SHARE_WIDTH
+from poetry_lm.compose.card import SHARE_WIDTH, stanza_breaks
 from poetry_lm.compose.template import POSITIONS, position_name
 from studio.widgets import copy_button, poem_card, poem_html
 
@@ -28,27 +28,33 @@ def position_label(position: str) -> str:
 def card_actions(poem: Poem, key: str, vertical: bool) -> None:
     """What every card offers: 复制 and 下载文本, the PNG card (and a large one for phones), 收藏."""
     text = "\n".join(poem.display_lines())
-    name = f"藏头诗_{poem.heads}_{key}"
+    name = f"藏头{'词' if poem.tune else '诗'}_{poem.heads}_{key}"
     copy, download = st.columns(2, vertical_alignment="center")  # cards are narrow: two buttons a row
     with copy:
         copy_button(text)
     download.download_button("下载文本", text + "\n", file_name=f"{name}.txt", mime="text/plain",
                              key=f"download_{key}", width="stretch", on_click="ignore")
-    card_args = (tuple(poem.lines), tuple(poem.marked), poem.position, vertical, st.session_state.get("card_title") or None)
+    card = card_of(poem, vertical, st.session_state.get("card_title") or None)
     image, large = st.columns(2, vertical_alignment="center")
     image.download_button(
-        "保存图片", functools.partial(poem_card, *card_args), file_name=f"{name}.png", mime="image/png",
+        "保存图片", card, file_name=f"{name}.png", mime="image/png",
         key=f"card_{key}", width="stretch", on_click="ignore",
         help="诗卡 PNG：竖排从右到左（关掉上方「竖排」则为横排），藏头字标红",
     )
     large.download_button(
-        "手机大图", functools.partial(poem_card, *card_args, SHARE_WIDTH), file_name=f"{name}_大图.png",
+        "手机大图", functools.partial(card, SHARE_WIDTH), file_name=f"{name}_大图.png",
         mime="image/png", key=f"card_large_{key}", width="stretch", on_click="ignore",
         help=f"同一张诗卡，至少 {SHARE_WIDTH} 像素宽：在手机上分享也清楚（PNG）",
     )
     kept = poem_id(poem) in {poem_id(p) for p in favourites()}
     st.button("★ 已收藏（点此取消）" if kept else "☆ 收藏", key=f"favourite_{key}", width="stretch",
               on_click=toggle_favourite, args=(poem,))
+
+
+def card_of(poem: Poem, vertical: bool, title: str | None):
+    """`draw(min_width=0) -> PNG bytes`: the poem's card, a 词 laid out by 阕 under its tune."""
+    return functools.partial(poem_card, tuple(poem.lines), tuple(poem.marked), poem.position, vertical, title,
+                             tune=poem.tune, breaks=stanza_breaks(poem))
 
 
 def poem_id(poem: Poem) -> tuple:
@@ -81,7 +87,7 @@ def favourites_zip(poems: list[Poem], vertical: bool, title: str | None) -> byte
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:  # PNGs are compressed already
         for k, poem in enumerate(poems, 1):
-            png = poem_card(tuple(poem.lines), tuple(poem.marked), poem.position, vertical, title, SHARE_WIDTH)
+            png = card_of(poem, vertical, title)(SHARE_WIDTH)
             archive.writestr(f"{k:02d}_{poem.heads}.png", png)
         archive.writestr("收藏.txt", favourites_text(poems).encode("utf-8"))
     return buffer.getvalue()

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from poetry_lm.compose.card import card_png, form_note, render_card
+from poetry_lm.compose.card import card_png, form_note, render_card, stanza_breaks
 from poetry_lm.compose.template import position_name
 from poetry_lm.errors import PoetryError
 
@@ -92,8 +92,10 @@ def poem_html(poem: Poem, vertical: bool, kind: str = "") -> str:
         text = html.escape(char)
         return f'<span class="poem-head">{text}</span>' if (i, j) in marked else text
 
+    breaks = stanza_breaks(poem)  # a 词's 阕 are set apart by an empty line
     rows = "".join(
-        f'<div class="poem-line">{"".join(cell(i, j, char) for j, char in enumerate(line))}</div>'
+        ('<div class="poem-line">\u3000</div>' if i in breaks else "")
+        + f'<div class="poem-line">{"".join(cell(i, j, char) for j, char in enumerate(line))}</div>'
         for i, line in enumerate(poem.display_lines())
     )
     return f'<div class="poem{" poem-vertical" if vertical else ""}{f" {kind}" if kind else ""}">{rows}</div>'
@@ -169,11 +171,13 @@ def copy_button(text: str) -> None:
 @st.cache_data(max_entries=64, show_spinner=False)
 def poem_card(
     lines: tuple[str, ...], marked: tuple[tuple[int, int], ...], position: str, vertical: bool, title: str | None,
-    min_width: int = 0,
+    min_width: int = 0, tune: str | None = None, breaks: tuple[int, ...] = (),
 ) -> bytes:
-    """The PNG poem card of one candidate (cached: a card clicked twice is drawn once)."""
-    note = form_note(list(lines), position_name(position)) if marked else None
-    return card_png(render_card(list(lines), set(marked), title=title, note=note, vertical=vertical, min_width=min_width))
+    """The PNG poem card of one candidate (cached: a card clicked twice is drawn once); a 词 of `tune` is laid out
+    by 阕 (`breaks`) and titled with its tune unless given a title."""
+    note = form_note(list(lines), position_name(position), tune) if marked else None
+    return card_png(render_card(list(lines), set(marked), title=title or tune, note=note, vertical=vertical,
+                                min_width=min_width, breaks=breaks))
 
 
 RESULTS_ANCHOR = "poem-results"

@@ -26,6 +26,7 @@ from poetry_lm.compose.settings import (
     normalise_heads,
 )
 from poetry_lm.compose.template import (
+    CI_PLACEMENTS,
     PLACEMENTS,
     POSITIONS,
     hidden_plan,
@@ -34,6 +35,7 @@ from poetry_lm.compose.template import (
 )
 from poetry_lm.compose.theme import NAMED_THEMES
 from poetry_lm.errors import PoetryError
+from poetry_lm.prosody.cipu import MARKS, ci_form, find_pattern, tune_names
 from poetry_lm.prosody.constraints import given_rhyme_advice
 from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES, ProsodyOptions
 from poetry_lm.prosody.rhyme import SYSTEMS, example_chars, group_names
@@ -52,6 +54,7 @@ if TYPE_CHECKING:  # the generator module imports TensorFlow: the page draws wit
     from poetry_lm.compose.generate import Poem, PoemGenerator
 
 FORMS = {"七言": 7, "五言": 5}
+GENRES = ("诗", "词")
 TONE_LABELS = dict(zip(TONE_MODES, ["不限平仄", "宽：倾向合律", "严：必须合律"], strict=True))
 SCHEME_LABELS = dict(zip(RHYME_SCHEMES, ["偶数句押韵", "首句和偶数句押韵"], strict=True))
 AUTO_RHYME = "自动选择"
@@ -69,11 +72,17 @@ def temperature_hint(value: float) -> str:
     return f"温度控制随机性，越低越稳妥、越高越新奇。当前 {value:.2f}，{mood}。"
 
 
-def prosody_controls(vocab_chars: list[str]) -> ProsodyOptions:
-    """The 格律 expander: rhyme (on by default), rhyme system, scheme and group, tonal pattern (soft by default)."""
+def prosody_controls(vocab_chars: list[str], ci: bool = False) -> ProsodyOptions:
+    """The 格律 expander: rhyme (on by default), rhyme system, scheme and group, tonal pattern (soft by default);
+    a 词 (`ci`) rhymes where its 谱 says, by 词林正韵, so only rhyme and tones are offered."""
     with st.expander("格律（押韵与平仄）"):
         st.session_state.setdefault("rhyme", DEFAULT_PROSODY.rhyme)
         st.session_state.setdefault("tones", DEFAULT_PROSODY.tones)
+        if ci:
+            rhyme = st.checkbox("押韵（按谱中韵位，用词林正韵）", key="rhyme")
+            tones = st.radio("平仄", list(TONE_LABELS), format_func=TONE_LABELS.get, key="tones", horizontal=True,
+                             help="按谱中定声的字位（○ 平 ● 仄）；◎ 可平可仄的字位不限")
+            return replace(DEFAULT_PROSODY, rhyme=rhyme, tones=tones)
         rhyme = st.checkbox("押韵（韵脚只用平声字）", key="rhyme")
         system = st.radio("韵书", list(SYSTEMS), format_func=SYSTEM_LABELS.get, key="rhyme_system",
                           horizontal=True, disabled=not rhyme,
@@ -129,7 +138,8 @@ def show_poems(result: dict, generator: PoemGenerator, prosody: ProsodyOptions) 
             change_control(generator, poem, i, prosody)
     everything = "\n\n".join("\n".join(p.display_lines()) + f"\n（排序得分 {p.score or p.log_prob:.1f}）" for p in poems)
     st.download_button(
-        "下载全部候选", everything + "\n", file_name=f"藏头诗_{poems[0].heads if poems else ''}.txt",
+        "下载全部候选", everything + "\n",
+        file_name=f"藏头{'词' if poems and poems[0].tune else '诗'}_{poems[0].heads if poems else ''}.txt",
         mime="text/plain", key="download_all",
     )
 
@@ -138,13 +148,36 @@ def free_lines_note(poem: Poem) -> str | None:
     """Why a poem has more lines than hidden characters (a whole 绝句 for a name; a line added for the rhyme)."""
     hidden_on = sorted({i for i, _ in poem.marked})
     free = [i + 1 for i in range(len(poem.lines)) if i not in hidden_on]
-    if not poem.marked or not free:
+    if not poem.marked or not free or poem.tune:  # a 词's clauses are its 谱's: none is added
         return None
     where = "、".join(str(i + 1) for i in hidden_on)
     if len(poem.marked) > 4:
         return (f"{len(poem.marked)} 个藏字写成 {len(poem.lines)} 句：第 {free[-1]} 句是补上的，"
                 "好让末句落在韵脚上（近体诗偶数句押韵）。")
     return f"「{poem.heads}」写成一首完整的绝句：藏字在第 {where} 句，第 {'、'.join(map(str, free))} 句自由书写，照样押韵。"
+
+
+def tune_picker() -> str:
+    """The 词牌 picker (type to search), each with how many 词 of it the corpus holds, and its 谱 beside it."""
+    names = tune_names()
+    tune = st.selectbox("词牌（可输入搜索）", names, key="tune", format_func=tune_label,
+                        help="语料中写得够多（主体至少 30 首）的词牌才有谱；“单调”是上下阕相同的词牌只写一阕")
+    form = ci_form(tune)
+    pattern = find_pattern(tune.removesuffix("（单调）"))
+    chart = "".join(
+        "".join(MARKS[tone] for tone in clause.tones) + ("韵" if clause.rhyme is not None else "") + clause.mark
+        + ("<br>" if i + 1 in form.stanzas else "")
+        for i, clause in enumerate(form.clauses)
+    )
+    st.markdown(f'<div class="ci-chart">{chart}</div>', unsafe_allow_html=True)
+    st.caption(f"《{form.name}》{len(form.clauses)} 句 {sum(form.lengths)} 字，{len(form.stanzas)} 阕；"
+               f"谱由语料中 {pattern.poems} 首统计（主体占 {pattern.share:.0%}）：○ 平 ● 仄 ◎ 可平可仄，“韵”为韵脚")
+    return tune
+
+
+def tune_label(name: str) -> str:
+    pattern = find_pattern(name.removesuffix("（单调）"))
+    return f"{name}（{pattern.poems} 首，{sum(ci_form(name).lengths)} 字）"
 
 
 def style_chosen() -> None:
@@ -162,10 +195,17 @@ def write_controls(models: Path, model_name: str | None, ready: bool, base: str 
     }
     left, right = st.columns(2)
     with left:
-        values["form"] = st.radio("诗体", list(FORMS), key="form", horizontal=True)
+        values["genre"] = st.radio("体裁", list(GENRES), key="genre", horizontal=True,
+                                   help="诗：五言或七言绝句、律诗；词：按词牌的谱填词。对联在上方的「对联」页")
     with right:
         values["candidates"] = st.slider("候选数量", 1, 8, 4, key="num_candidates")
-    line_length = FORMS[values["form"]]
+    values["tune"] = tune_picker() if values["genre"] == "词" else None
+    if values["tune"] is None:
+        values["form"] = st.radio("诗体", list(FORMS), key="form", horizontal=True)
+        line_length = FORMS[values["form"]]
+    else:
+        values["form"] = None
+        line_length = min(ci_form(values["tune"]).lengths)
     positions = [*POSITIONS, *map(str, range(2, line_length))]
     left, right = st.columns(2)
     with left:
@@ -183,11 +223,17 @@ def write_controls(models: Path, model_name: str | None, ready: bool, base: str 
         help="祝福、生日、婚庆、乔迁/开业、春节：诗里不会出现死、泪、愁、断肠一类的字词，并多用这个场合的吉祥意象；"
              "送别：多用长亭、杨柳、故人；无：不限",
     )
-    values["placement"] = st.selectbox(
-        "藏在哪几句", list(PLACEMENTS), key="placement", format_func=PLACEMENTS.get,
-        help="整首：一到三个字（例如名字）也写成一首完整的绝句，其余各句自由书写并照样押韵；藏字是 5、7 这样的单数时"
-             "补一句，让末句押韵。隔句分开：两个字藏在第 1、3 句。每字一句：有几个字就写几句",
-    )
+    if values["tune"] is None:
+        values["placement"] = st.selectbox(
+            "藏在哪几句", list(PLACEMENTS), key="placement", format_func=PLACEMENTS.get,
+            help="整首：一到三个字（例如名字）也写成一首完整的绝句，其余各句自由书写并照样押韵；藏字是 5、7 这样的单数时"
+                 "补一句，让末句押韵。隔句分开：两个字藏在第 1、3 句。每字一句：有几个字就写几句",
+        )
+    else:
+        values["placement"] = st.selectbox(
+            "藏在哪几句", list(CI_PLACEMENTS), key="ci_placement", format_func=CI_PLACEMENTS.get,
+            help="从第一句起：每句藏一字，依次往下；分散：均匀分到全词各句；分到各阕：上下阕各从第一句起藏一半",
+        )
     values["theme_strength"] = st.slider(
         "主题强度", 0.0, MAX_THEME_STRENGTH, DEFAULT_THEME_STRENGTH, 0.5, key="theme_strength",
         help="只在填了主题时起作用：给主题字加的分（相关的字加一半）；越大，主题越常出现",
@@ -216,7 +262,8 @@ def write_controls(models: Path, model_name: str | None, ready: bool, base: str 
             values["seed"] = st.number_input("随机种子（可选）", min_value=0, value=None, step=1, key="seed",
                                              help="留空则每次不同；填同一个数字会得到同样的诗")
     model_path = models / model_name if model_name else models
-    values["prosody"] = prosody_controls(vocabulary_chars(str(model_path), model_stamp(model_path)) if model_name else [])
+    values["prosody"] = prosody_controls(vocabulary_chars(str(model_path), model_stamp(model_path)) if model_name else [],
+                                         ci=values["tune"] is not None)
     others = [name for name in jobs.list_models(models) if name != model_name]
     values["compare"] = st.selectbox(
         "与另一个模型对比", [NO_COMPARISON, *others], key="compare_model", format_func=model_label,
@@ -231,6 +278,8 @@ def write_controls(models: Path, model_name: str | None, ready: bool, base: str 
 def rhyme_advice(values: dict) -> None:
     """Before writing: given characters at rhyme positions (藏尾) that cannot rhyme as set, and the one
     click that fixes it, instead of a rhyme warning on every card."""
+    if values["tune"] is not None:
+        return  # a 词's segments each choose a 部 the given characters share, or write around them
     try:
         plan = hidden_plan(normalise_heads(values["heads"]), values["position"], FORMS[values["form"]],
                            values["placement"])
@@ -257,7 +306,8 @@ def generate_poems(models: Path, generator: PoemGenerator, model_name: str, valu
         if seed is None and values["compare"] != NO_COMPARISON:
             seed = random.randrange(2**31)  # both models must draw the same random numbers
         settings = Settings(
-            heads=values["heads"], line_length=FORMS[values["form"]], num_candidates=int(values["candidates"]),
+            heads=values["heads"], line_length=FORMS.get(values["form"], 7), num_candidates=int(values["candidates"]),
+            tune=values.get("tune"),
             temperature=float(values["temperature"]), specificity=float(values["specificity"]),
             top_k=int(values["top_k"]) or None,
             seed=seed, prosody=values["prosody"], position=values["position"], template=values.get("template"),
@@ -303,11 +353,11 @@ def show_comparison(result: dict) -> None:
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def cell_alternatives(_generator: PoemGenerator, model: str, lines: tuple[str, ...], line: int, position: int,
-                      prosody: ProsodyOptions) -> list[tuple[str, float]]:
+                      prosody: ProsodyOptions, tune: str | None = None) -> list[tuple[str, float]]:
     """`alternatives`, cached per model, poem and cell (every rerun redraws the cards)."""
     from poetry_lm.compose.generate import alternatives
 
-    return alternatives(_generator, list(lines), line, position, prosody)
+    return alternatives(_generator, list(lines), line, position, prosody, form=ci_form(tune) if tune else None)
 
 
 def change_control(generator: PoemGenerator, poem: Poem, index: int, prosody: ProsodyOptions) -> None:
@@ -324,7 +374,8 @@ def change_control(generator: PoemGenerator, poem: Poem, index: int, prosody: Pr
             st.caption("这一句只有藏字，不能换。")
             return
         found = [(char, prob) for char, prob in cell_alternatives(generator, str(generator.model_dir.path),
-                                                                   tuple(poem.lines), line, position, prosody)
+                                                                   tuple(poem.lines), line, position, prosody,
+                                                                   poem.tune)
                  if char != poem.lines[line][position]]
         if not found:
             st.caption("这里没有别的字可选。")
@@ -336,7 +387,7 @@ def change_control(generator: PoemGenerator, poem: Poem, index: int, prosody: Pr
                      for k, text in enumerate(poem.lines)]
             from poetry_lm.compose.generate import score_lines
 
-            log_prob, per_char = score_lines(generator, lines)
+            log_prob, per_char = score_lines(generator, lines, poem.form)
             remember_result()
             st.session_state["result"]["poems"][index] = replace(poem, lines=lines, log_prob=log_prob,
                                                                  char_log_probs=per_char, score=None)

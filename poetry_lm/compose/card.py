@@ -82,6 +82,7 @@ def render_card(
     vertical: bool = True,
     style: CardStyle = CardStyle(),
     min_width: int = 0,
+    breaks: tuple[int, ...] = (),
 ) -> Image.Image:
     """The card of a poem given as its lines (no punctuation).
 
@@ -89,26 +90,28 @@ def render_card(
     first character (the heads). Vertical cards read in columns from the right, titled on the
     right; horizontal ones in rows, titled on top. `note` (e.g. the form) goes in small print at
     the end, beside the studio's name. A card narrower than `min_width` is drawn larger, whole
-    (`SHARE_WIDTH` for sharing on a phone).
+    (`SHARE_WIDTH` for sharing on a phone). `breaks`: the lines that begin a new 阕 of a 词, set
+    apart by an empty line's width.
     """
     if not lines or not all(lines):
         raise PoetryError("诗卡需要至少一句诗")
     marked = {(i, 0) for i in range(len(lines))} if marked is None else marked
-    width = _card_size(lines, title, vertical, style)[0]
+    width = _card_size(lines, title, vertical, style, breaks)[0]
     if width < min_width:
         style = style.scaled(min_width / width)
     length, cell, gap, margin = max(map(len, lines)), style.cell, style.gap, style.margin
     title_band = style.title_size + gap if title else 0
     body_font, title_font, note_font = _font(cell - 12), _font(style.title_size), _font(style.note_size)
-    size = _card_size(lines, title, vertical, style)
+    size = _card_size(lines, title, vertical, style, breaks)
     image = Image.new("RGB", size, style.paper)
     draw = ImageDraw.Draw(image)
     draw.rectangle((margin // 3, margin // 3, size[0] - margin // 3, size[1] - margin // 3), outline=style.rule, width=2)
 
     def cell_origin(i: int, j: int) -> tuple[int, int]:
+        slot = i + sum(start <= i for start in breaks)  # a 阕 begins after an empty line
         if vertical:  # line i is the i-th column from the right
-            return size[0] - margin - title_band - (i + 1) * cell - i * gap, margin + j * cell
-        return margin + j * cell, margin + title_band + i * (cell + gap)
+            return size[0] - margin - title_band - (slot + 1) * cell - slot * gap, margin + j * cell
+        return margin + j * cell, margin + title_band + slot * (cell + gap)
 
     covered = covered_chars()
     for i, line in enumerate(lines):
@@ -132,9 +135,10 @@ def render_card(
     return image
 
 
-def _card_size(lines: list[str], title: str | None, vertical: bool, style: CardStyle) -> tuple[int, int]:
+def _card_size(lines: list[str], title: str | None, vertical: bool, style: CardStyle,
+               breaks: tuple[int, ...] = ()) -> tuple[int, int]:
     """(width, height) of a card in pixels."""
-    length, count, cell, gap, margin = max(map(len, lines)), len(lines), style.cell, style.gap, style.margin
+    length, count, cell, gap, margin = max(map(len, lines)), len(lines) + len(breaks), style.cell, style.gap, style.margin
     title_band = style.title_size + gap if title else 0
     note_band = style.note_size + gap // 2
     if vertical:
@@ -149,9 +153,11 @@ def card_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def form_note(lines: list[str], kind: str = "藏头") -> str:
-    """藏头七言绝句 and the like (`kind`: 藏头, 藏尾 … see template.position_name), or e.g.
-    藏尾诗 · 六句七言 for other line counts."""
+def form_note(lines: list[str], kind: str = "藏头", tune: str | None = None) -> str:
+    """藏头七言绝句 and the like (`kind`: 藏头, 藏尾 … see template.position_name), e.g.
+    藏尾诗 · 六句七言 for other line counts, or 藏头词 · 浣溪沙 for a 词 of `tune`."""
+    if tune:
+        return f"{kind}词 · {tune}"
     form = FORM_NAMES.get((len(lines[0]), len(lines)))
     if form:
         return f"{kind}{form}"
@@ -179,10 +185,16 @@ def write_cards(
 ) -> list[Path]:
     """One PNG per poem in `out_dir` (created if missing), named by heads and rank; returns the paths."""
     def card(poem) -> Image.Image:
-        note = form_note(poem.lines, position_name(poem.position)) if poem.marked else None
-        return render_card(poem.lines, set(poem.marked), title=title, note=note, vertical=vertical, min_width=min_width)
+        note = form_note(poem.lines, position_name(poem.position), poem.tune) if poem.marked else None
+        return render_card(poem.lines, set(poem.marked), title=title or poem.tune, note=note, vertical=vertical,
+                           min_width=min_width, breaks=stanza_breaks(poem))
 
     return write_pngs(((f"{poem.heads}-{rank}", card, poem) for rank, poem in enumerate(poems, 1)), out_dir, "诗卡")
+
+
+def stanza_breaks(poem) -> tuple[int, ...]:
+    """The lines that begin the second and later 阕 of a 词 (none for a 诗)."""
+    return () if poem.form is None else poem.form.stanzas[1:]
 
 
 def write_pngs(pictures, out_dir: Path, what: str) -> list[Path]:

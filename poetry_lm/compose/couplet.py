@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from poetry_lm.compose.decode import FREE, ExpertDecoder, WordBias, free_cell_bias, word_bias
+from poetry_lm.compose.decode import FREE, ExpertDecoder, WordBias, form_template, free_cell_bias, word_bias
 from poetry_lm.compose.generate import char_tables
 from poetry_lm.compose.occasion import INAUSPICIOUS_CHARS, INAUSPICIOUS_WORDS, occasion_named
 from poetry_lm.compose.settings import MAX_SEED, Sampling
@@ -36,10 +36,11 @@ from poetry_lm.prosody.couplet import (
     FIRST_END,
     CoupletReport,
     check_couplet,
+    couplet_form,
     dictionary_tags,
     repeat_sources,
-    wanted_tones,
 )
+from poetry_lm.prosody.form import EITHER
 from poetry_lm.prosody.tones import tone_fits
 from poetry_lm.text.char_stats import reduplicable_mask
 from poetry_lm.text.corpus import is_han
@@ -237,14 +238,15 @@ class CoupletWriter:
     def answer_plan(self, firsts: list[str], givens: list[dict[int, str]], settings: CoupletSettings):
         """(forced_ids [T], bias_rows, bias_index [E, T], distinct [T], copy_from [E, T]) answering each 上联."""
         n = len(firsts[0])
-        comma, full_stop = self.vocab.punctuation_ids
-        forced = np.asarray([FREE] * n + [comma] + [FREE] * n + [full_stop], np.int32)
+        forms = [couplet_form(first) for first in firsts]  # one layout; each row reads its own 上联 (its bias rows)
+        forced = form_template(forms[0], {}, self.vocab)
         rows = BiasRows(len(self.vocab))
         index = np.zeros((len(firsts), len(forced)), np.int32)
         copy_from = np.full(index.shape, -1, np.int32)
         steer = self.occasion_steering(settings.occasion)[0]
-        for e, (first, given) in enumerate(zip(firsts, givens, strict=True)):
-            wanted, sources = wanted_tones(first), repeat_sources(first)
+        for e, (first, given, form) in enumerate(zip(firsts, givens, forms, strict=True)):
+            wanted = [None if tone == EITHER else tone for tone in form.clauses[1].tones]
+            sources = repeat_sources(first)
             # The end tone is a rule, never a preference; the others are, unless strict.
             strict = [settings.strict_tones or j == n - 1 for j in range(n)]
             for j, source in enumerate(sources):  # a repeat's tone is its first occurrence's to keep
@@ -254,11 +256,11 @@ class CoupletWriter:
                 index[e, i] = rows.add(("only", char), self._only, char)
             for j in range(n):
                 if sources[j] >= 0:  # a 上联 repeat: the 下联 repeats its own character there
-                    copy_from[e, n + 1 + j] = n + 1 + sources[j]
+                    copy_from[e, form.cell(1, j)] = form.cell(1, sources[j])
                     continue
                 doubled = j + 1 < n and sources[j + 1] == j
                 key = ("answer", first, wanted[j], strict[j], given.get(j), doubled)
-                index[e, n + 1 + j] = rows.add(
+                index[e, form.cell(1, j)] = rows.add(
                     key, self._answer_row, first, wanted[j], strict[j], given.get(j), doubled, settings, steer)
         distinct = np.zeros(len(forced), bool)
         distinct[n + 1 : 2 * n + 1] = True  # no character twice in the 下联, save the copies

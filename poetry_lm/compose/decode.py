@@ -1,8 +1,8 @@
 """Constrained, batched sampling of acrostic poems with carried LSTM state, compiled with tf.function.
 
-A poem is a fixed template of cells: forced cells (the head of each line, the `，`/`。` after it)
-and free cells, whose allowed tokens come from an additive logit bias (0 allowed, -inf banned,
-a negative number discouraged). Biases are few distinct rows (`bias_rows` [R, V]) picked per
+A poem is a fixed template of cells in its Form's layout (prosody.form): forced cells (the head of each
+line, the `，`/`。` after it, a 词's tune before it) and free cells, whose allowed tokens come from an
+additive logit bias (0 allowed, -inf banned, a negative number discouraged). Biases are few distinct rows (`bias_rows` [R, V]) picked per
 candidate and cell by `bias_index` [B, T], so rhyme and tone masks cost R·V floats, not B·T·V.
 The loop runs the LSTM one token at a time for all candidates at once, so the model never re-reads
 the prefix. Besides the static rows, two bans depend on what was written (`cell_bans`): no accidental
@@ -28,36 +28,28 @@ import tensorflow as tf
 
 from poetry_lm.compose.settings import Sampling
 from poetry_lm.model.network import lstm_weights
-from poetry_lm.prosody.meter import is_rhyme_line
+from poetry_lm.prosody.form import Form
 from poetry_lm.text.charforms import is_variant
 from poetry_lm.text.vocab import Vocabulary
 
 FREE = -1  # forced_ids value of a free cell
 
 
-def poem_template(lines: int, line_length: int, fixed_ids: dict[tuple[int, int], int], vocab: Vocabulary) -> np.ndarray:
-    """forced_ids [T]: `lines` lines of `line_length` cells, each followed by ，/。 alternating (the
-    last 。); cell (i, j) is `fixed_ids[i, j]` where given and FREE elsewhere."""
-    comma, full_stop = vocab.punctuation_ids
-    cells: list[int] = []
-    for i in range(lines):
-        mark = full_stop if i % 2 == 1 or i == lines - 1 else comma
-        cells += [*(fixed_ids.get((i, j), FREE) for j in range(line_length)), mark]
+def form_template(form: Form, fixed_ids: dict[tuple[int, int], int], vocab: Vocabulary) -> np.ndarray:
+    """forced_ids [T] in the form's layout: its prompt, then each clause's cells and its mark; cell (i, j) is
+    `fixed_ids[i, j]` where given and FREE elsewhere."""
+    marks = dict(zip("，。", vocab.punctuation_ids, strict=True))
+    cells = [vocab.id_of(char) for char in form.prompt]
+    for i, clause in enumerate(form.clauses):
+        cells += [*(fixed_ids.get((i, j), FREE) for j in range(clause.length)), marks[clause.mark]]
     return np.asarray(cells, dtype=np.int32)
 
 
-def rhyme_cells(lines: int, line_length: int, first_rhymes: bool) -> np.ndarray:
-    """[T] True at the last character of each line that rhymes (even lines, and line 1 when the
-    scheme says so), in `poem_template`'s layout: no rhyme character is used twice there (重韵)."""
-    cells = np.zeros(lines * (line_length + 1), dtype=bool)
-    for i in range(lines):
-        cells[i * (line_length + 1) + line_length - 1] = is_rhyme_line(i, first_rhymes)
+def form_rhyme_cells(form: Form) -> np.ndarray:
+    """[T] True at each rhyme position in `form_template`'s layout: no rhyme character is used twice there (重韵)."""
+    cells = np.zeros(form.size, dtype=bool)
+    cells[[form.cell(i, j) for i, j in form.rhyme_ends()]] = True
     return cells
-
-
-def head_template(head_ids: list[int], line_length: int, vocab: Vocabulary) -> np.ndarray:
-    """The classic 藏头 template: one line per head id, the head first."""
-    return poem_template(len(head_ids), line_length, {(i, 0): head for i, head in enumerate(head_ids)}, vocab)
 
 
 class Decoded(NamedTuple):
@@ -431,7 +423,7 @@ class Decoder:
         self, forced_ids: np.ndarray, bias_rows: np.ndarray, bias_index: np.ndarray, sampling: Sampling,
         rhyme_cells: np.ndarray | None = None, words: WordBias | None = None,
     ) -> Decoded:
-        """B = bias_index.shape[0] candidates for the template `forced_ids` (`rhyme_cells`: see `rhyme_cells`;
+        """B = bias_index.shape[0] candidates for the template `forced_ids` (`rhyme_cells`: see `form_rhyme_cells`;
         `words`: see `WordBias`)."""
         if rhyme_cells is None:
             rhyme_cells = np.zeros(len(forced_ids), dtype=bool)

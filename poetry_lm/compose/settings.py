@@ -16,6 +16,8 @@ from poetry_lm.compose.occasion import occasion_named
 from poetry_lm.compose.template import MAX_LINES, check_placement, check_position, parse_template
 from poetry_lm.errors import PoetryError, quoted
 from poetry_lm.model.config import SHAPE_LIMITS
+from poetry_lm.prosody.cipu import ci_form
+from poetry_lm.prosody.form import Form
 from poetry_lm.prosody.options import DEFAULT_PROSODY, ProsodyOptions, check_prosody
 from poetry_lm.text.corpus import LINE_LENGTHS, is_han, shown_char, to_simplified
 
@@ -100,6 +102,7 @@ class Settings:
     # score: the search score (log-probability, specificity bonus, repeats paid); total: the whole poem's
     # log-probability; free: its mean over the characters the model wrote
     ranking: str = "score"
+    tune: str | None = None  # a 词牌 (浣溪沙, 望江南（单调）): write a 词 of its 谱; None: a 诗 of `line_length`
 
     def sampling(self, seed: int) -> Sampling:
         """The sampling part, with the seed this request uses."""
@@ -134,7 +137,7 @@ def normalise_heads(raw: str) -> str:
 WHOLE_NUMBERS = {"line_length": "每句字数", "num_candidates": "候选数量", "search": "每首候选的抽样次数",
                  "top_k": "top-k", "seed": "随机种子"}
 NUMBERS = {"temperature": "温度", "theme_strength": "主题强度", "style_strength": "风格强度", "specificity": "用字新颖度", "repetition_penalty": "重复惩罚"}
-OPTIONAL = ("top_k", "seed", "template", "theme", "occasion")
+OPTIONAL = ("top_k", "seed", "template", "theme", "occasion", "tune")
 
 
 def check_types(settings: Settings) -> None:
@@ -148,7 +151,7 @@ def check_types(settings: Settings) -> None:
         value = getattr(settings, name)
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
             raise PoetryError(f"{label}须是有限的数，收到 {quoted(repr(value))}")
-    for name in ("heads", "ranking", "template", "theme", "occasion", "placement"):
+    for name in ("heads", "ranking", "template", "theme", "occasion", "placement", "tune"):
         value = getattr(settings, name)
         if not (value is None and name in OPTIONAL) and not isinstance(value, str):
             raise PoetryError(f"{name} 须是文字，收到 {quoted(repr(value))}")
@@ -169,6 +172,11 @@ def check_alternatives_request(lines: list[str], line: int, position: int, top: 
         raise PoetryError(f"没有第 {line + 1} 句第 {position + 1} 字")
 
 
+def request_form(settings: Settings) -> Form | None:
+    """The 词's Form when the request names a tune (PoetryError for an unknown one); None for a 诗."""
+    return None if settings.tune is None else ci_form(settings.tune)
+
+
 def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
     """Raise PoetryError with a precise message for any out-of-range setting.
 
@@ -176,7 +184,7 @@ def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
     """
     check_types(settings)
     low, high = TEMPERATURE_RANGE
-    if settings.line_length not in LINE_LENGTHS:
+    if settings.tune is None and settings.line_length not in LINE_LENGTHS:
         raise PoetryError(f"每句字数只能是 5（五言）或 7（七言），收到 {settings.line_length}")
     if not 1 <= settings.num_candidates <= MAX_CANDIDATES:
         raise PoetryError(f"候选数量须在 1 到 {MAX_CANDIDATES} 之间，收到 {settings.num_candidates}")
@@ -197,10 +205,12 @@ def check_settings(settings: Settings, vocab_size: int | None = None) -> None:
         raise PoetryError(f"用字新颖度须在 0 到 {MAX_SPECIFICITY:g} 之间，收到 {settings.specificity}")
     if settings.ranking not in RANKINGS:
         raise PoetryError(f"排序方式只能是 {'/'.join(RANKINGS)}，收到 {settings.ranking!r}")
-    line_length = settings.line_length if settings.template is None else parse_template(settings.template).line_length
-    check_placement(settings.placement)
+    form = request_form(settings)
+    template = None if settings.template is None else parse_template(settings.template, form)
+    line_length = settings.line_length if template is None else template.line_length
+    check_placement(settings.placement, form)
     if settings.template is None or settings.heads:
-        check_position(settings.position, len(settings.heads), line_length, settings.placement)
+        check_position(settings.position, len(settings.heads), line_length, settings.placement, form)
     if not 0 <= settings.repetition_penalty <= MAX_REPETITION_PENALTY:
         raise PoetryError(f"重复惩罚须在 0 到 {MAX_REPETITION_PENALTY:g} 之间，收到 {settings.repetition_penalty}")
     check_prosody(settings.prosody)

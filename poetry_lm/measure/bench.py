@@ -18,13 +18,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from poetry_lm.compose.decode import FREE, free_cell_bias, head_template
+from poetry_lm.compose.decode import FREE, form_template, free_cell_bias
 from poetry_lm.compose.generate import PoemGenerator, Settings
 from poetry_lm.errors import PoetryError
 from poetry_lm.model.config import ModelConfig
 from poetry_lm.model.dataset import encode_poems, make_dataset
 from poetry_lm.model.network import ModelDir, build_model, load_model_dir, lstm_weights
 from poetry_lm.paths import DEFAULT_MODEL_DIR
+from poetry_lm.prosody.form import regulated_form
 from poetry_lm.text import corpus as corpus_lib
 from poetry_lm.training.runs import read_events
 
@@ -181,7 +182,8 @@ def measure_decoding(model_dir: ModelDir, plan: BenchPlan) -> dict:
     first_call = timed(lambda: generator.generate(settings))
 
     vocab = generator.vocab
-    forced_ids = head_template([vocab.id_of(ch) for ch in plan.heads], plan.line_length, vocab)
+    form = regulated_form(plan.line_length, len(plan.heads))
+    forced_ids = form_template(form, {(i, 0): vocab.id_of(ch) for i, ch in enumerate(plan.heads)}, vocab)
     bias_rows, bias_index = free_cell_bias(vocab)[None], np.zeros((plan.candidates, len(forced_ids)), np.int32)
     tokens, log_prob, *_ = generator.decoder(forced_ids, bias_rows, bias_index, settings.sampling(seed=0))
     floor = NumpyLSTM(model_dir.model)

@@ -31,7 +31,7 @@ from poetry_lm.compose.settings import DEFAULT_STYLE, STYLES, Settings, style_kn
 from poetry_lm.errors import PoetryError
 from poetry_lm.model.network import load_model_dir
 from poetry_lm.paths import DEFAULT_MODEL_DIR
-from poetry_lm.prosody.meter import is_rhyme_line
+from poetry_lm.prosody.form import Form, regulated_form
 from poetry_lm.text.catalogue import load_catalogue
 from poetry_lm.text.char_stats import char_log_prob, load_char_stats, reduplicable_chars
 from poetry_lm.text.corpus import load_split, split_lines
@@ -156,13 +156,14 @@ def train_bigrams(corpus_dir: Path) -> set[str]:
     return {pair for poem in load_split(corpus_dir, "train") for pair in line_ngrams(split_lines(poem), 2)}
 
 
-def repeats(poem: list[str], reduplicable: set[str]) -> dict:
+def repeats(poem: list[str], reduplicable: set[str], form: Form | None = None) -> dict:
     """Extra uses of a character in one poem: as 叠字 (right after itself in a line), split into real
     叠字 and accidental doubles (a character real poems do not double), and scattered elsewhere;
-    plus 重韵, a rhyme character (even lines' last) used again at another rhyme position."""
+    plus 重韵, a rhyme character (even lines' last, or the `form`'s rhyme positions) used again at another."""
     chars = [ch for line in poem for ch in line]
     doubles = [line[k] for line in poem for k in range(1, len(line)) if line[k] == line[k - 1]]
-    rhyme_chars = [line[-1] for i, line in enumerate(poem) if is_rhyme_line(i, first_rhymes=False)]
+    form = form or regulated_form(len(poem[0]), len(poem))
+    rhyme_chars = [poem[i][j] for i, j in form.rhyme_ends()]
     return {
         "repeats": len(chars) - len(set(chars)),
         "doubled": len(doubles),
@@ -172,10 +173,13 @@ def repeats(poem: list[str], reduplicable: set[str]) -> dict:
     }
 
 
-def profile(poems: list[list[str]], bigrams: set[str], stats: dict, generator: PoemGenerator | None = None) -> dict:
-    """The numbers a reader feels, for one set of poems (see the module docstring)."""
+def profile(poems: list[list[str]], bigrams: set[str], stats: dict, generator: PoemGenerator | None = None,
+            forms: list[Form] | None = None) -> dict:
+    """The numbers a reader feels, for one set of poems (see the module docstring); `forms`: each poem's (a 词's
+    tune), for its rhyme positions and the model's score (None: 诗)."""
     reduplicable = reduplicable_chars(stats)
-    per_poem = [repeats(poem, reduplicable) for poem in poems]
+    forms = forms or [None] * len(poems)
+    per_poem = [repeats(poem, reduplicable, form) for poem, form in zip(poems, forms, strict=True)]
     chars = [ch for poem in poems for line in poem for ch in line]
     pairs = [pair for poem in poems for pair in line_ngrams(poem, 2)]
     result = {
@@ -188,7 +192,7 @@ def profile(poems: list[list[str]], bigrams: set[str], stats: dict, generator: P
         "mean_log_unigram": round(float(np.mean([char_log_prob(ch, stats) for ch in chars])), 3),
     }
     if generator is not None:
-        scored = [score_lines(generator, poem)[1] for poem in poems]
+        scored = [score_lines(generator, poem, form)[1] for poem, form in zip(poems, forms, strict=True)]
         result["model_log_prob_per_char"] = round(float(np.mean([p for poem in scored for line in poem for p in line])), 3)
     return result
 

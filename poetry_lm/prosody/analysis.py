@@ -7,6 +7,7 @@ import re
 from dataclasses import asdict, dataclass, field
 
 from poetry_lm.errors import PoetryError
+from poetry_lm.prosody.form import Form, book_groups, check_form
 from poetry_lm.prosody.meter import checked_cells, is_rhyme_line, pattern_name, poem_tones
 from poetry_lm.prosody.options import ProsodyOptions
 from poetry_lm.prosody.rhyme import (
@@ -294,24 +295,36 @@ def readings(line: str) -> list[str]:
 
 
 def describe(
-    lines: list[str], rhyme_group: str | None, options: ProsodyOptions, given: frozenset[tuple[int, int]] = frozenset()
+    lines: list[str], form: Form, groups: tuple[str | None, ...], options: ProsodyOptions,
+    given: frozenset[tuple[int, int]] = frozenset(),
 ) -> PoemReport:
-    """The report of a generated poem: its rhyme group, tone compliance, and conflicts.
+    """The report of a generated poem of `form`: its rhyme group(s), tone compliance, and conflicts.
 
-    The planned group is reported when every rhyme position holds it (always, unless a given
-    character sits there and breaks it); otherwise the group the poem actually rhymes in, if any.
-    A conflict is a rule the options ask for that a `given` (hidden or kept) cell breaks: given
-    characters always win over the masks, so the poem says where they did.
+    A segment's planned group (`groups`) is reported when every rhyme position holds it (always, unless a given
+    character sits there and breaks it); otherwise the group its ends actually share, if any. A conflict is a rule
+    the options ask for that a `given` (hidden or kept) cell breaks: given characters always win over the masks,
+    so the poem says where they did.
     """
     if not options.active:
-        return PoemReport(rhyme=rhyme_group)
-    analysis = analyse_lines(lines, options.rhyme_system, any_length=True)
-    first_rhymes = options.rhyme_scheme == "first_and_even"
-    ends = [line[-1] for i, line in enumerate(lines) if is_rhyme_line(i, first_rhymes)]
-    holds = rhyme_group is not None and all(rhyme_group in rhyme_groups_of(char, options.rhyme_system) for char in ends)
-    conflicts = [
-        f"给定的字不合格律，已按给定保留：{v.message}"
-        for v in analysis.violations
-        if (v.line - 1, v.position - 1) in given and (options.rhyme if v.rule == "押韵" else options.tones != "off")
-    ]
-    return PoemReport(rhyme_group if holds else analysis.rhyme_group, analysis.tone_ok_ratio, conflicts)
+        return PoemReport(rhyme=groups[0] if groups else None)
+    check = check_form(lines, form, options.rhyme_system)
+    conflicts = []
+    if options.tones != "off":
+        conflicts += [f"{GIVEN_NOTE}第{i + 1}句第{j + 1}字“{lines[i][j]}”应{form.clauses[i].tones[j]}"
+                      for i, j in sorted(given) if check.cell_ok[i][j] is False]
+    labels = []
+    for k, (segment, planned, shared) in enumerate(zip(form.segments.values(), groups or [None] * len(form.segments),
+                                                       check.segment_groups, strict=True)):
+        ends = [(i, len(lines[i]) - 1) for i in segment]
+        holds = planned is not None and all(planned in book_groups(lines[i][j], form.rhyme_book, options.rhyme_system)
+                                            for i, j in ends)
+        labels.append(planned if holds else shared)
+        if options.rhyme and planned is not None and not holds:
+            conflicts += [f"{GIVEN_NOTE}第{i + 1}句韵脚“{lines[i][j]}”不在{planned}韵（第{k + 1}组韵脚）"
+                          for i, j in ends if (i, j) in given
+                          and planned not in book_groups(lines[i][j], form.rhyme_book, options.rhyme_system)]
+    rhyme = labels[0] if len(labels) == 1 else ("、".join(label or "出韵" for label in labels) if labels else None)
+    return PoemReport(rhyme, check.tone_ok_ratio, conflicts)
+
+
+GIVEN_NOTE = "给定的字不合格律，已按给定保留："

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 
-from poetry_lm.prosody.rhyme import rhyme_table
+from poetry_lm.prosody.rhyme import rhyme_groups_of, rhyme_table
 
 # 平声 groups of each 部 (1–14); their 上/去 partners follow them through ZE_PARTNERS.
 LEVEL_PARTS: dict[int, str] = {
@@ -85,3 +85,12 @@ def shared_part(chars: str) -> int | None:
     for char in chars:
         common = set(cilin_parts(char)) if common is None else common & cilin_parts(char)
     return min(common) if common else None
+
+
+def segment_part(ends: str) -> int | None:
+    """The 部 a rhyme segment's end characters share; a segment that rhymes in one 平水韵 group across a 部 boundary
+    (杯 台 回 来, 灰 split between 部 3 and 5: 宋 poets rhymed them together) counts, as the first end's 部."""
+    part = shared_part(ends)
+    if part is None and set.intersection(*(set(rhyme_groups_of(char, "pingshui")) for char in ends)):
+        return min(cilin_parts(ends[0]), default=None)
+    return part

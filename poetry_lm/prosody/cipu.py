@@ -20,16 +20,17 @@ from pathlib import Path
 from poetry_lm.errors import PoetryError
 from poetry_lm.files import write_atomic
 from poetry_lm.paths import DATA_DIR
-from poetry_lm.prosody.cilin import cilin_parts, shared_part
-from poetry_lm.prosody.rhyme import rhyme_groups_of
-from poetry_lm.prosody.tones import PING, ZE, tone_fits, tone_of
-from poetry_lm.text.ci import clauses, load_ci_records
+from poetry_lm.prosody.cilin import cilin_parts
+from poetry_lm.prosody.form import CI_BOOK, EITHER, Clause, Form, FormCheck, check_form
+from poetry_lm.prosody.tones import PING, ZE, tone_of
+from poetry_lm.text.ci import LM_MARKS, clauses, lm_text, load_ci_records
 
 CIPU_FILE = DATA_DIR / "cipu.json"
 MIN_POEMS = 30  # a tune needs this many 词 of its main 体 for a 谱
 FIXED_SHARE = 0.8  # a cell is 平 or 仄 when this share of the 词 agree
 RHYME_LINK_SHARE = 0.5  # two clause ends rhyme together when they share a 部 in this share of the 词
-EITHER = "◎"
+MIN_STANZA_SHARE = 0.4  # each 阕 of a 双调 tune holds at least this share of its characters
+SINGLE = "（单调）"  # the name of a tune's one-stanza form (忆江南 is 望江南's first half)
 MARKS = {PING: "○", ZE: "●", EITHER: "◎"}
 
 
@@ -55,13 +56,43 @@ class Pattern:
         return "".join(f"{n}{mark}" for n, mark in zip(self.lengths, self.marks, strict=True))
 
     def chart(self) -> str:
-        """The 谱 as ○●◎ per cell, the mark after each clause, a 韵 note (its segment's number) at rhyme ends."""
+        """The 谱 as ○●◎ per cell, the mark after each clause, a 韵 note (its segment's number) at rhyme ends, one
+        line per 阕."""
         segment_of = {i: k for k, segment in enumerate(self.segments, 1) for i in segment}
+        stanzas = stanza_starts(self.lengths, self.marks)
         parts = []
         for i, (tones, mark) in enumerate(zip(self.tones, self.marks, strict=True)):
             rhyme = f"（韵{segment_of[i]}）" if i in segment_of else ""
-            parts.append("".join(MARKS[tone] for tone in tones) + rhyme + mark)
+            parts.append(("\n" if i in stanzas[1:] else "") + "".join(MARKS[tone] for tone in tones) + rhyme + mark)
         return "".join(parts)
+
+    def form(self) -> Form:
+        """The 谱 as the engine's Form: marks as the model writes them, the tune as the prompt, 词林正韵 rhymes."""
+        segment_of = {i: k for k, segment in enumerate(self.segments) for i in segment}
+        clause_list = tuple(Clause(n, mark.translate(LM_MARKS), tones, segment_of.get(i))
+                            for i, (n, mark, tones) in enumerate(zip(self.lengths, self.marks, self.tones, strict=True)))
+        return Form(self.tune, clause_list, stanza_starts(self.lengths, self.marks),
+                    lm_text("", self.tune.removesuffix(SINGLE)), CI_BOOK)
+
+
+def stanza_starts(lengths: list[int], marks: str) -> tuple[int, ...]:
+    """The first clause of each 阕, from the 句式: a 双调 tune's second 阕 ends like its first (the 换头 may differ),
+    so the split is the full stop after which the two halves share the longest ending (at least two clauses), each
+    half holding at least `MIN_STANZA_SHARE` of the characters; the most even split among equals. A tune without
+    one is read as 单调: (0,)."""
+    keys = list(zip(lengths, marks.translate(LM_MARKS), strict=True))
+    total, best, best_key = sum(lengths), (0,), (1, 0.0)
+    for k in range(1, len(keys)):
+        first, second = keys[:k], keys[k:]
+        if first[-1][1] != "。" or min(sum(lengths[:k]), sum(lengths[k:])) < MIN_STANZA_SHARE * total:
+            continue
+        shared = 0
+        while shared < min(len(first), len(second)) and first[-1 - shared] == second[-1 - shared]:
+            shared += 1
+        key = (shared, -abs(sum(lengths[:k]) - sum(lengths[k:])) / total)
+        if key > best_key:
+            best, best_key = (0, k), key
+    return best
 
 
 def form_key(text: str) -> tuple[tuple[int, str], ...]:
@@ -166,36 +197,32 @@ def find_pattern(name: str) -> Pattern:
     raise PoetryError(f"没有「{name}」的词谱（语料中写得够多的 {len(patterns)} 个词牌才有谱{hint}）")
 
 
+def ci_form(name: str) -> Form:
+    """The Form of a tune by name or other name (`find_pattern`); `望江南（单调）` is the one-stanza form."""
+    name = "".join(str(name or "").split())
+    if name.endswith(SINGLE):
+        single = first_stanza(find_pattern(name.removesuffix(SINGLE)))
+        if single is None:
+            raise PoetryError(f"《{name.removesuffix(SINGLE)}》的上下阕不同，没有单调的写法")
+        return single.form()
+    return find_pattern(name).form()
+
+
+def tune_names() -> list[str]:
+    """Every tune the studio can write, most written first, each followed by its one-stanza form where it has one."""
+    names = []
+    for pattern in load_cipu().values():
+        names.append(pattern.tune)
+        if first_stanza(pattern) is not None:
+            names.append(pattern.tune + SINGLE)
+    return names
+
+
 @dataclass
-class CiCheck:
-    """A 词 read against a tune's 谱: the tone of every fixed cell and the rhyme of every segment."""
+class CiCheck(FormCheck):
+    """A 词 read against a tune's 谱 (`check_form` on its Form), with the 谱 itself for the page."""
 
-    pattern: Pattern
-    clauses: list[str]
-    cell_ok: list[list[bool | None]]  # per clause and cell: the wanted tone kept (None: either tone is fine)
-    segment_parts: list[int | None]  # per rhyme segment: the 词林正韵 部 its ends share (None: they do not)
-    violations: list[str]
-
-    @property
-    def tones_checked(self) -> int:
-        return sum(ok is not None for clause in self.cell_ok for ok in clause)
-
-    @property
-    def tones_kept(self) -> int:
-        return sum(ok is True for clause in self.cell_ok for ok in clause)
-
-    @property
-    def rhymes(self) -> bool:
-        return all(part is not None for part in self.segment_parts)
-
-
-def segment_part(ends: str) -> int | None:
-    """The 部 a rhyme segment's end characters share; a segment that rhymes in one 平水韵 group across a 部 boundary
-    (杯 台 回 来, 灰 split between 部 3 and 5: 宋 poets rhymed them together) counts, as the first end's 部."""
-    part = shared_part(ends)
-    if part is None and set.intersection(*(set(rhyme_groups_of(char, "pingshui")) for char in ends)):
-        return min(cilin_parts(ends[0]), default=None)
-    return part
+    pattern: Pattern | None = None
 
 
 def clean_ci(text: str) -> str:
@@ -229,25 +256,7 @@ def recognise(text: str) -> list[Pattern]:
 
 
 def check_ci(text: str, pattern: Pattern) -> CiCheck:
-    """Every fixed-tone cell and every rhyme segment of a 词 of `pattern`'s clause lengths."""
+    """Every fixed-tone cell and every rhyme segment (by 词林正韵, `cilin.segment_part`) of a 词 of `pattern`'s
+    clauses."""
     lines = [clause for clause, _ in clauses(clean_ci(text))]
-    cell_ok, violations = [], []
-    for i, (line, tones) in enumerate(zip(lines, pattern.tones, strict=True), 1):
-        row = []
-        for j, (char, tone) in enumerate(zip(line, tones, strict=True), 1):
-            if tone == EITHER:
-                row.append(None)
-                continue
-            kept = tone_fits(char, tone)
-            row.append(kept)
-            if not kept:
-                violations.append(f"第{i}句第{j}字“{char}”应{tone}")
-        cell_ok.append(row)
-    parts = []
-    for segment in pattern.segments:
-        part = segment_part("".join(lines[i][-1] for i in segment))
-        parts.append(part)
-        if part is None:
-            ends = "、".join(f"第{i + 1}句“{lines[i][-1]}”" for i in segment)
-            violations.append(f"{ends}应同押一部（词林正韵），这里不同")
-    return CiCheck(pattern, lines, cell_ok, parts, violations)
+    return CiCheck(**vars(check_form(lines, pattern.form())), pattern=pattern)

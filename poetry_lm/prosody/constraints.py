@@ -1,7 +1,7 @@
-"""Rhyme and tone constraints as decoder biases: per candidate, which bias row each cell uses.
+"""Rhyme and tone constraints as decoder biases: per candidate, which bias row each cell uses, read off its Form.
 
-Rhyme positions keep only 平 characters of the candidate's rhyme group (-inf elsewhere); checked
-tone positions penalise the wrong tone (soft) or ban it (strict). Rows are shared: R distinct rows
+Rhyme positions keep only characters of the candidate's group for that rhyme segment, in the tone the form wants
+there (-inf elsewhere); fixed-tone cells penalise the wrong tone (soft) or ban it (strict). Rows are shared: R distinct rows
 [R, V] and an index [B, T], so masks cost R·V floats, not B·T·V.
 """
 
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody.meter import checked_cells, is_rhyme_line, poem_tones
+from poetry_lm.prosody.form import EITHER, SHI_BOOK, Form, book_groups, regulated_form, regulated_forms
 from poetry_lm.prosody.options import ProsodyOptions
-from poetry_lm.prosody.rhyme import PAIR_MARK, group_names, rhyme_groups_of, rhyme_weights
+from poetry_lm.prosody.rhyme import PAIR_MARK, group_names, rhyme_weights
 from poetry_lm.prosody.tones import PING, ZE, tone_fits, tone_of
 from poetry_lm.text.vocab import Vocabulary
 
@@ -26,16 +26,22 @@ MIN_GROUP_CHARS = 20  # an automatically chosen group needs this many usable cha
 
 @dataclass
 class ConstraintPlan:
-    """Per-candidate cell biases for the decoder, and the rhyme group each candidate uses."""
+    """Per-candidate cell biases for the decoder, the form and the rhyme group of each segment each candidate uses."""
 
     bias_rows: np.ndarray  # [R, V]
     bias_index: np.ndarray  # [B, T]
-    rhyme_groups: list[str | None]
+    forms: list[Form]  # per candidate: the form its rows follow (平起 or 仄起 for a 诗)
+    segment_groups: list[tuple[str | None, ...]]  # per candidate, per rhyme segment
+
+    @property
+    def rhyme_groups(self) -> list[str | None]:
+        """Each candidate's group of its first rhyme segment (a 诗's one group)."""
+        return [groups[0] if groups else None for groups in self.segment_groups]
 
 
 @functools.lru_cache(maxsize=8)  # keyed by the Vocabulary object: a loaded generator reuses it
-def _vocab_tables(vocab: Vocabulary, system: str) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
-    """Per token: fits 平, fits 仄, and its rhyme groups in `system` (special tokens and punctuation: none)."""
+def _vocab_tables(vocab: Vocabulary, book: str, system: str) -> tuple[np.ndarray, np.ndarray, list[frozenset[str]]]:
+    """Per token: fits 平, fits 仄, and its rhyme groups in the book (special tokens and punctuation: none)."""
     first = vocab.first_char_id
     fits_ping = np.zeros(len(vocab), dtype=bool)
     fits_ze = np.zeros(len(vocab), dtype=bool)
@@ -44,22 +50,23 @@ def _vocab_tables(vocab: Vocabulary, system: str) -> tuple[np.ndarray, np.ndarra
         char = vocab.tokens[token_id]
         fits_ping[token_id] = tone_fits(char, PING)
         fits_ze[token_id] = tone_fits(char, ZE)
-        groups[token_id] = rhyme_groups_of(char, system)
+        groups[token_id] = book_groups(char, book, system)
     return fits_ping, fits_ze, groups
 
 
 def _choose_groups(
-    options, group_sizes: dict[str, int], count: int, rng: np.random.Generator, within: frozenset[str] | None = None,
-    rhyme_tone: str = PING,
+    options: ProsodyOptions, book: str, group_sizes: dict[str, int], count: int, rng: np.random.Generator,
+    within: frozenset[str] | None = None, rhyme_tone: str = PING,
 ) -> list[str]:
-    """A group per candidate, drawn by how often the corpus rhymes in it, among groups with enough
-    characters in the vocabulary: the user's group, or (for `both` given a 平水韵 group alone) its
-    pairs, or all groups of the system; only groups `within`, when given and possible (the groups
-    the poem's fixed rhyme characters share; 仄 groups when they are 仄 characters)."""
-    names = group_names(options.rhyme_system) if rhyme_tone == PING else sorted(within or ())
+    """A group per candidate, drawn by how often the corpus rhymes in it (词林正韵: by its usable characters),
+    among groups with enough characters in the vocabulary: the user's group, or (for `both` given a 平水韵 group
+    alone) its pairs, or all groups of the book; only groups `within`, when given and possible (the groups the
+    segment's fixed rhyme characters share; 仄 groups when a 诗's given ends are 仄 characters)."""
+    poem_ping = book == SHI_BOOK and rhyme_tone == PING
+    names = group_names(options.rhyme_system) if poem_ping else sorted(within or group_sizes)
     if within and any(name in within for name in names):
         names = [name for name in names if name in within]
-    chosen = options.rhyme_group if rhyme_tone == PING else None  # a chosen group is 平: given 仄 ends decide
+    chosen = options.rhyme_group if poem_ping else None  # a chosen group is a poem's 平 group: given 仄 ends decide
     if chosen is not None:
         names = [name for name in names if name == chosen or name.startswith(chosen + PAIR_MARK)] or [chosen]
         if not any(group_sizes.get(name, 0) for name in names):
@@ -67,15 +74,15 @@ def _choose_groups(
     usable = [g for g in names if group_sizes.get(g, 0) >= MIN_GROUP_CHARS]
     usable = usable or [g for g in names if group_sizes.get(g, 0) > 0]
     if not usable:
-        raise PoetryError("模型词表中没有可押韵的平声字")
-    weights = np.array([max(rhyme_weights(options.rhyme_system).get(g, 0), 1) for g in usable], dtype=float)
-    return list(rng.choice(usable, size=count, p=weights / weights.sum()))
+        raise PoetryError("模型词表中没有可押韵的字")
+    weights = rhyme_weights(options.rhyme_system) if book == SHI_BOOK else group_sizes
+    odds = np.array([max(weights.get(g, 0), 1) for g in usable], dtype=float)
+    return list(rng.choice(usable, size=count, p=odds / odds.sum()))
 
 
 def plan_constraints(
     vocab: Vocabulary,
-    n_lines: int,
-    line_length: int,
+    forms: list[Form],
     num_candidates: int,
     options: ProsodyOptions,
     rng: np.random.Generator,
@@ -84,77 +91,100 @@ def plan_constraints(
 ) -> ConstraintPlan:
     """Bias rows and their index per candidate and cell; without options every free cell uses `free_bias`.
 
-    `options` are already checked (`settings.check_settings`). `fixed` cells (hidden or kept
-    characters) are forced by the decoder whatever their row says; the plan fits around them where
-    it can: the rhyme group is one their rhyme-position characters share, and the tone pattern
-    (平起 or 仄起) the one they break least.
+    `forms` are the shapes a candidate may follow (one layout: 平起 and 仄起 of a 诗, or a 词's one 谱). `options`
+    are already checked (`settings.check_settings`). `fixed` cells (hidden or kept characters) are forced by the
+    decoder whatever their row says; the plan fits around them where it can: each segment's rhyme group is one
+    their rhyme-position characters share, and the form the one whose tones they break least.
     """
     fixed = fixed or {}
-    width = line_length + 1
-    index = np.zeros((num_candidates, n_lines * width), dtype=np.int32)
+    index = np.zeros((num_candidates, forms[0].size), dtype=np.int32)
+    no_groups = [()] * num_candidates
     if not options.active:
-        return ConstraintPlan(free_bias[None, :], index, [None] * num_candidates)
-    fits_ping, fits_ze, token_groups = _vocab_tables(vocab, options.rhyme_system)
+        return ConstraintPlan(free_bias[None, :], index, [forms[0]] * num_candidates, no_groups)
+    book = forms[0].rhyme_book
+    fits_ping, fits_ze, token_groups = _vocab_tables(vocab, book, options.rhyme_system)
+    fits = {PING: fits_ping, ZE: fits_ze, EITHER: fits_ping | fits_ze}
     allowed = np.isfinite(free_bias)
     wrong_penalty = -np.inf if options.tones == "strict" else SOFT_TONE_PENALTY
-    first_rhymes = options.rhyme_scheme == "first_and_even"
-    rhyme_tone = given_rhyme_tone(fixed, n_lines, line_length, options)
-    fits_rhyme = fits_ze if rhyme_tone == ZE else fits_ping
-
     rows: dict[tuple, np.ndarray] = {("free",): free_bias}
 
     def row_id(key: tuple) -> int:
         if key not in rows:
-            kind, value = key
-            if kind == "rhyme":
-                keep = allowed & fits_rhyme & np.array([value in groups for groups in token_groups])
+            if key[0] == "rhyme":
+                _, group, tone = key
+                keep = allowed & fits[tone] & np.array([group in groups for groups in token_groups])
                 rows[key] = np.where(keep, free_bias, -np.inf).astype(np.float32)
             else:
-                fits = fits_ping if value == PING else fits_ze
-                rows[key] = np.where(fits, free_bias, free_bias + wrong_penalty).astype(np.float32)
+                rows[key] = np.where(fits[key[1]], free_bias, free_bias + wrong_penalty).astype(np.float32)
             if not np.isfinite(rows[key]).any():
-                raise PoetryError(f"模型词表中没有符合要求（{value}）的字")
+                raise PoetryError(f"模型词表中没有符合要求（{key[1]}）的字")
         return list(rows).index(key)
 
-    groups: list[str | None] = [None] * num_candidates
-    rhyme_lines = [i for i in range(n_lines) if is_rhyme_line(i, first_rhymes)]
-    rhymed = options.rhyme and len(rhyme_lines) > 0 and n_lines > 1  # one line has nothing to rhyme with
-    if rhymed:
-        group_sizes = collections.Counter(
-            g for groups, ok in zip(token_groups, allowed & fits_rhyme, strict=True) if ok for g in groups
-        )
-        within = given_rhyme_groups(fixed, n_lines, line_length, options)
-        groups = _choose_groups(options, group_sizes, num_candidates, rng, within, rhyme_tone)
-    starts = [None] * num_candidates
-    if options.tones != "off":
-        starts = rng.choice(_fitting_starts(fixed, line_length, n_lines, first_rhymes, rhyme_tone), size=num_candidates)
+    rhymed = options.rhyme and len(forms[0].clauses) > 1  # one line has nothing to rhyme with
+    segment_choices = {}
+    for segment in forms[0].segments if rhymed else ():
+        tone = forms[0].rhyme_tone(segment)
+        sizes = collections.Counter(
+            g for groups, ok in zip(token_groups, allowed & fits[tone], strict=True) if ok for g in groups)
+        within = given_segment_groups(fixed, forms[0], segment, options)
+        segment_choices[segment] = _choose_groups(options, book, sizes, num_candidates, rng, within, tone)
+    # Tones off: every candidate takes the first form (the forms of one layout differ only in their tones).
+    chosen_forms = [0] * num_candidates if options.tones == "off" else rng.choice(
+        _fitting_forms(forms, fixed), size=num_candidates)
+    candidate_forms = []
     for b in range(num_candidates):
-        if rhymed:
-            for i in rhyme_lines:
-                index[b, i * width + line_length - 1] = row_id(("rhyme", groups[b]))
-        if starts[b] is None:
-            continue
-        patterns = poem_tones(line_length, n_lines, str(starts[b]), first_rhymes, rhyme_tone)
-        for i, j in checked_cells(line_length, n_lines, first_rhymes):
-            cell = i * width + j
-            if index[b, cell] == 0:  # a rhyme row already fixes 平 there
-                index[b, cell] = row_id(("tone", patterns[i][j]))
-    return ConstraintPlan(np.stack(list(rows.values())).astype(np.float32), index, [str(g) if g else None for g in groups])
+        form = forms[chosen_forms[b]]
+        candidate_forms.append(form)
+        for segment, clause_ids in form.segments.items() if rhymed else ():
+            key = ("rhyme", segment_choices[segment][b], form.rhyme_tone(segment))
+            for i in clause_ids:
+                index[b, form.cell(i, form.clauses[i].length - 1)] = row_id(key)
+        for i, j, tone in form.checked() if options.tones != "off" else ():
+            if index[b, form.cell(i, j)] == 0:  # a rhyme row already fixes its tone there
+                index[b, form.cell(i, j)] = row_id(("tone", tone))
+    groups = [tuple(str(segment_choices[k][b]) for k in segment_choices) for b in range(num_candidates)]
+    return ConstraintPlan(np.stack(list(rows.values())).astype(np.float32), index, candidate_forms, groups)
+
+
+def _fitting_forms(forms: list[Form], fixed: dict[tuple[int, int], str]) -> list[int]:
+    """The forms (by number) whose fixed-tone cells the given characters break least."""
+    def broken(form: Form) -> int:
+        return sum(not tone_fits(fixed[i, j], tone) for i, j, tone in form.checked() if (i, j) in fixed)
+
+    counts = [broken(form) for form in forms]
+    return [k for k, count in enumerate(counts) if count == min(counts)]
+
+
+def given_segment_groups(
+    fixed: dict[tuple[int, int], str], form: Form, segment: int, options: ProsodyOptions
+) -> frozenset[str] | None:
+    """The groups every given character at the segment's rhyme positions shares (None: none is given)."""
+    ends = [fixed[i, form.clauses[i].length - 1] for i in form.segments[segment]
+            if (i, form.clauses[i].length - 1) in fixed]
+    return frozenset.intersection(*(book_groups(c, form.rhyme_book, options.rhyme_system) for c in ends)) if ends else None
+
+
+def poem_forms(line_length: int, n_lines: int, options: ProsodyOptions,
+               fixed: dict[tuple[int, int], str] | None = None) -> list[Form]:
+    """The forms a 诗 of this shape may take under `options`: 平起 and 仄起, rhyming on the lines the scheme says,
+    in 仄 when the given rhyme characters ask for it (`given_rhyme_tone`)."""
+    first_rhymes = options.rhyme_scheme == "first_and_even"
+    tone = given_rhyme_tone(fixed or {}, n_lines, line_length, options)
+    return regulated_forms(line_length, n_lines, first_rhymes, tone)
 
 
 def given_rhyme_groups(
     fixed: dict[tuple[int, int], str], n_lines: int, line_length: int, options: ProsodyOptions
 ) -> frozenset[str] | None:
-    """The groups every given character at a rhyme position shares (None: no given rhyme character)."""
-    ends = given_ends(fixed, n_lines, line_length, options)
-    return frozenset.intersection(*(rhyme_groups_of(c, options.rhyme_system) for c in ends)) if ends else None
+    """The groups every given character at a 诗's rhyme positions shares (None: no given rhyme character)."""
+    form = regulated_form(line_length, n_lines, first_rhymes=options.rhyme_scheme == "first_and_even")
+    return given_segment_groups(fixed, form, 0, options) if form.segments else None
 
 
 def given_ends(fixed: dict[tuple[int, int], str], n_lines: int, line_length: int, options: ProsodyOptions) -> list[str]:
-    """The given characters at the rhyme positions, line by line."""
-    first_rhymes = options.rhyme_scheme == "first_and_even"
-    return [fixed[i, line_length - 1] for i in range(n_lines)
-            if is_rhyme_line(i, first_rhymes) and (i, line_length - 1) in fixed]
+    """The given characters at a 诗's rhyme positions, line by line."""
+    form = regulated_form(line_length, n_lines, first_rhymes=options.rhyme_scheme == "first_and_even")
+    return [fixed[cell] for cell in form.rhyme_ends() if cell in fixed]
 
 
 def given_rhyme_tone(fixed: dict[tuple[int, int], str], n_lines: int, line_length: int, options: ProsodyOptions) -> str:
@@ -166,20 +196,6 @@ def given_rhyme_tone(fixed: dict[tuple[int, int], str], n_lines: int, line_lengt
     ):
         return ZE
     return PING
-
-
-def _fitting_starts(
-    fixed: dict[tuple[int, int], str], line_length: int, n_lines: int, first_rhymes: bool, rhyme_tone: str = PING
-) -> list[str]:
-    """The pattern starts (平起/仄起) whose checked cells the fixed characters break least."""
-    checked = set(checked_cells(line_length, n_lines, first_rhymes))
-
-    def broken(start: str) -> int:
-        patterns = poem_tones(line_length, n_lines, start, first_rhymes, rhyme_tone)
-        return sum(not tone_fits(char, patterns[i][j]) for (i, j), char in fixed.items() if (i, j) in checked)
-
-    fewest = min(broken(PING), broken(ZE))
-    return [start for start in (PING, ZE) if broken(start) == fewest]
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 
+from poetry_lm.prosody.form import COMMA, EITHER, FULL_STOP, Clause, Form
 from poetry_lm.prosody.meter import opposite
 from poetry_lm.prosody.tones import AMBIGUOUS, PING, ZE, tone_fits, tone_of
 
@@ -31,6 +32,13 @@ def wanted_tones(first: str) -> list[str | None]:
         wanted[i] = opposite(tone) if tone in (PING, ZE) else None
     wanted[-1] = opposite(tone_of(first[-1])) if tone_of(first[-1]) == PING else SECOND_END
     return wanted
+
+
+def couplet_form(first: str) -> Form:
+    """A couplet as a Form: the 上联 (given: its tones free) then the 下联, each cell wanting `wanted_tones`."""
+    n = len(first)
+    wanted = "".join(tone or EITHER for tone in wanted_tones(first))
+    return Form("对联", (Clause(n, COMMA, EITHER * n), Clause(n, FULL_STOP, wanted)))
 
 
 def repeat_sources(first: str) -> list[int]:

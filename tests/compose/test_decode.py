@@ -17,9 +17,9 @@ from poetry_lm.compose.decode import (
     CharTables,
     WordBias,
     decode_loop,
+    form_rhyme_cells,
     free_cell_bias,
     plain_tables,
-    rhyme_cells,
     sampling_tensors,
     word_bias,
 )
@@ -27,6 +27,7 @@ from poetry_lm.compose.generate import PoemGenerator, Settings
 from poetry_lm.compose.settings import Sampling
 from poetry_lm.model.config import ModelConfig, RunInfo, TrainConfig
 from poetry_lm.model.network import ModelDir, build_model
+from poetry_lm.prosody.form import regulated_form
 from poetry_lm.prosody.options import ProsodyOptions
 from poetry_lm.text.corpus import poem_problems, split_lines
 from poetry_lm.text.vocab import Vocabulary
@@ -240,9 +241,9 @@ def test_a_word_lift_raises_its_second_character_after_its_first_and_the_search_
 
 
 def test_rhyme_cells_mark_each_rhyming_line_end():
-    cells = rhyme_cells(4, 5, first_rhymes=False)
+    cells = form_rhyme_cells(regulated_form(5, 4))
     assert np.flatnonzero(cells).tolist() == [10, 22]  # lines 2 and 4, in the layout of 5 characters + a mark
-    assert np.flatnonzero(rhyme_cells(4, 7, first_rhymes=True)).tolist() == [6, 14, 30]
+    assert np.flatnonzero(form_rhyme_cells(regulated_form(7, 4, first_rhymes=True))).tolist() == [6, 14, 30]
 
 
 # ---- the search score -----------------------------------------------------------------------------

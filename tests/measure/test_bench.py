@@ -15,11 +15,12 @@ import numpy as np
 import pytest
 
 from poetry_lm import cli
-from poetry_lm.compose.decode import free_cell_bias, head_template
+from poetry_lm.compose.decode import form_template, free_cell_bias
 from poetry_lm.compose.generate import PoemGenerator, Settings
 from poetry_lm.compose.settings import Sampling
 from poetry_lm.measure.bench import NumpyLSTM, format_table
 from poetry_lm.model.network import load_model_dir
+from poetry_lm.prosody.form import regulated_form
 from tests.conftest import REPO
 
 
@@ -118,7 +119,7 @@ def test_compiled_log_prob_is_the_full_models(tiny_model_dir):
     model_dir = load_model_dir(tiny_model_dir)
     generator = PoemGenerator(model_dir)
     vocab = generator.vocab
-    forced = head_template([vocab.id_of(ch) for ch in "春花秋月"], 7, vocab)
+    forced = form_template(regulated_form(7, 4), {(i, 0): vocab.id_of(ch) for i, ch in enumerate("春花秋月")}, vocab)
     bias_rows, bias_index = free_cell_bias(vocab)[None], np.zeros((4, len(forced)), np.int32)
     tokens, log_prob, *_ = generator.decoder(forced, bias_rows, bias_index, Sampling(temperature=1.0, seed=3))
     inputs = np.concatenate([np.full((4, 1), vocab.bos_id), tokens], axis=1).astype("int32")

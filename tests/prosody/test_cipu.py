@@ -58,7 +58,8 @@ def test_a_tune_with_too_few_poems_has_no_pattern():
 
 def test_the_chart_marks_tones_and_rhymes(cipu):
     chart = cipu["浣溪沙"].chart()
-    assert chart.count("（韵1）") == 5 and set(chart) <= set("○●◎（韵1）。，")
+    assert chart.count("（韵1）") == 5 and set(chart) <= set("○●◎（韵1）。，\n")
+    assert len(chart.splitlines()) == 2  # one line per 阕
 
 
 @pytest.mark.parametrize("text, tune, parts", [
@@ -70,7 +71,7 @@ def test_the_chart_marks_tones_and_rhymes(cipu):
 def test_famous_ci_are_recognised_and_keep_their_pattern(text, tune, parts):
     """杯 台 回 来 徊: 灰 split between 部 3 and 5, rhymed together as 宋 poets did (one 平水韵 group)."""
     check = check_ci(text, recognise(text)[0])
-    assert check.pattern.tune == tune and check.rhymes and len(check.segment_parts) == parts
+    assert check.pattern.tune == tune and check.rhymes and len(check.segment_groups) == parts
     assert check.tones_kept == check.tones_checked and not check.violations
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from poetry_lm.prosody.couplet import check_couplet, even_positions, repeat_sources, wanted_tones, word_classes
+from poetry_lm.prosody.couplet import (
+    check_couplet,
+    couplet_form,
+    even_positions,
+    repeat_sources,
+    wanted_tones,
+    word_classes,
+)
+from poetry_lm.prosody.form import EITHER
 from poetry_lm.text.corpus import load_split
 from poetry_lm.text.couplets import edge_couplets, parallel_couplets
 from tests.conftest import REPO
@@ -60,3 +68,11 @@ def test_repeats_of_the_first_line_point_back_to_their_first_occurrence():
 def test_word_classes_cover_every_character():
     classes = word_classes("两个黄鹂鸣翠柳")
     assert classes == ["数", "数", "名", "名", "动", "名", "名"]  # 两个 · 黄鹂 · 鸣 · 翠柳
+
+
+def test_a_couplet_is_a_form_whose_second_clause_wants_the_answering_tones():
+    form = couplet_form("花开花落年年好")
+    assert form.lengths == (7, 7) and [c.mark for c in form.clauses] == ["，", "。"]
+    assert form.clauses[0].tones == EITHER * 7  # the 上联 is given
+    assert form.clauses[1].tones == "".join(t or EITHER for t in wanted_tones("花开花落年年好"))
+    assert form.clauses[1].tones[-1] == "平" and form.cell(1, 0) == 8

@@ -16,6 +16,7 @@ from poetry_lm.measure.quality import poem_metrics
 from poetry_lm.prosody import constraints, meter, rhyme, tones
 from poetry_lm.prosody.analysis import PoemReport, analyse, describe, parse_poem
 from poetry_lm.prosody.constraints import given_rhyme_advice, given_rhyme_tone
+from poetry_lm.prosody.form import regulated_form
 from poetry_lm.prosody.meter import poem_tones
 from poetry_lm.prosody.options import DEFAULT_PROSODY, ProsodyOptions, check_prosody
 from poetry_lm.prosody.tones import PING, ZE
@@ -233,7 +234,8 @@ def vocab() -> Vocabulary:
 
 def _plan(vocab, options, heads="春夏秋冬", line_length=7, count=16, seed=0):
     free = free_cell_bias(vocab)
-    return constraints.plan_constraints(vocab, len(heads), line_length, count, options, np.random.default_rng(seed), free), free
+    forms = constraints.poem_forms(line_length, len(heads), options)
+    return constraints.plan_constraints(vocab, forms, count, options, np.random.default_rng(seed), free), free
 
 
 def test_no_options_plan_is_the_plain_free_row(vocab):
@@ -277,7 +279,8 @@ def test_bad_prosody_options_name_the_valid_values(options, message):
 
 
 def test_describe_stays_silent_without_options():
-    assert describe(["白日依山尽"] * 4, None, ProsodyOptions()) == PoemReport(None, None)
+    form = regulated_form(5, 4)
+    assert describe(["白日依山尽"] * 4, form, (None,), ProsodyOptions()) == PoemReport(None, None)
 
 
 # ---- generation with the tiny model -------------------------------------------------------------

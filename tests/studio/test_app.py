@@ -728,3 +728,44 @@ def test_a_finished_fine_tune_shows_what_changed_and_switches_to_the_new_model(m
     assert sum("山花醉客来。" in t.value for t in at.sidebar.text) == 3
     at.button(key="use_new_model").click().run()
     assert at.selectbox(key="model").value == "李白风"
+
+
+def test_ci_by_tune_from_the_searchable_picker_with_its_pattern(models):
+    at = wait_for_model(open_tab(start_app(), "写诗"))
+    at.radio(key="genre").set_value("词").run()
+    picker = at.selectbox(key="tune")
+    assert picker.options[0].startswith("浣溪沙（") and "首" in picker.options[0]
+    assert any(option.startswith("望江南（单调）") for option in picker.options)
+    picker.set_value("如梦令").run()
+    assert any('class="ci-chart"' in md.value and "●" in md.value for md in at.markdown)  # the 谱 beside the picker
+    assert any("如梦令" in c.value and "首统计" in c.value for c in at.caption)
+    at.text_input(key="heads").input("春花秋月")
+    at.slider(key="num_candidates").set_value(2)
+    at.button(key="generate").click()
+    at.run()
+    assert not at.exception and not at.error
+    poems = poem_texts(at)
+    assert len(poems) == 2
+    for text in poems:
+        lines = text.split("\n")
+        assert [len(line) - 1 for line in lines] == [6, 6, 5, 6, 2, 2, 6]  # each clause and its mark
+        assert "".join(line[0] for line in lines[:4]) == "春花秋月"
+    notes = " ".join(c.value for c in at.caption)
+    assert "韵部：第" in notes and "平仄合律" in notes  # 词林正韵's 部
+
+
+def test_a_two_stanza_ci_is_shown_by_stanza_and_too_many_heads_are_explained(models):
+    at = wait_for_model(open_tab(start_app(), "写诗"))
+    at.radio(key="genre").set_value("词").run()
+    at.selectbox(key="tune").set_value("浣溪沙")
+    at.selectbox(key="ci_placement").set_value("stanzas")
+    at.text_input(key="heads").input("春花")
+    at.slider(key="num_candidates").set_value(1)
+    at.button(key="generate").click()
+    at.run()
+    lines = poem_texts(at)[0].split("\n")
+    assert len(lines) == 7 and lines[3] == "\u3000" and lines[0][0] == "春" and lines[4][0] == "花"
+    at.text_input(key="heads").input("一二三四五六七")
+    at.button(key="generate").click()
+    at.run()
+    assert "最多藏 6 个字" in messages(at) and not at.exception
