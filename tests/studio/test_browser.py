@@ -176,6 +176,34 @@ def test_a_couplet_and_its_spring_picture_in_chromium(app_url, tmp_path):
         assert red > 0.2 and gold > 500  # red paper, gold characters
 
 
+def test_a_ci_by_tune_from_the_searchable_picker_in_chromium(app_url):
+    from playwright.sync_api import expect
+
+    url, _ = app_url
+    with studio_page(url) as page:
+        expect(page.get_by_role("button", name="写诗")).to_be_enabled(timeout=120_000)
+        page.get_by_text("词", exact=True).click()  # 体裁
+        picker = page.locator('[data-testid="stSelectbox"]').filter(has_text="词牌")
+        expect(picker).to_be_visible(timeout=30_000)
+        picker.click()
+        page.keyboard.type("如梦")  # the picker searches as one types
+        page.keyboard.press("Enter")
+        chart = page.locator(".ci-chart")
+        expect(chart).to_contain_text("韵", timeout=30_000)
+        expect(page.get_by_text("《如梦令》7 句 33 字", exact=False)).to_be_visible(timeout=30_000)
+        heads = page.get_by_label("藏头字", exact=False)
+        heads.fill("春花秋月")
+        heads.press("Enter")
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="写诗").click()
+        first_card = page.locator(".poem").first
+        expect(first_card).to_be_visible(timeout=60_000)
+        lines = first_card.locator(".poem-line").all_inner_texts()
+        assert [len(line) - 1 for line in lines] == [6, 6, 5, 6, 2, 2, 6], lines  # clauses and their marks
+        assert first_card.locator(".poem-head").all_inner_texts() == list("春花秋月")
+        assert page.get_by_text("Traceback").count() == 0
+
+
 def test_an_open_page_picks_up_a_job_started_elsewhere(app_url, tmp_path, job_from_another_tab):
     """A page drawn while nothing trains notices a job that another tab (or the CLI) starts later."""
     from playwright.sync_api import expect
