@@ -14,7 +14,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody.form import EITHER, SHI_BOOK, Form, book_groups, regulated_form, regulated_forms
+from poetry_lm.prosody.form import (
+    CI_BOOK,
+    EITHER,
+    SHI_BOOK,
+    Form,
+    book_groups,
+    entering_part,
+    regulated_form,
+    regulated_forms,
+)
 from poetry_lm.prosody.options import ProsodyOptions
 from poetry_lm.prosody.rhyme import PAIR_MARK, group_names, rhyme_weights
 from poetry_lm.prosody.tones import PING, ZE, tone_fits, tone_of
@@ -64,6 +73,8 @@ def _choose_groups(
     segment's fixed rhyme characters share; 仄 groups when a 诗's given ends are 仄 characters)."""
     poem_ping = book == SHI_BOOK and rhyme_tone == PING
     names = group_names(options.rhyme_system) if poem_ping else sorted(within or group_sizes)
+    if book == CI_BOOK and rhyme_tone == PING:  # a 平 segment rhymes in 部 1–14 (rare 入声 readings aside)
+        names = [name for name in names if not entering_part(name)]
     if within and any(name in within for name in names):
         names = [name for name in names if name in within]
     chosen = options.rhyme_group if poem_ping else None  # a chosen group is a poem's 平 group: given 仄 ends decide

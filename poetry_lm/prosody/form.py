@@ -16,7 +16,7 @@ import functools
 from dataclasses import dataclass
 
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody.cilin import cilin_parts, segment_part
+from poetry_lm.prosody.cilin import ENTERING_PARTS, cilin_parts, segment_part
 from poetry_lm.prosody.meter import checked_cells, is_rhyme_line, pattern_name, poem_tones
 from poetry_lm.prosody.rhyme import rhyme_groups_of, shared_group
 from poetry_lm.prosody.tones import PING, ZE, tone_fits, tone_of
@@ -146,6 +146,11 @@ def book_groups(char: str, book: str, system: str) -> frozenset[str]:
 
 def part_name(part: int) -> str:
     return f"第{part}部"
+
+
+def entering_part(group: str) -> bool:
+    """Whether a group is one of 词林正韵's 入声 部 (15–19), which a 平 rhyme never uses."""
+    return group in {part_name(part) for part in ENTERING_PARTS}
 
 
 def ci_shared_part(ends: str) -> str | None:

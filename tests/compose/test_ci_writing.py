@@ -33,6 +33,9 @@ def test_every_ci_has_its_tunes_clauses_heads_and_rhymes(generator, tune):
         assert [line[0] for line in poem.lines[:4]] == list("春花秋月") and poem.marked == [(i, 0) for i in range(4)]
         check = check_form(poem.lines, form)
         assert check.rhymes, (poem.text, check.violations)  # each segment shares a 词林正韵 部
+        for segment, group in zip(form.segments, poem.rhyme.split("、"), strict=True):
+            if form.rhyme_tone(segment) == "平":  # a 平 rhyme never takes an 入声 部 (15–19)
+                assert int(group.strip("第部")) <= 14, poem.rhyme
         assert poem.text == form.punctuated(poem.lines) and poem.to_dict()["tune"] == form.name
 
 
