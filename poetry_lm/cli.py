@@ -30,7 +30,7 @@ from poetry_lm.compose.settings import (
 from poetry_lm.compose.template import CI_PLACEMENTS, PLACEMENTS
 from poetry_lm.errors import PoetryError, one_line
 from poetry_lm.measure.ngram import MAX_NGRAM_ORDER, check_baseline_order
-from poetry_lm.paths import DEFAULT_MODEL_DIR
+from poetry_lm.paths import DEFAULT_CI_MODEL_DIR, DEFAULT_MODEL_DIR
 from poetry_lm.prosody.cipu import ci_form
 from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES, ProsodyOptions
 from poetry_lm.prosody.rhyme import SYSTEMS
@@ -112,7 +112,10 @@ def _cmd_generate(args) -> None:
         check_card_dir(Path(args.image))
     from poetry_lm.compose.generate import PoemGenerator
 
-    generator = PoemGenerator.load(args.model)  # warms the compiled decoder, as the app does
+    generator = PoemGenerator.load(_writer_model(args.model, settings.tune))  # warms the decoder, as the app does
+    if settings.tune and not generator.model_dir.info.train.with_ci:
+        print(f"注意：模型 {generator.model_dir.path.name} 没有学过词（train --with-ci），格律照谱，用语可能不像词",
+              file=sys.stderr)
     poems = generator.generate(settings)
     for poem in poems:
         if args.format == "jsonl":
@@ -132,6 +135,14 @@ def _cmd_generate(args) -> None:
         paths = write_cards(poems, Path(args.image), vertical=args.card == "vertical", title=args.title,
                             min_width=SHARE_WIDTH if args.large else 0)
         print(f"已保存 {len(paths)} 张诗卡到 {Path(args.image)}", file=sys.stderr)
+
+
+def _writer_model(model: str | None, tune: str | None) -> Path | None:
+    """The model to write with: the one asked for, else for a 词 the bundled 词 model (when it is there), else the
+    bundled model (None)."""
+    if model:
+        return Path(model)
+    return DEFAULT_CI_MODEL_DIR if tune and DEFAULT_CI_MODEL_DIR.is_dir() else None
 
 
 def _stanza_starts(poem) -> list[tuple[int, list[str]]]:
@@ -190,7 +201,7 @@ def _cmd_alternatives(args) -> None:
     lines = parse_poem(args.poem) if form is None else form.split(args.poem)
     check_alternatives_request(lines, args.line - 1, args.char - 1, args.top)  # before the model loads
     options = ProsodyOptions(rhyme=args.rhyme, tones=args.tones, rhyme_system=args.rhyme_system)
-    generator = PoemGenerator.load(args.model, warm_up=False)
+    generator = PoemGenerator.load(_writer_model(args.model, args.ci), warm_up=False)
     found = alternatives(generator, lines, args.line - 1, args.char - 1, options, args.top, form)
     if args.format == "json":
         print(json.dumps([{"char": char, "prob": prob} for char, prob in found], ensure_ascii=False))
@@ -331,8 +342,8 @@ def _cmd_evaluate(args) -> None:
 
         if args.ci_writing < 20:
             raise PoetryError(f"--ci-writing 至少 20 首（交叉验证要每类 5 首以上），收到 {args.ci_writing}")
-        result = ci_writing_report(PoemGenerator.load(args.model), Path(args.corpus), args.ci_writing, args.seed,
-                                   neural=args.neural)
+        generator = PoemGenerator.load(_writer_model(args.model, tune="any"))
+        result = ci_writing_report(generator, Path(args.corpus), args.ci_writing, args.seed, neural=args.neural)
         print(format_ci_writing(result))
         _write_json(result, args.json)
         return

@@ -46,6 +46,7 @@ from poetry_lm.training.runs import (
 MODELS_ENV = "POETRY_MODELS_DIR"
 BUNDLED_CORPUS = REPO_ROOT / "corpus"
 BUNDLED_MODEL = "default"
+BUNDLED_CI_MODEL = "ci"  # the bundled model that has read the 宋词: what writes 词 unless the chosen model has too
 CORPORA_DIR = ".corpora"
 JOB_FILE, LOG_FILE, START_LOCK = "job.json", "train.log", ".start.lock"
 FINAL_EVENTS = ("done", "stopped")
@@ -107,7 +108,7 @@ def list_models(models: Path, kind: str = "poem") -> list[str]:
         return []
     names = sorted(p.name for p in models.iterdir() if not p.name.startswith(".") and (p / MODEL_FILE).is_file()
                    and model_kind(p) == kind)
-    return sorted(names, key=lambda name: name != BUNDLED_MODEL)
+    return sorted(names, key=lambda name: (name != BUNDLED_MODEL, name != BUNDLED_CI_MODEL))
 
 
 def model_kind(path: Path) -> str:
@@ -117,6 +118,23 @@ def model_kind(path: Path) -> str:
         return RunInfo.from_json(Path(path) / CONFIG_FILE).model.kind
     except (PoetryError, OSError):
         return "poem"
+
+
+def learned_ci(path: Path) -> bool:
+    """Whether the model was trained with the corpus's 词, each after its tune (`train --with-ci`)."""
+    try:
+        return RunInfo.from_json(Path(path) / CONFIG_FILE).train.with_ci
+    except (PoetryError, OSError):
+        return False
+
+
+def ci_writer(models: Path, chosen: str) -> str:
+    """The model that writes a 词: the chosen one when it has read 词, else the bundled 词 model when it is there
+    (a model that never saw a tune before its 词 writes the form right and the words poorly), else the chosen one."""
+    models = Path(models)
+    if learned_ci(models / chosen) or not (models / BUNDLED_CI_MODEL / MODEL_FILE).is_file():
+        return chosen
+    return BUNDLED_CI_MODEL
 
 
 def model_problem(path: Path) -> str | None:

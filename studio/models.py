@@ -108,11 +108,12 @@ def model_loader() -> ModelLoader:
 
 
 BUNDLED_LABEL = "唐宋诗（内置模型）"
+BUNDLED_CI_LABEL = "唐宋诗词（内置词模型）"
 
 
 def model_label(name: str) -> str:
-    """A model's name as the page shows it: the bundled one in Chinese, the others as trained."""
-    return BUNDLED_LABEL if name == jobs.BUNDLED_MODEL else name
+    """A model's name as the page shows it: the bundled ones in Chinese, the others as trained."""
+    return {jobs.BUNDLED_MODEL: BUNDLED_LABEL, jobs.BUNDLED_CI_MODEL: BUNDLED_CI_LABEL}.get(name, name)
 
 
 def model_summary(path: Path) -> tuple[str, str | None]:

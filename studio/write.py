@@ -175,6 +175,16 @@ def tune_picker() -> str:
     return tune
 
 
+def ci_model_note(models: Path, model_name: str) -> None:
+    """Which model writes the 词, when it is not the one chosen in the sidebar, or that the chosen one never read 词."""
+    writer = jobs.ci_writer(models, model_name)
+    if writer != model_name:
+        st.caption(f"词由「{model_label(writer)}」写：它读过宋词，每首词牌在前。侧栏所选的「{model_label(model_name)}」"
+                   "没有学过词，写诗时仍用它。")
+    elif not jobs.learned_ci(models / model_name):
+        st.caption(f"「{model_label(model_name)}」没有学过词：格律照谱，用语可能不像词。")
+
+
 def tune_label(name: str) -> str:
     pattern = find_pattern(name.removesuffix("（单调）"))
     return f"{name}（{pattern.poems} 首，{sum(ci_form(name).lengths)} 字）"
@@ -200,6 +210,8 @@ def write_controls(models: Path, model_name: str | None, ready: bool, base: str 
     with right:
         values["candidates"] = st.slider("候选数量", 1, 8, 4, key="num_candidates")
     values["tune"] = tune_picker() if values["genre"] == "词" else None
+    if values["tune"] is not None and model_name is not None:
+        ci_model_note(models, model_name)
     if values["tune"] is None:
         values["form"] = st.radio("诗体", list(FORMS), key="form", horizontal=True)
         line_length = FORMS[values["form"]]
@@ -435,13 +447,14 @@ def result_notes(result: dict, heads_now: str) -> None:
 def write_tab(models: Path, model_name: str | None) -> None:
     """Main area: settings on the left, candidate cards on the right."""
     controls, results = st.columns([5, 8], gap="medium")
-    generator = None
+    generator, writer = None, model_name  # writer: the model that writes (a 词 goes to one that has read 词)
     with results:  # first, so the controls know whether 写诗 can be enabled
         results_anchor()
         if model_name is None:
             st.info("侧栏中还没有可用的模型。")
         else:
-            generator = selected_generator(models, model_name)
+            writer = jobs.ci_writer(models, model_name) if st.session_state.get("genre") == "词" else model_name
+            generator = selected_generator(models, writer)
     with controls:
         base = None if generator is None or generator.base_dir is None else generator.base_dir.path.name
         clicked, values = write_controls(models, model_name, ready=generator is not None, base=base)
@@ -459,7 +472,7 @@ def write_tab(models: Path, model_name: str | None) -> None:
         if clicked:
             st.session_state.pop("history", None)  # new heads or settings: the old edits are not undone into
         if clicked or rewrite is not None:
-            generate_poems(models, generator, model_name, values)
+            generate_poems(models, generator, writer, values)
             scroll_to_results()
         if "result" in st.session_state:
             result = st.session_state["result"]

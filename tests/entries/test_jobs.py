@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -227,3 +228,20 @@ def test_perplexities_before_and_after_are_read_from_metrics(tmp_path):
     assert jobs.perplexities(jobs.model_metrics(tmp_path / "none")) == (None, None)
     (tmp_path / "metrics.json").write_text("[1]", encoding="utf-8")
     assert jobs.perplexities(jobs.model_metrics(tmp_path)) == (None, None)
+
+
+def test_a_ci_goes_to_a_model_that_has_read_ci(tmp_path, tiny_model_dir):
+    models = tmp_path / "models"
+    for name in ("default", "mine"):
+        shutil.copytree(tiny_model_dir, models / name)
+    assert jobs.ci_writer(models, "default") == "default"  # no 词 model: the chosen one writes
+    shutil.copytree(tiny_model_dir, models / jobs.BUNDLED_CI_MODEL)
+    config = models / jobs.BUNDLED_CI_MODEL / "config.json"
+    info = json.loads(config.read_text(encoding="utf-8"))
+    info["train"]["with_ci"] = True
+    config.write_text(json.dumps(info), encoding="utf-8")
+    assert jobs.learned_ci(models / jobs.BUNDLED_CI_MODEL) and not jobs.learned_ci(models / "mine")
+    assert jobs.ci_writer(models, "default") == jobs.ci_writer(models, "mine") == jobs.BUNDLED_CI_MODEL
+    shutil.copy(config, models / "mine" / "config.json")  # a model the user trained with --with-ci writes its own
+    assert jobs.ci_writer(models, "mine") == "mine"
+    assert jobs.list_models(models)[:2] == ["default", jobs.BUNDLED_CI_MODEL]
