@@ -46,7 +46,7 @@ def app_url(tmp_path):
     It gets the environment a user has (no TF_CPP_* settings), so its console shows what a user sees."""
     models = tmp_path / "models"
     models.mkdir()
-    for name in ("default", "couplet"):  # generation only reads them
+    for name in ("default", "couplet", "ci"):  # generation only reads them
         (models / name).symlink_to(REPO / "models" / name)
     log = tmp_path / "streamlit.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("TF_CPP")}
@@ -191,10 +191,13 @@ def test_a_ci_by_tune_from_the_searchable_picker_in_chromium(app_url):
         chart = page.locator(".ci-chart")
         expect(chart).to_contain_text("韵", timeout=30_000)
         expect(page.get_by_text("《如梦令》7 句 33 字", exact=False)).to_be_visible(timeout=30_000)
+        # The bundled 词 model writes it (the sidebar's model has not read 词); it loads now.
+        expect(page.get_by_text("词由「唐宋诗词（内置词模型）」写", exact=False)).to_be_visible(timeout=30_000)
         heads = page.get_by_label("藏头字", exact=False)
         heads.fill("春花秋月")
         heads.press("Enter")
         page.wait_for_timeout(1000)
+        expect(page.get_by_role("button", name="写诗")).to_be_enabled(timeout=120_000)
         page.get_by_role("button", name="写诗").click()
         first_card = page.locator(".poem").first
         expect(first_card).to_be_visible(timeout=60_000)
