@@ -112,7 +112,7 @@ def _cmd_generate(args) -> None:
         check_card_dir(Path(args.image))
     from poetry_lm.compose.generate import PoemGenerator
 
-    generator = PoemGenerator.load(_writer_model(args.model, settings.tune))  # warms the decoder, as the app does
+    generator = PoemGenerator.load(_writer_model(args.model, ci=settings.tune is not None))  # warms the decoder, as the app does
     if settings.tune and not generator.model_dir.info.train.with_ci:
         print(f"注意：模型 {generator.model_dir.path.name} 没有学过词（train --with-ci），格律照谱，用语可能不像词",
               file=sys.stderr)
@@ -124,8 +124,7 @@ def _cmd_generate(args) -> None:
             notes = f"  [log_prob {poem.log_prob:.1f}" + (f", 韵 {poem.rhyme}" if poem.rhyme else "") + "]"
             conflicts = "".join(f"\n  ! {note}" for note in poem.conflicts)
             title = f"《{poem.tune}》\n" if poem.tune else ""
-            print(title + "\n\n".join("\n".join(poem.display_lines()[start:start + len(stanza)])
-                                       for start, stanza in _stanza_starts(poem)) + notes + conflicts + "\n")
+            print(title + "\n\n".join(map("\n".join, poem.stanzas())) + notes + conflicts + "\n")
     unknown = poems[0].unknown_heads if poems else []
     if unknown:
         print(f"注意：{'、'.join(unknown)} 不在模型词表中，按未知字处理（仍作为藏头）", file=sys.stderr)
@@ -137,21 +136,12 @@ def _cmd_generate(args) -> None:
         print(f"已保存 {len(paths)} 张诗卡到 {Path(args.image)}", file=sys.stderr)
 
 
-def _writer_model(model: str | None, tune: str | None) -> Path | None:
-    """The model to write with: the one asked for, else for a 词 the bundled 词 model (when it is there), else the
-    bundled model (None)."""
+def _writer_model(model: str | None, ci: bool) -> Path | None:
+    """The model to write with: the one asked for, else for a 词 (`ci`) the bundled 词 model (when it is there),
+    else the bundled model (None)."""
     if model:
         return Path(model)
-    return DEFAULT_CI_MODEL_DIR if tune and DEFAULT_CI_MODEL_DIR.is_dir() else None
-
-
-def _stanza_starts(poem) -> list[tuple[int, list[str]]]:
-    """(first line, lines) of each 阕 of a poem (a 诗: one)."""
-    starts, at = [], 0
-    for stanza in poem.stanzas():
-        starts.append((at, stanza))
-        at += len(stanza)
-    return starts
+    return DEFAULT_CI_MODEL_DIR if ci and DEFAULT_CI_MODEL_DIR.is_dir() else None
 
 
 def _couplet_settings(args):
@@ -201,7 +191,7 @@ def _cmd_alternatives(args) -> None:
     lines = parse_poem(args.poem) if form is None else form.split(args.poem)
     check_alternatives_request(lines, args.line - 1, args.char - 1, args.top)  # before the model loads
     options = ProsodyOptions(rhyme=args.rhyme, tones=args.tones, rhyme_system=args.rhyme_system)
-    generator = PoemGenerator.load(_writer_model(args.model, args.ci), warm_up=False)
+    generator = PoemGenerator.load(_writer_model(args.model, ci=args.ci is not None), warm_up=False)
     found = alternatives(generator, lines, args.line - 1, args.char - 1, options, args.top, form)
     if args.format == "json":
         print(json.dumps([{"char": char, "prob": prob} for char, prob in found], ensure_ascii=False))
@@ -342,7 +332,7 @@ def _cmd_evaluate(args) -> None:
 
         if args.ci_writing < 20:
             raise PoetryError(f"--ci-writing 至少 20 首（交叉验证要每类 5 首以上），收到 {args.ci_writing}")
-        generator = PoemGenerator.load(_writer_model(args.model, tune="any"))
+        generator = PoemGenerator.load(_writer_model(args.model, ci=True))
         result = ci_writing_report(generator, Path(args.corpus), args.ci_writing, args.seed, neural=args.neural)
         print(format_ci_writing(result))
         _write_json(result, args.json)

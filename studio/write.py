@@ -35,7 +35,7 @@ from poetry_lm.compose.template import (
 )
 from poetry_lm.compose.theme import NAMED_THEMES
 from poetry_lm.errors import PoetryError
-from poetry_lm.prosody.cipu import MARKS, ci_form, find_pattern, tune_names
+from poetry_lm.prosody.cipu import ci_form, ci_pattern, tune_names
 from poetry_lm.prosody.constraints import given_rhyme_advice
 from poetry_lm.prosody.options import DEFAULT_PROSODY, RHYME_SCHEMES, TONE_MODES, ProsodyOptions
 from poetry_lm.prosody.rhyme import SYSTEMS, example_chars, group_names
@@ -162,16 +162,11 @@ def tune_picker() -> str:
     names = tune_names()
     tune = st.selectbox("词牌（可输入搜索）", names, key="tune", format_func=tune_label,
                         help="语料中写得够多（主体至少 30 首）的词牌才有谱；“单调”是上下阕相同的词牌只写一阕")
-    form = ci_form(tune)
-    pattern = find_pattern(tune.removesuffix("（单调）"))
-    chart = "".join(
-        "".join(MARKS[tone] for tone in clause.tones) + ("韵" if clause.rhyme is not None else "") + clause.mark
-        + ("<br>" if i + 1 in form.stanzas else "")
-        for i, clause in enumerate(form.clauses)
-    )
+    pattern = ci_pattern(tune)
+    chart = pattern.chart().replace("\n", "<br>")  # one line per 阕
     st.markdown(f'<div class="ci-chart">{chart}</div>', unsafe_allow_html=True)
-    st.caption(f"《{form.name}》{len(form.clauses)} 句 {sum(form.lengths)} 字，{len(form.stanzas)} 阕；"
-               f"谱由语料中 {pattern.poems} 首统计（主体占 {pattern.share:.0%}）：○ 平 ● 仄 ◎ 可平可仄，“韵”为韵脚")
+    st.caption(f"《{pattern.tune}》{len(pattern.lengths)} 句 {sum(pattern.lengths)} 字，{len(chart.split('<br>'))} 阕；"
+               f"谱由语料中 {pattern.poems} 首统计（主体占 {pattern.share:.0%}）：○ 平 ● 仄 ◎ 可平可仄，（韵N）为第 N 组韵脚")
     return tune
 
 
@@ -186,8 +181,8 @@ def ci_model_note(models: Path, model_name: str) -> None:
 
 
 def tune_label(name: str) -> str:
-    pattern = find_pattern(name.removesuffix("（单调）"))
-    return f"{name}（{pattern.poems} 首，{sum(ci_form(name).lengths)} 字）"
+    pattern = ci_pattern(name)
+    return f"{name}（{pattern.poems} 首，{sum(pattern.lengths)} 字）"
 
 
 def style_chosen() -> None:
@@ -217,7 +212,7 @@ def write_controls(models: Path, model_name: str | None, ready: bool, base: str 
         line_length = FORMS[values["form"]]
     else:
         values["form"] = None
-        line_length = min(ci_form(values["tune"]).lengths)
+        line_length = min(ci_pattern(values["tune"]).lengths)
     positions = [*POSITIONS, *map(str, range(2, line_length))]
     left, right = st.columns(2)
     with left:

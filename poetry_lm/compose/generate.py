@@ -73,8 +73,9 @@ class Poem:
         return self.form.name if self.form is not None and self.form.rhyme_book == CI_BOOK else None
 
     def stanzas(self) -> list[list[str]]:
-        """The lines grouped by 阕 (a 诗: one group)."""
-        return [self.lines] if self.form is None else self.form.stanza_lines(self.lines)
+        """The display lines (with their marks) grouped by 阕 (a 诗: one group)."""
+        lines = self.display_lines()
+        return [lines] if self.form is None else self.form.stanza_lines(lines)
 
     def display_lines(self) -> list[str]:
         """Each line with its punctuation, for printing one line per row."""

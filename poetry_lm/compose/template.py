@@ -115,6 +115,11 @@ def _form_hidden_lines(count: int, placement: str, form: Form) -> list[int]:
     return lines
 
 
+def line_lengths(count: int, line_length: int, placement: str, form: Form | None = None) -> tuple[int, ...]:
+    """The length of every line of the poem that hides `count` characters: a 词's clauses, or a 诗's lines."""
+    return form.lengths if form is not None else (line_length,) * poem_line_count(count, placement)
+
+
 def check_placement(placement: str, form: Form | None = None) -> None:
     choices = PLACEMENTS if form is None else CI_PLACEMENTS
     if placement not in choices:
@@ -127,7 +132,7 @@ def check_position(position: str | int, count: int, line_length: int, placement:
     of `form`, when given)."""
     position = _as_number(position)
     lines = hidden_lines(count, placement, form)
-    lengths = [line_length] * (max(lines, default=0) + 1) if form is None else list(form.lengths)
+    lengths = line_lengths(count, line_length, placement, form)
     shortest = min((lengths[i] for i in lines), default=line_length)
     if isinstance(position, bool) or not isinstance(position, str | int):
         raise PoetryError(f"藏字位置只能是 {'/'.join(POSITIONS)} 或 1 到 {shortest} 的数字，收到 {position!r}")
@@ -148,18 +153,14 @@ def position_cells(position: str | int, count: int, line_length: int, placement:
     """The cell of each hidden character: its line (`hidden_lines`) and its place in that line."""
     check_position(position, count, line_length, placement, form)
     position = _as_number(position)
-    lines = hidden_lines(count, placement, form)
-
-    def length(i: int) -> int:
-        return line_length if form is None else form.lengths[i]
-
+    lengths = line_lengths(count, line_length, placement, form)
     column = {
         "head": lambda i: 0,
-        "tail": lambda i: length(i) - 1,
+        "tail": lambda i: lengths[i] - 1,
         "rising": lambda i: i,
-        "falling": lambda i: length(i) - 1 - i,
+        "falling": lambda i: lengths[i] - 1 - i,
     }.get(position, lambda i: int(position) - 1)
-    return [(i, column(i)) for i in lines]
+    return [(i, column(i)) for i in hidden_lines(count, placement, form)]
 
 
 def hidden_plan(hidden: str, position: str | int, line_length: int, placement: str = "lines",
@@ -168,8 +169,7 @@ def hidden_plan(hidden: str, position: str | int, line_length: int, placement: s
     on the clauses of a 词's `form`; the other lines are free."""
     cells = position_cells(position, len(hidden), line_length, placement, form)
     fixed = tuple((i, j, char) for (i, j), char in zip(cells, hidden, strict=True))
-    lengths = (line_length,) * poem_line_count(len(hidden), placement) if form is None else form.lengths
-    return CellPlan(lengths, fixed, tuple(cells))
+    return CellPlan(line_lengths(len(hidden), line_length, placement, form), fixed, tuple(cells))
 
 
 def parse_template(text: str, form: Form | None = None) -> CellPlan:

@@ -315,14 +315,13 @@ def describe(
     labels = []
     for k, (segment, planned, shared) in enumerate(zip(form.segments.values(), groups or [None] * len(form.segments),
                                                        check.segment_groups, strict=True)):
-        ends = [(i, len(lines[i]) - 1) for i in segment]
-        holds = planned is not None and all(planned in book_groups(lines[i][j], form.rhyme_book, options.rhyme_system)
-                                            for i, j in ends)
+        outside = [(i, len(lines[i]) - 1) for i in segment if planned is not None
+                   and planned not in book_groups(lines[i][-1], form.rhyme_book, options.rhyme_system)]
+        holds = planned is not None and not outside
         labels.append(planned if holds else shared)
-        if options.rhyme and planned is not None and not holds:
+        if options.rhyme:
             conflicts += [f"{GIVEN_NOTE}第{i + 1}句韵脚“{lines[i][j]}”不在{planned}韵（第{k + 1}组韵脚）"
-                          for i, j in ends if (i, j) in given
-                          and planned not in book_groups(lines[i][j], form.rhyme_book, options.rhyme_system)]
+                          for i, j in outside if (i, j) in given]
     rhyme = labels[0] if len(labels) == 1 else ("、".join(label or "出韵" for label in labels) if labels else None)
     return PoemReport(rhyme, check.tone_ok_ratio, conflicts)
 

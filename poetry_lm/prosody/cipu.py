@@ -197,15 +197,20 @@ def find_pattern(name: str) -> Pattern:
     raise PoetryError(f"没有「{name}」的词谱（语料中写得够多的 {len(patterns)} 个词牌才有谱{hint}）")
 
 
-def ci_form(name: str) -> Form:
-    """The Form of a tune by name or other name (`find_pattern`); `望江南（单调）` is the one-stanza form."""
+def ci_pattern(name: str) -> Pattern:
+    """The 谱 of a tune by name or other name (`find_pattern`); `望江南（单调）` is its one-stanza form."""
     name = "".join(str(name or "").split())
     if name.endswith(SINGLE):
         single = first_stanza(find_pattern(name.removesuffix(SINGLE)))
         if single is None:
             raise PoetryError(f"《{name.removesuffix(SINGLE)}》的上下阕不同，没有单调的写法")
-        return single.form()
-    return find_pattern(name).form()
+        return single
+    return find_pattern(name)
+
+
+def ci_form(name: str) -> Form:
+    """The Form of a tune by name (`ci_pattern`)."""
+    return ci_pattern(name).form()
 
 
 def tune_names() -> list[str]:

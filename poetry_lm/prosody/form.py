@@ -13,6 +13,7 @@ it learned), then each clause's cells followed by its mark. Clause i, character 
 from __future__ import annotations
 
 import functools
+import itertools
 from dataclasses import dataclass
 
 from poetry_lm.errors import PoetryError
@@ -48,11 +49,6 @@ class Form:
     def lengths(self) -> tuple[int, ...]:
         return tuple(clause.length for clause in self.clauses)
 
-    @property
-    def uniform_length(self) -> int | None:
-        """The one line length of a 诗 (5 or 7); None for a 词's clauses of several lengths."""
-        return self.lengths[0] if len(set(self.lengths)) == 1 else None
-
     @functools.cached_property
     def offsets(self) -> tuple[int, ...]:
         """The layout index of each clause's first cell (after the prompt)."""
@@ -70,7 +66,7 @@ class Form:
     def cell(self, i: int, j: int) -> int:
         return self.offsets[i] + j
 
-    @property
+    @functools.cached_property
     def segments(self) -> dict[int, list[int]]:
         """Rhyme segment → the clauses whose ends rhyme in it, in order."""
         found: dict[int, list[int]] = {}
@@ -104,10 +100,8 @@ class Form:
         if len(chars) != sum(self.lengths):
             raise PoetryError(f"《{self.name}》共 {sum(self.lengths)} 字（{'·'.join(map(str, self.lengths))}），"
                               f"这里有 {len(chars)} 字")
-        return [
-            "".join(chars[start:start + n])
-            for start, n in zip([sum(self.lengths[:i]) for i in range(len(self.lengths))], self.lengths, strict=True)
-        ]
+        rest = iter(chars)
+        return ["".join(itertools.islice(rest, n)) for n in self.lengths]
 
     def punctuated(self, lines: list[str]) -> str:
         return "".join(line + clause.mark for line, clause in zip(lines, self.clauses, strict=True))
@@ -186,11 +180,10 @@ class FormCheck:
         return all(group is not None for group in self.segment_groups)
 
 
-def check_form(lines: list[str], form: Form, system: str = "both", shared=None) -> FormCheck:
-    """Every fixed-tone cell and every rhyme segment of `lines` (one per clause). `shared(ends) -> group | None`
-    decides whether a segment's end characters rhyme (default: the poem system's group they share; a 词 passes
-    词林正韵's)."""
-    shared = shared or (ci_shared_part if form.rhyme_book == CI_BOOK else lambda ends: shared_group(list(ends), system))
+def check_form(lines: list[str], form: Form, system: str = "both") -> FormCheck:
+    """Every fixed-tone cell and every rhyme segment of `lines` (one per clause): a segment rhymes when its end
+    characters share a group of the form's book (`system`'s for a 诗, a 词林正韵 部 for a 词)."""
+    shared = ci_shared_part if form.rhyme_book == CI_BOOK else lambda ends: shared_group(list(ends), system)
     cell_ok, violations = [], []
     for i, (line, clause) in enumerate(zip(lines, form.clauses, strict=True), 1):
         row = []
