@@ -199,7 +199,7 @@ class PoemGenerator:
         )
         # A candidate's `search` rows share its plan (rhyme group, tone pattern): they swap prefixes.
         bias_index = np.repeat(constraints.bias_index, settings.search, axis=0)
-        decoded = self.decoder(forced_ids, constraints.bias_rows, bias_index, settings.sampling(seed),
+        decoded = self.decoder(forced_ids, constraints.bias_rows, bias_index, settings.sampling(seed, forms[0].repeat_weight),
                                form_rhyme_cells(forms[0]), steer.words)
         # The best of each candidate's `search` samples: rows b*search … b*search+search-1.
         per_candidate = decoded.score.reshape(settings.num_candidates, settings.search)

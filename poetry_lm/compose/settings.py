@@ -104,10 +104,10 @@ class Settings:
     ranking: str = "score"
     tune: str | None = None  # a 词牌 (浣溪沙, 望江南（单调）): write a 词 of its 谱; None: a 诗 of `line_length`
 
-    def sampling(self, seed: int) -> Sampling:
-        """The sampling part, with the seed this request uses."""
-        return Sampling(self.temperature, self.top_k, self.repetition_penalty, seed, self.search, self.specificity,
-                        self.style_strength)
+    def sampling(self, seed: int, repeat_weight: float = 1.0) -> Sampling:
+        """The sampling part, with the seed this request uses; `repeat_weight` is the form's (`Form.repeat_weight`)."""
+        return Sampling(self.temperature, self.top_k, self.repetition_penalty * repeat_weight, seed, self.search,
+                        self.specificity, self.style_strength)
 
 
 def style_knobs(name: str) -> dict:

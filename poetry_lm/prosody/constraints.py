@@ -29,7 +29,6 @@ from poetry_lm.prosody.rhyme import PAIR_MARK, group_names, rhyme_weights
 from poetry_lm.prosody.tones import PING, ZE, tone_fits, tone_of
 from poetry_lm.text.vocab import Vocabulary
 
-SOFT_TONE_PENALTY = -2.0  # nats added to a wrong-tone character's score in soft mode
 MIN_GROUP_CHARS = 20  # an automatically chosen group needs this many usable characters in the vocabulary
 
 
@@ -116,7 +115,7 @@ def plan_constraints(
     fits_ping, fits_ze, token_groups = _vocab_tables(vocab, book, options.rhyme_system)
     fits = {PING: fits_ping, ZE: fits_ze, EITHER: fits_ping | fits_ze}
     allowed = np.isfinite(free_bias)
-    wrong_penalty = -np.inf if options.tones == "strict" else SOFT_TONE_PENALTY
+    wrong_penalty = -np.inf if options.tones == "strict" else -forms[0].soft_tone_penalty
     rows: dict[tuple, np.ndarray] = {("free",): free_bias}
 
     def row_id(key: tuple) -> int:
@@ -147,8 +146,8 @@ def plan_constraints(
         form = forms[chosen_forms[b]]
         candidate_forms.append(form)
         for segment, clause_ids in form.segments.items() if rhymed else ():
-            key = ("rhyme", segment_choices[segment][b], form.rhyme_tone(segment))
             for i in clause_ids:
+                key = ("rhyme", segment_choices[segment][b], form.end_tone(i))
                 index[b, form.cell(i, form.clauses[i].length - 1)] = row_id(key)
         for i, j, tone in form.checked() if options.tones != "off" else ():
             if index[b, form.cell(i, j)] == 0:  # a rhyme row already fixes its tone there

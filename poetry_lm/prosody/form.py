@@ -44,6 +44,12 @@ class Form:
     stanzas: tuple[int, ...] = (0,)  # the first clause of each 阕
     prompt: str = ""  # what the model reads before the first clause
     rhyme_book: str = SHI_BOOK
+    # Nats off a wrong-tone character in soft tone mode: how firmly a genre's tones are held, chosen on validation
+    # poems (README: 词 by tune). The 诗 model keeps 律诗 tones nearly by itself; the 词 model needs a firmer hand.
+    soft_tone_penalty: float = 2.0
+    # × the repetition penalty (Settings.repetition_penalty): 近体诗 avoid 重字; 词 repeat freely (叠字, 叠句, a
+    # character back in the other 阕), so a 词 pays a fraction, chosen to repeat as often as real 词 do.
+    repeat_weight: float = 1.0
 
     @property
     def lengths(self) -> tuple[int, ...]:
@@ -79,6 +85,12 @@ class Form:
         """平, 仄 or ◎: the tone the segment's rhyme characters take (its first end's cell)."""
         first = self.clauses[self.segments[segment][0]]
         return first.tones[-1]
+
+    def end_tone(self, i: int) -> str:
+        """The tone clause i's rhyme character takes: its own cell's, else (◎) its segment's. 西江月 rhymes 平 and
+        仄 in one 部, so a segment's ends need not share a tone."""
+        own = self.clauses[i].tones[-1]
+        return own if own != EITHER else self.rhyme_tone(self.clauses[i].rhyme)
 
     def rhyme_ends(self) -> list[tuple[int, int]]:
         """(clause, character) of every rhyme position."""

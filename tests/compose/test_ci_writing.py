@@ -39,10 +39,11 @@ def test_every_ci_has_its_tunes_clauses_heads_and_rhymes(generator, tune):
         assert poem.text == form.punctuated(poem.lines) and poem.to_dict()["tune"] == form.name
 
 
-def test_strict_tones_keep_every_fixed_tone_cell_the_model_writes(generator):
-    form = ci_form("浣溪沙")
+@pytest.mark.parametrize("tune", ["浣溪沙", "西江月"])  # 西江月 rhymes 平 and 仄 in one 部 (平仄通叶)
+def test_strict_tones_keep_every_fixed_tone_cell_the_model_writes(generator, tune):
+    form = ci_form(tune)
     prosody = DEFAULT_PROSODY.__class__(rhyme=True, tones="strict")
-    for poem in generator.generate(Settings(heads="春花秋月", tune="浣溪沙", num_candidates=6, seed=3, prosody=prosody)):
+    for poem in generator.generate(Settings(heads="春花秋月", tune=tune, num_candidates=6, seed=3, prosody=prosody)):
         check = check_form(poem.lines, form)
         broken = [(i, j) for i, row in enumerate(check.cell_ok) for j, ok in enumerate(row) if ok is False]
         assert set(broken) <= set(poem.given), (poem.text, broken)
@@ -106,3 +107,18 @@ def test_a_ci_card_sets_its_stanzas_apart(tmp_path, generator):
     assert by_stanza.size[0] > plain.size[0] and by_stanza.size[1] == plain.size[1]
     path, = write_cards([poem], tmp_path)
     assert Image.open(path).size[0] > plain.size[0]  # titled with its tune, laid out by 阕
+
+
+def test_a_ci_pays_its_forms_share_of_the_repetition_penalty(generator, monkeypatch):
+    paid = []
+    decoder = generator.decoder
+
+    def recording(forced_ids, bias_rows, bias_index, sampling, *rest, **kwargs):
+        paid.append(sampling.repetition_penalty)
+        return decoder(forced_ids, bias_rows, bias_index, sampling, *rest, **kwargs)
+
+    monkeypatch.setattr(generator, "decoder", recording)
+    write(generator, repetition_penalty=2.0)
+    generator.generate(Settings(heads="春花秋月", num_candidates=2, seed=1, repetition_penalty=2.0))
+    assert paid == [2.0 * ci_form("浣溪沙").repeat_weight, 2.0]  # 词 do not avoid 重字 as 近体诗 do
+    assert 0 < ci_form("浣溪沙").repeat_weight < 1

@@ -15,6 +15,7 @@ from poetry_lm.errors import PoetryError
 from poetry_lm.measure.quality import poem_metrics
 from poetry_lm.prosody import constraints, meter, rhyme, tones
 from poetry_lm.prosody.analysis import PoemReport, analyse, describe, parse_poem
+from poetry_lm.prosody.cipu import ci_form
 from poetry_lm.prosody.constraints import given_rhyme_advice, given_rhyme_tone
 from poetry_lm.prosody.form import regulated_form
 from poetry_lm.prosody.meter import poem_tones
@@ -260,7 +261,16 @@ def test_soft_tones_only_penalise(vocab):
     plan, free = _plan(vocab, ProsodyOptions(tones="soft"))
     finite = np.isfinite(plan.bias_rows)
     assert (finite == np.isfinite(free)).all()
-    assert set(np.unique(plan.bias_rows[finite])) == {0.0, constraints.SOFT_TONE_PENALTY}
+    assert set(np.unique(plan.bias_rows[finite])) == {0.0, -plan.forms[0].soft_tone_penalty}
+
+
+def test_a_ci_form_holds_soft_tones_more_firmly_than_a_shi(vocab):
+    options, free = ProsodyOptions(tones="soft"), free_cell_bias(vocab)
+    shi, ci = constraints.poem_forms(7, 4, options)[0], ci_form("浣溪沙")
+    for form in (shi, ci):
+        plan = constraints.plan_constraints(vocab, [form], 4, options, np.random.default_rng(0), free)
+        assert set(np.unique(plan.bias_rows[np.isfinite(plan.bias_rows)])) == {0.0, -form.soft_tone_penalty}
+    assert ci.soft_tone_penalty > shi.soft_tone_penalty  # chosen on validation 词 (cipu.CI_SOFT_TONE_PENALTY)
 
 
 @pytest.mark.parametrize(
