@@ -42,8 +42,7 @@ def main() -> None:
     held = ci_writing.held_out_ci(Path(args.corpus), "valid", args.poems, args.seed)
     forms, real = [form for form, _ in held], [lines for _, lines in held]
     stats = load_char_stats()
-    bigrams = {line[k:k + 2] for _, lines in ci_writing.held_out_ci(Path(args.corpus), "train", 2000, args.seed)
-               for line in lines for k in range(len(line) - 1)}
+    bigrams = ci_writing.ci_train_bigrams(Path(args.corpus), args.seed)
     shipped = {"CI_SOFT_TONE_PENALTY": cipu.CI_SOFT_TONE_PENALTY, "CI_REPEAT_WEIGHT": cipu.CI_REPEAT_WEIGHT}
     result = {"model": args.model, "split": "valid", "poems": len(held), "shipped": shipped,
               "real": {**ci_writing.form_rates(forms, real), "profile": profile(real, bigrams, stats, generator, forms)},

@@ -199,8 +199,9 @@ class PoemGenerator:
         )
         # A candidate's `search` rows share its plan (rhyme group, tone pattern): they swap prefixes.
         bias_index = np.repeat(constraints.bias_index, settings.search, axis=0)
-        decoded = self.decoder(forced_ids, constraints.bias_rows, bias_index, settings.sampling(seed, forms[0].repeat_weight),
-                               form_rhyme_cells(forms[0]), steer.words)
+        sampling = settings.sampling(seed, forms[0].repeat_weight)
+        decoded = self.decoder(forced_ids, constraints.bias_rows, bias_index, sampling, form_rhyme_cells(forms[0]),
+                               steer.words)
         # The best of each candidate's `search` samples: rows b*search … b*search+search-1.
         per_candidate = decoded.score.reshape(settings.num_candidates, settings.search)
         best_rows = per_candidate.argmax(axis=1) + np.arange(settings.num_candidates) * settings.search

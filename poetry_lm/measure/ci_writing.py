@@ -29,7 +29,13 @@ from poetry_lm.compose.generate import Poem, PoemGenerator, Settings
 from poetry_lm.compose.template import hidden_plan
 from poetry_lm.errors import PoetryError
 from poetry_lm.measure.couplet import HIDDEN_PAIRS
-from poetry_lm.measure.realism import APP_CANDIDATES, lexical_discriminator, neural_discriminator, profile
+from poetry_lm.measure.realism import (
+    APP_CANDIDATES,
+    lexical_discriminator,
+    line_ngrams,
+    neural_discriminator,
+    profile,
+)
 from poetry_lm.prosody.cipu import find_pattern
 from poetry_lm.prosody.form import Form, check_form
 from poetry_lm.prosody.options import DEFAULT_PROSODY
@@ -121,14 +127,18 @@ def ci_speed(generator: PoemGenerator, repeats: int = 10) -> dict:
     return {"tune": SPEED_TUNE, "candidates": SPEED_CANDIDATES, "median_ms": round(1000 * statistics.median(times), 1)}
 
 
+def ci_train_bigrams(corpus_dir: Path, seed: int) -> set[str]:
+    """Within-clause bigrams of 2,000 train 词 (as `held_out_ci` draws them): what `profile` calls seen."""
+    return {pair for _, lines in held_out_ci(corpus_dir, "train", 2000, seed) for pair in line_ngrams(lines, 2)}
+
+
 def ci_writing_report(generator: PoemGenerator, corpus_dir: Path, count: int = 240, seed: int = 0,
                       neural: bool = True) -> dict:
     """Every measure of the module docstring, for SETTINGS, beside the real held-out 词."""
     held = held_out_ci(corpus_dir, "test", count, seed)
     forms, real = [form for form, _ in held], [lines for _, lines in held]
     stats = load_char_stats()
-    bigrams = {line[k:k + 2] for _, lines in held_out_ci(corpus_dir, "train", 2000, seed) for line in lines
-               for k in range(len(line) - 1)}
+    bigrams = ci_train_bigrams(corpus_dir, seed)
     result = {
         "model": str(generator.model_dir.path), "poems": len(held), "tunes": len(set(f.name for f in forms)),
         "seed": seed, "real": {**form_rates(forms, real), "profile": profile(real, bigrams, stats, generator, forms)},
